@@ -1,0 +1,60 @@
+/**
+ * FeatureStore: every windowed feature of the pipeline, by name. The one object the
+ * transports talk to for windowed values; it owns its WindowedAggregators.
+ */
+import { WindowedAggregator, type WindowRead, type WindowedFeatureDefinition } from './windows/windowed-aggregator.js';
+import type { EventValue } from './windows/aggregators.js';
+
+export class UnknownFeatureError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnknownFeatureError';
+  }
+}
+
+export class FeatureStore {
+  private readonly features = new Map<string, WindowedAggregator>();
+
+  constructor(definitions: WindowedFeatureDefinition[]) {
+    for (const d of definitions) this.features.set(d.name, new WindowedAggregator(d));
+  }
+
+  /** The aggregator of feature `name`; throws UnknownFeatureError naming it. */
+  feature(name: string): WindowedAggregator {
+    const f = this.features.get(name);
+    if (f === undefined) throw new UnknownFeatureError(`unknown feature "${name}"`);
+    return f;
+  }
+
+  has(name: string): boolean {
+    return this.features.has(name);
+  }
+
+  names(): string[] {
+    return [...this.features.keys()];
+  }
+
+  /** Adds one event to feature `name` for `entity` at event time `ts`. */
+  update(name: string, entity: string, value: EventValue, ts: number): void {
+    this.feature(name).update(entity, value, ts);
+  }
+
+  /** Value of one window as of `now`; throws UnknownFeatureError for an unknown feature or window. */
+  read(name: string, entity: string, window: string, now: number): WindowRead {
+    const f = this.feature(name);
+    if (!f.hasWindow(window)) throw new UnknownFeatureError(`feature "${name}" has no window "${window}" (windows: ${f.windows.join(', ')})`);
+    return f.read(entity, window, now);
+  }
+
+  /** Frees idle entities, examining at most `budget` entities per feature. Returns the number freed. */
+  sweep(now: number, budget: number): number {
+    let freed = 0;
+    for (const f of this.features.values()) freed += f.sweep(now, budget);
+    return freed;
+  }
+
+  /** Live entities per feature (a metric). */
+  sizes(): { name: string; entities: number }[] {
+    return [...this.features.values()].map((f) => ({ name: f.name, entities: f.size }));
+  }
+}

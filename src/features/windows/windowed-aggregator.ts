@@ -1,0 +1,216 @@
+/**
+ * WindowedAggregator: the state of one windowed feature for every entity.
+ *
+ * Each entity owns one packed array (`slots`) holding, for each tile width the feature's
+ * windows use (see tiling.ts), the non-empty tiles in ascending tile order:
+ *
+ *   slots = [lastEventAt, n0, idx, ir, idx, ir, ..., n1, idx, ir, ...]
+ *            └ entity    └ series 0 (n0 tiles)       └ series 1 ...
+ *
+ * Sparse tiles keep an entity that saw a handful of events down to a few slots, and numeric
+ * IRs (count, sum, min, max) stay unboxed doubles in the array. Windows with the same tile
+ * width share one series. Invariants: tiles of a series are sorted by index, none is older
+ * than the longest window of its series needs (pruned on write, ignored on read), and an
+ * entity is dropped once it has seen no event for longer than the feature's longest window
+ * (never for features with a lifetime window).
+ *
+ * Time is always passed in: `ts` is the event time, `now` the reader's clock.
+ */
+import { aggregatorFor, type Aggregator, type EventValue } from './aggregators.js';
+import { firstTileInWindow, tileIndex, tileWidthFor } from './tiling.js';
+import type { Aggregation } from '../../pipeline/pipeline.js';
+
+export interface WindowDefinition {
+  /** As written in the pipeline (`5m`, `lifetime`). */
+  label: string;
+  /** Length in ms; Infinity for lifetime. */
+  ms: number;
+}
+
+export interface WindowedFeatureDefinition {
+  name: string;
+  aggregation: Aggregation;
+  quantile?: number;
+  windows: WindowDefinition[];
+}
+
+interface Series {
+  width: number;
+  /** Longest window served by this series (tiles older than it needs are pruned). */
+  spanMs: number;
+}
+
+export interface WindowRead {
+  /** The window's value; null when no event falls in it (0 for count). */
+  value: number | null;
+  /** Event time of the entity's newest event (any window), or null for an unknown entity. */
+  lastEventAt: number | null;
+}
+
+/** Slot holding the entity's newest event time. */
+const LAST_EVENT = 0;
+/** Slots per tile: its index and its IR. */
+const TILE = 2;
+
+export class WindowedAggregator {
+  readonly name: string;
+  readonly aggregator: Aggregator<unknown>;
+  private readonly series: Series[];
+  /** For each window label: index of its series and its length. */
+  private readonly windowIndex = new Map<string, { series: number; ms: number }>();
+  /** Idle time after which an entity is freed (Infinity when a window is lifetime). */
+  readonly retentionMs: number;
+  private readonly entities = new Map<string, unknown[]>();
+  private sweepCursor: Iterator<[string, unknown[]]> | undefined;
+
+  constructor(def: WindowedFeatureDefinition) {
+    this.name = def.name;
+    this.aggregator = aggregatorFor(def.aggregation, def.quantile);
+    const widths = new Map<number, number>();
+    for (const w of def.windows) {
+      const width = tileWidthFor(w.ms);
+      if (!widths.has(width)) widths.set(width, widths.size);
+    }
+    this.series = [...widths.keys()].map((width) => ({ width, spanMs: 0 }));
+    for (const w of def.windows) {
+      const s = widths.get(tileWidthFor(w.ms))!;
+      this.series[s].spanMs = Math.max(this.series[s].spanMs, w.ms);
+      this.windowIndex.set(w.label, { series: s, ms: w.ms });
+    }
+    this.retentionMs = Math.max(...def.windows.map((w) => w.ms));
+  }
+
+  /** Labels of the windows this feature serves, as declared. */
+  get windows(): string[] {
+    return [...this.windowIndex.keys()];
+  }
+
+  hasWindow(label: string): boolean {
+    return this.windowIndex.has(label);
+  }
+
+  /** Number of entities holding state. */
+  get size(): number {
+    return this.entities.size;
+  }
+
+  /** Adds one event of `entity` at event time `ts`. The caller has checked lateness and type. */
+  update(entity: string, value: EventValue, ts: number): void {
+    let slots = this.entities.get(entity);
+    if (slots === undefined) {
+      slots = [ts];
+      for (let s = 0; s < this.series.length; s++) slots.push(0);
+      this.entities.set(entity, slots);
+    } else if (ts > (slots[LAST_EVENT] as number)) {
+      slots[LAST_EVENT] = ts;
+    }
+    const newest = slots[LAST_EVENT] as number;
+    let at = 1;
+    for (let s = 0; s < this.series.length; s++) {
+      const { width, spanMs } = this.series[s];
+      // Tiles wholly older than the longest window of the series (as of the newest event) go.
+      const oldestKept = firstTileInWindow(newest, spanMs, width);
+      at = this.updateSeries(slots, at, tileIndex(ts, width), oldestKept, value, ts);
+    }
+  }
+
+  /** Writes the event into one series starting at slot `at`; returns the next series' slot. */
+  private updateSeries(slots: unknown[], at: number, idx: number, oldestKept: number, value: EventValue, ts: number): number {
+    let n = slots[at] as number;
+    const first = at + 1;
+    // Prune expired tiles from the front.
+    let expired = 0;
+    while (expired < n && (slots[first + expired * TILE] as number) < oldestKept) expired++;
+    if (expired > 0) {
+      slots.splice(first, expired * TILE);
+      n -= expired;
+    }
+    if (idx < oldestKept) {
+      // Older than anything a window of this series can still show: nothing to keep.
+      slots[at] = n;
+      return first + n * TILE;
+    }
+    // Find the tile from the back: events arrive mostly in order.
+    let k = n - 1;
+    while (k >= 0 && (slots[first + k * TILE] as number) > idx) k--;
+    const agg = this.aggregator;
+    if (k >= 0 && slots[first + k * TILE] === idx) {
+      const p = first + k * TILE + 1;
+      slots[p] = agg.update(slots[p], value, ts);
+    } else {
+      slots.splice(first + (k + 1) * TILE, 0, idx, agg.prepare(value, ts));
+      n++;
+    }
+    slots[at] = n;
+    return first + n * TILE;
+  }
+
+  /** Value of `entity` over window `label` as of `now`. Throws on an unknown window. */
+  read(entity: string, label: string, now: number): WindowRead {
+    const w = this.windowIndex.get(label);
+    if (w === undefined) throw new Error(`feature "${this.name}" has no window "${label}" (windows: ${this.windows.join(', ')})`);
+    const slots = this.entities.get(entity);
+    const emptyValue = this.aggregator.name === 'count' ? 0 : null;
+    if (slots === undefined) return { value: emptyValue, lastEventAt: null };
+    let at = 1;
+    for (let s = 0; s < w.series; s++) at += 1 + (slots[at] as number) * TILE;
+    const n = slots[at] as number;
+    const width = this.series[w.series].width;
+    const from = firstTileInWindow(now, w.ms, width);
+    const agg = this.aggregator;
+    let acc = agg.empty();
+    let merged = 0;
+    for (let k = 0, p = at + 1; k < n; k++, p += TILE) {
+      if ((slots[p] as number) >= from) {
+        acc = agg.merge(acc, slots[p + 1]);
+        merged++;
+      }
+    }
+    return { value: merged === 0 ? emptyValue : agg.finalize(acc), lastEventAt: slots[LAST_EVENT] as number };
+  }
+
+  /** Newest event time of `entity`, or null. */
+  lastEventAt(entity: string): number | null {
+    const slots = this.entities.get(entity);
+    return slots === undefined ? null : (slots[LAST_EVENT] as number);
+  }
+
+  /**
+   * Frees entities idle for longer than the longest window, examining at most `budget`
+   * entities from where the previous call stopped, so a caller can spread a full pass over
+   * many ticks. Returns the number freed.
+   */
+  sweep(now: number, budget: number): number {
+    if (!Number.isFinite(this.retentionMs)) return 0;
+    let freed = 0;
+    for (let i = 0; i < budget; i++) {
+      this.sweepCursor ??= this.entities.entries();
+      const next = this.sweepCursor.next();
+      if (next.done) {
+        this.sweepCursor = undefined;
+        break;
+      }
+      const [entity, slots] = next.value;
+      // Same horizon as reads: the entity's newest tile no longer overlaps any window.
+      const newest = slots[LAST_EVENT] as number;
+      if (this.isIdle(newest, now)) {
+        this.entities.delete(entity);
+        freed++;
+      }
+    }
+    return freed;
+  }
+
+  /** True when an entity whose newest event is at `newest` shows nothing in any window at `now`. */
+  private isIdle(newest: number, now: number): boolean {
+    for (const { width, spanMs } of this.series) {
+      if (tileIndex(newest, width) >= firstTileInWindow(now, spanMs, width)) return false;
+    }
+    return true;
+  }
+
+  /** Entity keys holding state (for snapshots and diagnostics). */
+  keys(): IterableIterator<string> {
+    return this.entities.keys();
+  }
+}

@@ -1,0 +1,300 @@
+/**
+ * Loading the pipeline file: YAML or JSON text -> shape check (class-validator) -> semantic
+ * checks (durations, references, duplicates) -> the normalised `Pipeline`. Every problem is
+ * collected and reported with its path (`features[1].windows[0]: "5x" is not a duration`),
+ * so a user fixes a file in one round. This is the only file that imports the YAML parser.
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { plainToInstance } from 'class-transformer';
+import { validateSync, type ValidationError } from 'class-validator';
+import { parse as parseYaml } from 'yaml';
+import { parseDuration, parseWindow } from './duration.js';
+import { PipelineFile } from './pipeline-file.js';
+import {
+  fenceSourceName,
+  VIEW_FIELD_TYPES,
+  type Aggregation,
+  type FeatureSpec,
+  type FenceSpec,
+  type GeoSpec,
+  type LeaderboardMode,
+  type LeaderboardPeriod,
+  type LeaderboardSpec,
+  type Pipeline,
+  type SourceSpec,
+  type ViewFieldType,
+  type ViewSpec,
+} from './pipeline.js';
+
+/** Allowed lateness when a source does not declare one. */
+export const DEFAULT_LATENESS_MS = 60_000;
+
+/** The demo pipeline shipped with Tally, used when `TALLY_PIPELINE` is not set. */
+export const DEMO_PIPELINE_PATH = fileURLToPath(new URL('../../pipelines/demo.yaml', import.meta.url));
+
+export class PipelineError extends Error {
+  constructor(
+    readonly source: string,
+    readonly problems: string[],
+  ) {
+    super(`${source}: ${problems.length} problem${problems.length === 1 ? '' : 's'} in the pipeline file:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'PipelineError';
+  }
+}
+
+/** Reads and compiles a pipeline file; throws `PipelineError` listing every problem. */
+export function loadPipeline(path: string = DEMO_PIPELINE_PATH): Pipeline {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new PipelineError(path, [`cannot read the file: ${(err as Error).message}`]);
+  }
+  return parsePipeline(text, path);
+}
+
+/** Parses YAML or JSON text (JSON is YAML) and compiles it; throws `PipelineError`. */
+export function parsePipeline(text: string, source = 'pipeline'): Pipeline {
+  let raw: unknown;
+  try {
+    raw = parseYaml(text, { prettyErrors: true, uniqueKeys: true });
+  } catch (err) {
+    throw new PipelineError(source, [`not valid YAML or JSON: ${(err as Error).message.split('\n')[0]}`]);
+  }
+  const result = compilePipeline(raw);
+  if (!result.ok) throw new PipelineError(source, result.problems);
+  return result.pipeline;
+}
+
+export type CompileResult = { ok: true; pipeline: Pipeline } | { ok: false; problems: string[] };
+
+/** Validates a parsed document and compiles it; never throws. */
+export function compilePipeline(raw: unknown): CompileResult {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    return { ok: false, problems: ['(root): must be a mapping with `sources` and at least one of features, views, leaderboards, geo'] };
+  }
+  const file = plainToInstance(PipelineFile, raw, { enableImplicitConversion: false });
+  const errors = validateSync(file, { whitelist: true, forbidNonWhitelisted: true, forbidUnknownValues: false });
+  const problems = errors.flatMap((e) => flatten(e, ''));
+  // Semantic checks run on what is well-formed so that every problem is reported at once.
+  const compiler = new Compiler(file, problems);
+  const pipeline = compiler.compile();
+  return problems.length > 0 ? { ok: false, problems } : { ok: true, pipeline };
+}
+
+function flatten(error: ValidationError, parent: string): string[] {
+  const key = /^\d+$/.test(error.property) ? `[${error.property}]` : parent ? `.${error.property}` : error.property;
+  const path = parent + key;
+  const own = Object.values(error.constraints ?? {}).map((m) => `${path}: ${describeConstraint(m, error)}`);
+  const nested = (error.children ?? []).flatMap((c) => flatten(c, path));
+  return [...own, ...nested];
+}
+
+function describeConstraint(message: string, error: ValidationError): string {
+  // class-validator prefixes messages with the property name; the path already says it.
+  const text = message.startsWith(`${error.property} `) ? message.slice(error.property.length + 1) : message;
+  if (text === 'should not exist') return 'is not a known setting';
+  return error.value === undefined ? text.replace(/^must be/, 'is missing; must be') : text;
+}
+
+const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+const isStr = (v: unknown): v is string => typeof v === 'string';
+const split = (path: string): string[] => path.split('.');
+
+class Compiler {
+  private readonly sourceNames = new Set<string>();
+
+  constructor(
+    private readonly file: PipelineFile,
+    private readonly problems: string[],
+  ) {}
+
+  compile(): Pipeline {
+    const sources = this.sources();
+    const geo = this.geo();
+    for (const g of geo) this.sourceNames.add(fenceSourceName(g.name));
+    const p: Pipeline = { sources, features: this.features(), views: this.views(), leaderboards: this.leaderboards(), geo };
+    // Fence events of each geo index form a source of their own (see API.md).
+    for (const g of geo) sources.push({ name: fenceSourceName(g.name), topic: fenceSourceName(g.name), timestamp: ['ts'], latenessMs: DEFAULT_LATENESS_MS, derivedFrom: { geo: g.name } });
+    if (p.features.length + p.views.length + p.leaderboards.length + p.geo.length === 0 && this.problems.length === 0) {
+      this.problems.push('(root): declares nothing to compute; add features, views, leaderboards or geo');
+    }
+    this.checkGlobalNames(p);
+    return p;
+  }
+
+  private problem(path: string, message: string): void {
+    this.problems.push(`${path}: ${message}`);
+  }
+
+  private list<T>(items: T[] | undefined): T[] {
+    return Array.isArray(items) ? items : [];
+  }
+
+  private duplicates(kind: string, names: unknown[]): void {
+    const seen = new Map<string, number>();
+    names.forEach((name, i) => {
+      if (!isStr(name)) return;
+      const first = seen.get(name);
+      if (first !== undefined) this.problem(`${kind}[${i}].name`, `duplicate name "${name}" (also ${kind}[${first}])`);
+      else seen.set(name, i);
+    });
+  }
+
+  private checkSource(path: string, source: unknown): void {
+    if (isStr(source) && !this.sourceNames.has(source)) {
+      const known = [...this.sourceNames].join(', ') || 'none';
+      this.problem(path, `unknown source "${source}" (declared: ${known})`);
+    }
+  }
+
+  private optionalDuration(path: string, text: unknown): number | undefined {
+    if (text === undefined || !isStr(text)) return undefined;
+    const ms = parseDuration(text);
+    if (ms === undefined) this.problem(path, `"${text}" is not a duration (e.g. 30s, 5m, 1h, 7d)`);
+    return ms;
+  }
+
+  private sources(): SourceSpec[] {
+    const entries = this.list(this.file.sources);
+    this.duplicates('sources', entries.map((s) => s?.name));
+    const topics = new Map<string, number>();
+    return entries.map((s, i) => {
+      if (isStr(s.name)) this.sourceNames.add(s.name);
+      const topic = isStr(s.topic) ? s.topic : s.name;
+      if (isStr(topic)) {
+        const other = topics.get(topic);
+        if (other !== undefined) this.problem(`sources[${i}].topic`, `topic "${topic}" is already read by sources[${other}]`);
+        else topics.set(topic, i);
+      }
+      const latenessMs = s.lateness === undefined ? DEFAULT_LATENESS_MS : (this.optionalDuration(`sources[${i}].lateness`, s.lateness) ?? 0);
+      return { name: s.name, topic, timestamp: isStr(s.timestamp) ? split(s.timestamp) : undefined, latenessMs };
+    });
+  }
+
+  private features(): FeatureSpec[] {
+    const entries = this.list(this.file.features);
+    this.duplicates('features', entries.map((f) => f?.name));
+    return entries.map((f, i) => {
+      const at = `features[${i}]`;
+      this.checkSource(`${at}.source`, f.source);
+      const aggregation = f.aggregation as Aggregation;
+      if (aggregation !== 'count' && f.field === undefined && isStr(f.aggregation)) {
+        this.problem(`${at}.field`, `is missing; "${aggregation}" aggregates a field`);
+      }
+      if (aggregation === 'quantile' && f.quantile === undefined) this.problem(`${at}.quantile`, 'is missing; a quantile feature needs a rank such as 0.95');
+      if (aggregation !== 'quantile' && f.quantile !== undefined && isStr(f.aggregation)) this.problem(`${at}.quantile`, `only applies to the quantile aggregation, not "${aggregation}"`);
+      const seen = new Set<string>();
+      const windows = this.list(f.windows).flatMap((w, j) => {
+        const ms = parseWindow(w);
+        if (ms === undefined) {
+          this.problem(`${at}.windows[${j}]`, `${JSON.stringify(w)} is not a duration (e.g. 30s, 5m, 1h, 7d or lifetime)`);
+          return [];
+        }
+        const label = String(w);
+        if (seen.has(label)) this.problem(`${at}.windows[${j}]`, `duplicate window "${label}"`);
+        seen.add(label);
+        return [{ label, ms }];
+      });
+      return {
+        name: f.name,
+        source: f.source,
+        entity: isStr(f.entity) ? split(f.entity) : [],
+        aggregation,
+        field: isStr(f.field) ? split(f.field) : undefined,
+        quantile: f.quantile,
+        windows,
+      };
+    });
+  }
+
+  private views(): ViewSpec[] {
+    const entries = this.list(this.file.views);
+    this.duplicates('views', entries.map((v) => v?.name));
+    return entries.map((v, i) => {
+      const at = `views[${i}]`;
+      this.checkSource(`${at}.source`, v.source);
+      const fields: ViewSpec['fields'] = [];
+      if (isObj(v.fields)) {
+        if (Object.keys(v.fields).length === 0) this.problem(`${at}.fields`, 'declares no field');
+        for (const [name, type] of Object.entries(v.fields)) {
+          if (!VIEW_FIELD_TYPES.includes(type as ViewFieldType)) {
+            this.problem(`${at}.fields.${name}`, `${JSON.stringify(type)} is not a field type (${VIEW_FIELD_TYPES.join(', ')})`);
+          } else fields.push({ name, type: type as ViewFieldType });
+        }
+      }
+      return { name: v.name, source: v.source, entity: isStr(v.entity) ? split(v.entity) : [], fields, ttlMs: this.optionalDuration(`${at}.ttl`, v.ttl) };
+    });
+  }
+
+  private leaderboards(): LeaderboardSpec[] {
+    const entries = this.list(this.file.leaderboards);
+    this.duplicates('leaderboards', entries.map((l) => l?.name));
+    return entries.map((l, i) => {
+      const at = `leaderboards[${i}]`;
+      this.checkSource(`${at}.source`, l.source);
+      return {
+        name: l.name,
+        source: l.source,
+        member: isStr(l.member) ? split(l.member) : [],
+        score: isStr(l.score) ? split(l.score) : [],
+        mode: (l.mode ?? 'incr') as LeaderboardMode,
+        period: (l.period ?? 'all') as LeaderboardPeriod,
+        keep: l.keep ?? 1,
+        ttlMs: this.optionalDuration(`${at}.ttl`, l.ttl),
+        ties: (l.ties ?? 'redis') as 'redis' | 'first',
+      };
+    });
+  }
+
+  private geo(): GeoSpec[] {
+    const entries = this.list(this.file.geo);
+    this.duplicates('geo', entries.map((g) => g?.name));
+    return entries.map((g, i) => {
+      const at = `geo[${i}]`;
+      this.checkSource(`${at}.source`, g.source);
+      const fences = this.list(g.fences);
+      this.duplicates(`${at}.fences`, fences.map((f) => f?.name));
+      return {
+        name: g.name,
+        source: g.source,
+        member: isStr(g.member) ? split(g.member) : [],
+        lat: isStr(g.lat) ? split(g.lat) : [],
+        lon: isStr(g.lon) ? split(g.lon) : [],
+        ttlMs: this.optionalDuration(`${at}.ttl`, g.ttl),
+        fences: fences.flatMap((f, j) => this.fence(`${at}.fences[${j}]`, f)),
+      };
+    });
+  }
+
+  private fence(at: string, f: { name: string; circle?: { lat: number; lon: number; radiusMeters: number }; polygon?: unknown[] }): FenceSpec[] {
+    if ((f.circle === undefined) === (f.polygon === undefined)) {
+      this.problem(at, 'needs exactly one of circle or polygon');
+      return [];
+    }
+    if (f.circle) return [{ name: f.name, circle: { ...f.circle } }];
+    const points: [number, number][] = [];
+    (f.polygon ?? []).forEach((p, k) => {
+      const ok = Array.isArray(p) && p.length === 2 && p.every((x) => typeof x === 'number' && Number.isFinite(x));
+      if (!ok) this.problem(`${at}.polygon[${k}]`, `${JSON.stringify(p)} is not a [lat, lon] pair`);
+      else if (Math.abs(p[0]) > 85.05112878 || Math.abs(p[1]) > 180) this.problem(`${at}.polygon[${k}]`, `${JSON.stringify(p)} is outside lat +/-85.05112878, lon +/-180`);
+      else points.push([p[0], p[1]]);
+    });
+    if (Array.isArray(f.polygon) && f.polygon.length < 3) this.problem(`${at}.polygon`, 'needs at least 3 points');
+    return [{ name: f.name, polygon: points }];
+  }
+
+  /** `onlineFeatures` names features as `feature:window` and `view:field`, so the two share one namespace. */
+  private checkGlobalNames(p: Pipeline): void {
+    const owner = new Map<string, string>();
+    const claim = (name: string, where: string) => {
+      if (!isStr(name)) return;
+      const other = owner.get(name);
+      if (other) this.problem(where, `name "${name}" is already used by ${other}`);
+      else owner.set(name, where);
+    };
+    p.features.forEach((f, i) => claim(f.name, `features[${i}].name`));
+    p.views.forEach((v, i) => claim(v.name, `views[${i}].name`));
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * The compiled pipeline: plain, validated, normalised data that every other part of Tally is
+ * built from. Produced only by `loadPipeline` / `compilePipeline` (see load.ts); nothing here
+ * has behaviour. Field paths are dotted (`card.id`) and already split into segments.
+ */
+
+export type Aggregation = 'count' | 'sum' | 'min' | 'max' | 'avg' | 'distinct' | 'quantile' | 'last';
+export const AGGREGATIONS: readonly Aggregation[] = ['count', 'sum', 'min', 'max', 'avg', 'distinct', 'quantile', 'last'];
+
+export type ViewFieldType = 'float' | 'int' | 'string' | 'boolean' | 'float[]';
+export const VIEW_FIELD_TYPES: readonly ViewFieldType[] = ['float', 'int', 'string', 'boolean', 'float[]'];
+
+export type LeaderboardMode = 'incr' | 'max' | 'set';
+export type LeaderboardPeriod = 'all' | 'hour' | 'day' | 'week';
+
+export interface SourceSpec {
+  name: string;
+  /** Kafka topic (defaults to the source name). */
+  topic: string;
+  /** Field giving the event time (epoch ms or ISO-8601); absent = Kafka timestamp / arrival. */
+  timestamp?: string[];
+  /** Events older than the source's watermark minus this are rejected as `late`. */
+  latenessMs: number;
+  /** Set for sources produced inside Tally (a geo index's fence events), not read from Kafka. */
+  derivedFrom?: { geo: string };
+}
+
+export interface WindowSpec {
+  /** As written in the pipeline file (`1m`, `lifetime`); also the GraphQL name. */
+  label: string;
+  /** Length in ms; `LIFETIME_MS` (Infinity) for lifetime. */
+  ms: number;
+}
+
+export interface FeatureSpec {
+  name: string;
+  source: string;
+  entity: string[];
+  aggregation: Aggregation;
+  /** The aggregated field; absent only for `count`. */
+  field?: string[];
+  /** For `quantile`: the rank in (0, 1). */
+  quantile?: number;
+  windows: WindowSpec[];
+}
+
+export interface ViewSpec {
+  name: string;
+  source: string;
+  entity: string[];
+  fields: { name: string; type: ViewFieldType }[];
+  ttlMs?: number;
+}
+
+export interface LeaderboardSpec {
+  name: string;
+  source: string;
+  member: string[];
+  score: string[];
+  mode: LeaderboardMode;
+  period: LeaderboardPeriod;
+  /** Past periods kept and queryable besides the current one. */
+  keep: number;
+  ttlMs?: number;
+  ties: 'redis' | 'first';
+}
+
+export type FenceSpec =
+  | { name: string; circle: { lat: number; lon: number; radiusMeters: number } }
+  | { name: string; polygon: [number, number][] };
+
+export interface GeoSpec {
+  name: string;
+  source: string;
+  member: string[];
+  lat: string[];
+  lon: string[];
+  ttlMs?: number;
+  fences: FenceSpec[];
+}
+
+export interface Pipeline {
+  sources: SourceSpec[];
+  features: FeatureSpec[];
+  views: ViewSpec[];
+  leaderboards: LeaderboardSpec[];
+  geo: GeoSpec[];
+}
+
+/** The name of the derived source carrying a geo index's fence events. */
+export function fenceSourceName(geoIndex: string): string {
+  return `${geoIndex}.fences`;
+}
