@@ -3,7 +3,8 @@
 //
 //   npx tsx scripts/kafka/broker.ts start     (or: npm run kafka)
 //
-// prints KAFKA_BROKERS=127.0.0.1:<port> and serves until Ctrl-C. From code:
+// prints KAFKA_BROKERS=127.0.0.1:<port> (and KAFKA_PID=<pid>) and serves until Ctrl-C.
+// From code:
 //
 //   const kafka = await startKafka();   // { brokers, pid, stop() }
 //
@@ -393,22 +394,37 @@ async function waitReady(child: ChildProcess, brokers: string, logFile: string, 
 }
 
 async function main(argv: string[]): Promise<void> {
-  const [command] = argv;
-  if (command !== 'start') {
-    process.stderr.write('usage: npx tsx scripts/kafka/broker.ts start   (runs a single-node Kafka broker until Ctrl-C)\n');
+  const [command, ...flags] = argv;
+  const unknown = flags.filter((f) => f !== '--until-stdin-closes');
+  if (command !== 'start' || unknown.length > 0) {
+    process.stderr.write(
+      'usage: npx tsx scripts/kafka/broker.ts start [--until-stdin-closes]\n' +
+        '  runs a single-node Kafka broker until Ctrl-C (or SIGTERM, or, with the flag, until stdin closes)\n',
+    );
     process.exitCode = 2;
     return;
   }
+  // If whoever reads our output goes away, keep going and still stop the broker cleanly.
+  process.stdout.on('error', () => undefined);
+  process.stderr.on('error', () => undefined);
   const started = Date.now();
   const kafka = await startKafka();
   say(`broker ready in ${((Date.now() - started) / 1000).toFixed(1)} s (pid ${kafka.pid}); Ctrl-C to stop`);
-  process.stdout.write(`KAFKA_BROKERS=${kafka.brokers}\n`);
+  process.stdout.write(`KAFKA_BROKERS=${kafka.brokers}\nKAFKA_PID=${kafka.pid}\n`);
   await new Promise<void>((res) => {
     process.once('SIGINT', () => res());
     process.once('SIGTERM', () => res());
+    process.once('SIGHUP', () => res());
+    if (flags.includes('--until-stdin-closes')) {
+      // the parent holds our stdin open; when it goes away (even killed), stop the broker
+      process.stdin.once('end', () => res());
+      process.stdin.once('error', () => res());
+      process.stdin.resume();
+    }
   });
   say('stopping...');
   await kafka.stop();
+  process.exit(0);
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
