@@ -23,8 +23,8 @@ describe('test redis-server', () => {
     expect(server.version).toMatch(/^\d+\.\d+/);
     expect(await client.set('tally:probe', 'v1')).toBe('OK');
     expect(await client.get('tally:probe')).toBe('v1');
-    expect(await client.zadd('tally:z', 3, 'c', 1, 'a', 2, 'b')).toBe(3);
-    expect(await client.zrange('tally:z', 0, -1)).toEqual(['a', 'b', 'c']);
+    expect(await client.zadd('tally:z', '3', 'c', '1', 'a', '2', 'b')).toBe(3);
+    expect(await client.zrange('tally:z', '0', '-1')).toEqual(['a', 'b', 'c']);
   });
 
   it('persists nothing', async () => {
