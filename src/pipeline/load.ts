@@ -80,13 +80,28 @@ export function compilePipeline(raw: unknown): CompileResult {
   // Semantic checks run on what is well-formed so that every problem is reported at once.
   const compiler = new Compiler(file, problems);
   const pipeline = compiler.compile();
-  return problems.length > 0 ? { ok: false, problems } : { ok: true, pipeline };
+  return problems.length > 0 ? { ok: false, problems: sortByPath(problems) } : { ok: true, pipeline };
+}
+
+/** Orders problems as they appear in the file: by section, then by numeric index. */
+function sortByPath(problems: string[]): string[] {
+  const collator = new Intl.Collator('en', { numeric: true });
+  const order = ['(root)', 'sources', 'features', 'views', 'leaderboards', 'geo'];
+  const section = (p: string) => {
+    const i = order.findIndex((s) => p.startsWith(s));
+    return i < 0 ? order.length : i;
+  };
+  return [...new Set(problems)].sort((a, b) => section(a) - section(b) || collator.compare(a.split(':')[0], b.split(':')[0]));
 }
 
 function flatten(error: ValidationError, parent: string): string[] {
   const key = /^\d+$/.test(error.property) ? `[${error.property}]` : parent ? `.${error.property}` : error.property;
   const path = parent + key;
-  const own = Object.values(error.constraints ?? {}).map((m) => `${path}: ${describeConstraint(m, error)}`);
+  const messages = Object.values(error.constraints ?? {});
+  // A missing value breaks every constraint of its property; one line says it.
+  const own = error.value === undefined && messages.length > 0
+    ? [`${path}: is missing; ${describeConstraint(messages[messages.length - 1], error).replace(/^is missing; /, '')}`]
+    : messages.map((m) => `${path}: ${describeConstraint(m, error)}`);
   const nested = (error.children ?? []).flatMap((c) => flatten(c, path));
   return [...own, ...nested];
 }
@@ -291,8 +306,9 @@ class Compiler {
     const claim = (name: string, where: string) => {
       if (!isStr(name)) return;
       const other = owner.get(name);
-      if (other) this.problem(where, `name "${name}" is already used by ${other}`);
-      else owner.set(name, where);
+      // Duplicates within one section are reported by duplicates().
+      if (other && other.split('[')[0] !== where.split('[')[0]) this.problem(where, `name "${name}" is already used by ${other}`);
+      else if (!other) owner.set(name, where);
     };
     p.features.forEach((f, i) => claim(f.name, `features[${i}].name`));
     p.views.forEach((v, i) => claim(v.name, `views[${i}].name`));

@@ -1,0 +1,30 @@
+/**
+ * Builds and starts a Tally application: used by main.ts and by the e2e tests, which start
+ * the real app (with a real broker) on a free port.
+ */
+import 'reflect-metadata';
+import { ValidationPipe, type INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { AppModule } from './app.module.js';
+import type { TallyRuntime } from './settings/settings.module.js';
+
+/** Largest HTTP body accepted (ingest batches); larger requests get 413. */
+export const MAX_BODY = '10mb';
+
+export async function createTally(runtime: TallyRuntime): Promise<INestApplication> {
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(runtime), { logger: ['error', 'warn'], bodyParser: false });
+  app.useBodyParser('json', { limit: MAX_BODY });
+  app.useBodyParser('text', { type: ['application/x-ndjson', 'application/ndjson', 'text/plain'], limit: MAX_BODY });
+  app.useGlobalPipes(new ValidationPipe({ transform: true, forbidUnknownValues: false }));
+  app.enableShutdownHooks();
+  await app.listen(runtime.settings.port, runtime.settings.host);
+  return app;
+}
+
+/** The address an app listens on, as a base URL. */
+export function baseUrl(app: INestApplication): string {
+  const address = app.getHttpServer().address();
+  if (address === null || typeof address === 'string') throw new Error('the app is not listening on a TCP port');
+  return `http://127.0.0.1:${address.port}`;
+}

@@ -1,0 +1,40 @@
+import { Inject } from '@nestjs/common';
+import { Args, Query, Resolver, Subscription } from '@nestjs/graphql';
+import { FeatureStore, OnlineFeatures } from '../../features/index.js';
+import { CLOCK } from '../../settings/tokens.js';
+import { FeatureArgs, FeatureThresholdArgs, OnlineFeaturesArgs } from './dto/features.args.js';
+import { FeatureLiveService } from './feature-live.service.js';
+import { FeatureRow, toFeatureRowModel } from './models/feature-row.model.js';
+import { FeatureValue, toFeatureValueModel } from './models/feature-value.model.js';
+import { ThresholdCrossing } from './models/threshold-crossing.model.js';
+
+@Resolver(() => FeatureValue)
+export class FeaturesResolver {
+  constructor(
+    @Inject(FeatureStore) private readonly store: FeatureStore,
+    @Inject(OnlineFeatures) private readonly online: OnlineFeatures,
+    @Inject(FeatureLiveService) private readonly live: FeatureLiveService,
+    @Inject(CLOCK) private readonly clock: () => number,
+  ) {}
+
+  @Query(() => FeatureValue, { description: 'One window of one windowed feature for one entity.' })
+  feature(@Args() { name, entity, window }: FeatureArgs): FeatureValue {
+    const now = this.clock();
+    return toFeatureValueModel(name, entity, window, this.store.read(name, entity, window, now), now);
+  }
+
+  @Query(() => [FeatureRow], { description: 'Many entities x many `feature:window` names in one call, values in the order asked.' })
+  onlineFeatures(@Args() { entities, features }: OnlineFeaturesArgs): FeatureRow[] {
+    return this.online.fetch(entities, features, this.clock()).map(toFeatureRowModel);
+  }
+
+  @Subscription(() => FeatureValue, { resolve: (v: FeatureValue) => v, description: "Pushes the window's value after each event of the entity (coalesced)." })
+  featureUpdated(@Args() { name, entity, window }: FeatureArgs) {
+    return this.live.featureUpdated(name, entity, window);
+  }
+
+  @Subscription(() => ThresholdCrossing, { resolve: (v: ThresholdCrossing) => v, description: "Pushes when an entity's window value crosses above `above` (once per crossing)." })
+  featureThreshold(@Args() { name, window, above }: FeatureThresholdArgs) {
+    return this.live.featureThreshold(name, window, above);
+  }
+}

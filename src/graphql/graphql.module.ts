@@ -1,0 +1,41 @@
+import { ApolloDriver, type ApolloDriverConfig } from '@nestjs/apollo';
+import { Module } from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
+import { GraphQLModule } from '@nestjs/graphql';
+import { FeaturesModule } from '../features/features.module.js';
+import { IngestModule } from '../ingest/ingest.module.js';
+import { Metrics } from '../ops/metrics.js';
+import { InputErrorFilter } from './errors.filter.js';
+import { FeatureLiveService } from './features/feature-live.service.js';
+import { FeaturesResolver } from './features/features.resolver.js';
+import { IngestResolver } from './ingest/ingest.resolver.js';
+import { metricsPlugin } from './metrics.plugin.js';
+
+/**
+ * GraphQL at /graphql: Apollo Server over HTTP, graphql-ws for subscriptions on the same
+ * path. The schema is built from the resolvers (code first); `npm run schema` writes it to
+ * schema.gql, which is committed and checked by the tests.
+ */
+@Module({
+  imports: [
+    FeaturesModule,
+    IngestModule,
+    GraphQLModule.forRootAsync<ApolloDriverConfig>({
+      driver: ApolloDriver,
+      inject: [Metrics],
+      useFactory: (metrics: Metrics) => ({
+        path: '/graphql',
+        autoSchemaFile: true,
+        sortSchema: true,
+        subscriptions: { 'graphql-ws': { path: '/graphql' } },
+        plugins: [metricsPlugin(metrics)],
+        allowBatchedHttpRequests: false,
+        csrfPrevention: true,
+        introspection: process.env.NODE_ENV !== 'production',
+        includeStacktraceInErrorResponses: false,
+      }),
+    }),
+  ],
+  providers: [FeaturesResolver, IngestResolver, FeatureLiveService, { provide: APP_FILTER, useClass: InputErrorFilter }],
+})
+export class TallyGraphqlModule {}

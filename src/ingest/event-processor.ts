@@ -1,0 +1,115 @@
+/**
+ * EventProcessor: the one path every event takes, from Kafka or HTTP: route (router.ts) ->
+ * lateness check (watermarks.ts) -> apply the updates to the stores -> publish the changes ->
+ * count. Refusals are counted per source and reason and logged at a bounded rate; the
+ * caller decides what else to do with them (the Kafka path writes them to the DLQ).
+ */
+import type { Logger } from '../ops/logger.js';
+import { RateLimitedLog } from '../ops/logger.js';
+import type { Metrics } from '../ops/metrics.js';
+import { featureTopic, type Change, type ChangeFeed } from '../changes/change-feed.js';
+import type { FeatureStore } from '../features/index.js';
+import type { Rejected, RouteResult, Router, Routed } from './router.js';
+import { Watermarks } from './watermarks.js';
+
+/** The stores events are applied to. */
+export interface Stores {
+  features: FeatureStore;
+}
+
+export interface IngestError {
+  index: number;
+  message: string;
+}
+
+export interface IngestOutcome {
+  accepted: number;
+  rejected: number;
+  /** The first MAX_REPORTED_ERRORS refusals, by index in the request. */
+  errors: IngestError[];
+}
+
+/** Errors listed in one ingest answer; the counts stay exact beyond it. */
+export const MAX_REPORTED_ERRORS = 100;
+
+/** Partition number used for events that do not come from Kafka. */
+export const NO_PARTITION = -1;
+
+export class EventProcessor {
+  private readonly rateLimited: RateLimitedLog;
+  readonly watermarks = new Watermarks();
+
+  constructor(
+    private readonly router: Router,
+    private readonly stores: Stores,
+    private readonly changes: ChangeFeed<Change>,
+    private readonly metrics: Metrics,
+    log: Logger,
+    private readonly clock: () => number = Date.now,
+  ) {
+    this.rateLimited = new RateLimitedLog(log);
+  }
+
+  /** Applies already-decoded events of one source (HTTP and GraphQL ingest). */
+  ingest(source: string, events: unknown[]): IngestOutcome {
+    const outcome: IngestOutcome = { accepted: 0, rejected: 0, errors: [] };
+    const arrival = this.clock();
+    for (let i = 0; i < events.length; i++) {
+      const result = this.process(this.router.route(source, events[i], arrival), NO_PARTITION);
+      if (result.ok) outcome.accepted++;
+      else {
+        outcome.rejected++;
+        if (outcome.errors.length < MAX_REPORTED_ERRORS) outcome.errors.push({ index: i, message: `${result.reason}: ${result.message}` });
+      }
+    }
+    return outcome;
+  }
+
+  /** Decodes and applies one raw Kafka message; returns the refusal, if any, for the DLQ. */
+  ingestRaw(source: string, raw: Buffer | null, partition: number, kafkaTs: number): RouteResult {
+    const arrival = this.clock();
+    const decoded = this.router.decode(source, raw, arrival);
+    if (!decoded.ok) return this.process(decoded, partition);
+    // Without a timestamp field, the Kafka timestamp is the event time.
+    const routed = this.router.source(source)?.timestamp ? decoded : { ...decoded, ts: Number.isFinite(kafkaTs) ? kafkaTs : arrival };
+    return this.process(routed, partition);
+  }
+
+  private process(result: RouteResult, partition: number): RouteResult {
+    if (!result.ok) return this.refuse(result);
+    const spec = this.router.source(result.source)!;
+    if (!this.watermarks.admit(result.source, partition, result.ts, spec.latenessMs)) {
+      const wm = this.watermarks.get(result.source, partition)!;
+      return this.refuse({
+        ok: false,
+        source: result.source,
+        reason: 'late',
+        message: `event time ${new Date(result.ts).toISOString()} is older than the watermark ${new Date(wm).toISOString()} minus the allowed lateness of ${spec.latenessMs} ms`,
+      });
+    }
+    this.apply(result);
+    this.metrics.eventsAccepted.inc({ source: result.source });
+    return result;
+  }
+
+  private apply(routed: Routed): void {
+    const { ts } = routed;
+    for (const u of routed.updates) {
+      switch (u.store) {
+        case 'feature':
+          this.stores.features.update(u.name, u.entity, u.value, ts);
+          this.changes.publish(featureTopic(u.name, u.entity), { kind: 'feature', name: u.name, entity: u.entity, ts });
+          this.changes.publish(featureTopic(u.name), { kind: 'feature', name: u.name, entity: u.entity, ts });
+          break;
+        default:
+          throw new Error(`no store takes ${u.store} updates yet`);
+      }
+    }
+  }
+
+  private refuse(r: Rejected): Rejected {
+    this.metrics.eventsRejected.inc({ source: r.source, reason: r.reason });
+    this.rateLimited.warn(`${r.source}:${r.reason}`, this.clock(), { source: r.source, reason: r.reason, error: r.message }, 'event refused');
+    return r;
+  }
+}

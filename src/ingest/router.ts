@@ -1,0 +1,270 @@
+/**
+ * The router: compiled once from the pipeline, it turns one decoded event of a source into
+ * the typed updates of every store that source feeds, or into a rejection with a reason.
+ * Pure and synchronous (no I/O, no clock: `arrival` is passed in), so the whole topology is
+ * testable without a broker, as Kafka Streams tests its topologies.
+ *
+ * One event is all-or-nothing: if any store it feeds cannot take it (a missing entity, a
+ * non-numeric amount), the event is rejected as a whole and nothing is applied.
+ */
+import type { EventValue } from '../features/index.js';
+import type { FeatureSpec, GeoSpec, LeaderboardSpec, Pipeline, SourceSpec, ViewFieldType, ViewSpec } from '../pipeline/pipeline.js';
+
+export type RejectReason =
+  | 'unknown-source'
+  | 'invalid-json'
+  | 'not-an-object'
+  | 'missing-field'
+  | 'wrong-type'
+  | 'invalid-value'
+  | 'invalid-timestamp'
+  | 'future-timestamp'
+  | 'late'
+  | 'too-large';
+
+export const REJECT_REASONS: readonly RejectReason[] = ['unknown-source', 'invalid-json', 'not-an-object', 'missing-field', 'wrong-type', 'invalid-value', 'invalid-timestamp', 'future-timestamp', 'late', 'too-large'];
+
+export type Update =
+  | { store: 'feature'; name: string; entity: string; value: EventValue }
+  | { store: 'view'; name: string; entity: string; fields: Record<string, unknown> }
+  | { store: 'leaderboard'; name: string; member: string; score: number }
+  | { store: 'geo'; name: string; member: string; lat: number; lon: number };
+
+export interface Routed {
+  ok: true;
+  source: string;
+  /** Event time in epoch ms. */
+  ts: number;
+  updates: Update[];
+}
+
+export interface Rejected {
+  ok: false;
+  source: string;
+  reason: RejectReason;
+  message: string;
+}
+
+export type RouteResult = Routed | Rejected;
+
+/** Keys longer than this are refused: they would let one producer grow memory without bound. */
+export const MAX_KEY_LENGTH = 512;
+/** Events stamped further ahead of the arrival clock are refused, or they would push the watermark forward and make every later event late. */
+export const MAX_FUTURE_MS = 5 * 60_000;
+/** Raw events larger than this are refused before parsing. */
+export const MAX_EVENT_BYTES = 1 << 20;
+
+/** Latitudes Redis (and so Tally) accept: the limits of Web Mercator. */
+const MAX_LAT = 85.05112878;
+
+type Getter = (event: Record<string, unknown>) => unknown;
+
+function getter(path: string[]): Getter {
+  if (path.length === 1) {
+    const [k] = path;
+    return (e) => e[k];
+  }
+  return (e) => {
+    let v: unknown = e;
+    for (const k of path) {
+      if (v === null || typeof v !== 'object') return undefined;
+      v = (v as Record<string, unknown>)[k];
+    }
+    return v;
+  };
+}
+
+class Reject extends Error {
+  constructor(
+    readonly reason: RejectReason,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const show = (v: unknown): string => {
+  const s = typeof v === 'string' ? JSON.stringify(v) : Array.isArray(v) ? 'an array' : v === null ? 'null' : typeof v === 'object' ? 'an object' : String(v);
+  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+};
+
+function key(get: Getter, path: string[], event: Record<string, unknown>, what: string): string {
+  const v = get(event);
+  if (v === undefined || v === null) throw new Reject('missing-field', `missing ${what} field "${path.join('.')}"`);
+  if (typeof v === 'number' && Number.isFinite(v)) return String(v);
+  if (typeof v !== 'string') throw new Reject('wrong-type', `${what} field "${path.join('.')}" must be a string or number, got ${show(v)}`);
+  if (v.length === 0) throw new Reject('invalid-value', `${what} field "${path.join('.')}" is empty`);
+  if (v.length > MAX_KEY_LENGTH) throw new Reject('invalid-value', `${what} field "${path.join('.')}" is longer than ${MAX_KEY_LENGTH} characters`);
+  return v;
+}
+
+function num(get: Getter, path: string[], event: Record<string, unknown>): number {
+  const v = get(event);
+  if (v === undefined || v === null) throw new Reject('missing-field', `missing field "${path.join('.')}"`);
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new Reject('wrong-type', `field "${path.join('.')}" must be a finite number, got ${show(v)}`);
+  return v;
+}
+
+interface CompiledFeature {
+  spec: FeatureSpec;
+  entity: Getter;
+  field?: Getter;
+}
+interface CompiledView {
+  spec: ViewSpec;
+  entity: Getter;
+  fields: { name: string; type: ViewFieldType }[];
+}
+interface CompiledLeaderboard {
+  spec: LeaderboardSpec;
+  member: Getter;
+  score: Getter;
+}
+interface CompiledGeo {
+  spec: GeoSpec;
+  member: Getter;
+  lat: Getter;
+  lon: Getter;
+}
+interface CompiledSource {
+  spec: SourceSpec;
+  timestamp?: Getter;
+  features: CompiledFeature[];
+  views: CompiledView[];
+  leaderboards: CompiledLeaderboard[];
+  geo: CompiledGeo[];
+}
+
+export class Router {
+  private readonly sources = new Map<string, CompiledSource>();
+  private readonly topics = new Map<string, string>();
+
+  constructor(pipeline: Pipeline) {
+    for (const spec of pipeline.sources) {
+      this.sources.set(spec.name, { spec, timestamp: spec.timestamp && getter(spec.timestamp), features: [], views: [], leaderboards: [], geo: [] });
+      if (!spec.derivedFrom) this.topics.set(spec.topic, spec.name);
+    }
+    for (const spec of pipeline.features) {
+      this.sources.get(spec.source)?.features.push({ spec, entity: getter(spec.entity), field: spec.field && getter(spec.field) });
+    }
+    for (const spec of pipeline.views) this.sources.get(spec.source)?.views.push({ spec, entity: getter(spec.entity), fields: spec.fields });
+    for (const spec of pipeline.leaderboards) this.sources.get(spec.source)?.leaderboards.push({ spec, member: getter(spec.member), score: getter(spec.score) });
+    for (const spec of pipeline.geo) this.sources.get(spec.source)?.geo.push({ spec, member: getter(spec.member), lat: getter(spec.lat), lon: getter(spec.lon) });
+  }
+
+  /** The source read from Kafka topic `topic`, if any. */
+  sourceOfTopic(topic: string): string | undefined {
+    return this.topics.get(topic);
+  }
+
+  /** The Kafka topics to subscribe to (derived sources have none). */
+  kafkaTopics(): string[] {
+    return [...this.topics.keys()];
+  }
+
+  source(name: string): SourceSpec | undefined {
+    return this.sources.get(name)?.spec;
+  }
+
+  /** Parses raw bytes (one JSON document) and routes it. */
+  decode(source: string, raw: string | Uint8Array | null, arrival: number): RouteResult {
+    if (!this.sources.has(source)) return this.reject(source, 'unknown-source', `unknown source "${source}"`);
+    if (raw === null) return this.reject(source, 'invalid-json', 'empty message (no value)');
+    if (raw.length > MAX_EVENT_BYTES) return this.reject(source, 'too-large', `event of ${raw.length} bytes is larger than ${MAX_EVENT_BYTES}`);
+    let event: unknown;
+    try {
+      event = JSON.parse(typeof raw === 'string' ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8'));
+    } catch (err) {
+      return this.reject(source, 'invalid-json', `not valid JSON: ${(err as Error).message}`);
+    }
+    return this.route(source, event, arrival);
+  }
+
+  /**
+   * Routes one event. `fallbackTs` is the event time when the source declares no timestamp
+   * field (the Kafka timestamp, else arrival); `arrival` bounds how far ahead events may be.
+   */
+  route(source: string, event: unknown, arrival: number, fallbackTs: number = arrival): RouteResult {
+    const compiled = this.sources.get(source);
+    if (compiled === undefined) return this.reject(source, 'unknown-source', `unknown source "${source}"`);
+    if (event === null || typeof event !== 'object' || Array.isArray(event)) {
+      return this.reject(source, 'not-an-object', `an event must be a JSON object, got ${show(event)}`);
+    }
+    const e = event as Record<string, unknown>;
+    try {
+      const ts = compiled.timestamp ? this.timestamp(compiled, e) : fallbackTs;
+      if (ts > arrival + MAX_FUTURE_MS) {
+        throw new Reject('future-timestamp', `timestamp ${new Date(ts).toISOString()} is more than ${MAX_FUTURE_MS / 60_000} minutes ahead of the clock`);
+      }
+      const updates: Update[] = [];
+      for (const f of compiled.features) {
+        const entity = key(f.entity, f.spec.entity, e, 'entity');
+        let value: EventValue = 1;
+        if (f.field) {
+          if (f.spec.aggregation === 'distinct') value = key(f.field, f.spec.field!, e, 'distinct');
+          else if (f.spec.aggregation !== 'count') value = num(f.field, f.spec.field!, e);
+        }
+        updates.push({ store: 'feature', name: f.spec.name, entity, value });
+      }
+      for (const v of compiled.views) {
+        const entity = key(v.entity, v.spec.entity, e, 'entity');
+        updates.push({ store: 'view', name: v.spec.name, entity, fields: viewFields(v, e) });
+      }
+      for (const l of compiled.leaderboards) {
+        updates.push({ store: 'leaderboard', name: l.spec.name, member: key(l.member, l.spec.member, e, 'member'), score: num(l.score, l.spec.score, e) });
+      }
+      for (const g of compiled.geo) {
+        const lat = num(g.lat, g.spec.lat, e);
+        const lon = num(g.lon, g.spec.lon, e);
+        if (Math.abs(lat) > MAX_LAT) throw new Reject('invalid-value', `lat ${lat} is out of range [-${MAX_LAT}, ${MAX_LAT}]`);
+        if (Math.abs(lon) > 180) throw new Reject('invalid-value', `lon ${lon} is out of range [-180, 180]`);
+        updates.push({ store: 'geo', name: g.spec.name, member: key(g.member, g.spec.member, e, 'member'), lat, lon });
+      }
+      return { ok: true, source, ts, updates };
+    } catch (err) {
+      if (err instanceof Reject) return this.reject(source, err.reason, err.message);
+      throw err;
+    }
+  }
+
+  private timestamp(compiled: CompiledSource, e: Record<string, unknown>): number {
+    const path = compiled.spec.timestamp!.join('.');
+    const v = compiled.timestamp!(e);
+    if (v === undefined || v === null) throw new Reject('missing-field', `missing timestamp field "${path}"`);
+    const ts = typeof v === 'number' ? v : typeof v === 'string' ? Date.parse(v) : Number.NaN;
+    if (!Number.isFinite(ts) || ts < 0) throw new Reject('invalid-timestamp', `timestamp field "${path}" must be epoch milliseconds or ISO-8601, got ${show(v)}`);
+    return ts;
+  }
+
+  private reject(source: string, reason: RejectReason, message: string): Rejected {
+    return { ok: false, source, reason, message };
+  }
+}
+
+function viewFields(v: CompiledView, e: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const { name, type } of v.fields) {
+    const value = e[name];
+    if (value === undefined) continue;
+    if (value !== null && !fitsType(value, type)) {
+      throw new Reject('wrong-type', `view "${v.spec.name}" field "${name}" must be ${type}, got ${show(value)}`);
+    }
+    out[name] = value;
+  }
+  return out;
+}
+
+function fitsType(value: unknown, type: ViewFieldType): boolean {
+  switch (type) {
+    case 'float':
+      return typeof value === 'number' && Number.isFinite(value);
+    case 'int':
+      return typeof value === 'number' && Number.isSafeInteger(value);
+    case 'string':
+      return typeof value === 'string' && value.length <= 4096;
+    case 'boolean':
+      return typeof value === 'boolean';
+    case 'float[]':
+      return Array.isArray(value) && value.length <= 4096 && value.every((x) => typeof x === 'number' && Number.isFinite(x));
+  }
+}

@@ -1,0 +1,39 @@
+/**
+ * Tally's entry point: read settings and the pipeline file, refuse to start with every
+ * problem listed if either is wrong, then serve.
+ */
+import { loadPipeline, PipelineError } from './pipeline/load.js';
+import { loadSettings, SettingsError } from './settings/settings.js';
+import { createTally, baseUrl } from './bootstrap.js';
+import { createLogger } from './ops/logger.js';
+
+async function main(): Promise<void> {
+  const log = createLogger();
+  const problems: string[] = [];
+  let settings;
+  let pipeline;
+  try {
+    settings = loadSettings();
+  } catch (err) {
+    if (!(err instanceof SettingsError)) throw err;
+    problems.push(err.message);
+  }
+  try {
+    pipeline = loadPipeline(settings?.pipelinePath ?? (process.env.TALLY_PIPELINE || undefined));
+  } catch (err) {
+    if (!(err instanceof PipelineError)) throw err;
+    problems.push(err.message);
+  }
+  if (problems.length > 0 || !settings || !pipeline) {
+    process.stderr.write(`tally: cannot start\n${problems.join('\n')}\n`);
+    process.exit(1);
+  }
+  if (!settings.apiKeys) log.warn('TALLY_API_KEYS is not set: every client may query, subscribe and ingest');
+  const app = await createTally({ settings, pipeline });
+  log.info({ url: `${baseUrl(app)}/graphql`, mode: settings.kafkaBrokers.length > 0 ? 'kafka' : 'embedded', pipeline: settings.pipelinePath }, 'tally is serving');
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`tally: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

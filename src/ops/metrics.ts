@@ -1,0 +1,37 @@
+/**
+ * Prometheus metrics (`GET /metrics`). One registry per application instance, so tests can
+ * run several apps in one process. This is the only file that imports prom-client.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export class Metrics {
+  readonly registry = new Registry();
+
+  readonly eventsAccepted = new Counter({ name: 'tally_events_accepted_total', help: 'Events applied to the stores, per source', labelNames: ['source'] as const, registers: [this.registry] });
+  readonly eventsRejected = new Counter({ name: 'tally_events_rejected_total', help: 'Events refused, per source and reason', labelNames: ['source', 'reason'] as const, registers: [this.registry] });
+  readonly dlqWritten = new Counter({ name: 'tally_dlq_messages_total', help: 'Refused Kafka events written to <topic>.dlq', labelNames: ['topic'] as const, registers: [this.registry] });
+  readonly consumerLag = new Gauge({ name: 'tally_kafka_consumer_lag', help: 'Messages behind the partition high watermark after the last batch', labelNames: ['topic', 'partition'] as const, registers: [this.registry] });
+  readonly kafkaConnected = new Gauge({ name: 'tally_kafka_connected', help: '1 when the Kafka consumer is running', registers: [this.registry] });
+  readonly graphqlDuration = new Histogram({
+    name: 'tally_graphql_request_duration_seconds',
+    help: 'GraphQL request latency (HTTP), per operation type',
+    labelNames: ['operation'] as const,
+    // From 100 us to 1 s: queries are expected in single-digit milliseconds.
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [this.registry],
+  });
+  readonly entities = new Gauge({ name: 'tally_feature_entities', help: 'Entities holding state, per windowed feature', labelNames: ['feature'] as const, registers: [this.registry] });
+  readonly entitiesFreed = new Counter({ name: 'tally_feature_entities_freed_total', help: 'Idle entities freed', registers: [this.registry] });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'tally_' });
+  }
+
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}

@@ -1,0 +1,22 @@
+import { Global, Module } from '@nestjs/common';
+import { CHANGES, LOGGER, SETTINGS } from '../settings/tokens.js';
+import type { Settings } from '../settings/settings.js';
+import { ChangeFeed } from '../changes/change-feed.js';
+import { Health } from './health.js';
+import { createLogger } from './logger.js';
+import { Metrics } from './metrics.js';
+import { OpsController } from './ops.controller.js';
+
+/** Process-wide services every module may use: logger, metrics, health, change feed. */
+@Global()
+@Module({
+  controllers: [OpsController],
+  providers: [
+    { provide: LOGGER, useFactory: () => createLogger() },
+    { provide: Metrics, useFactory: () => new Metrics() },
+    { provide: CHANGES, useFactory: () => new ChangeFeed() },
+    { provide: Health, useFactory: (s: Settings) => new Health(s.kafkaBrokers.length > 0 ? 'kafka' : 'embedded'), inject: [SETTINGS] },
+  ],
+  exports: [LOGGER, Metrics, CHANGES, Health],
+})
+export class OpsModule {}

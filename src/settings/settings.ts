@@ -1,0 +1,63 @@
+/**
+ * Settings from the environment (API.md "Running"). `loadSettings` checks them all and
+ * throws one SettingsError listing every problem, so start-up fails once, completely.
+ */
+import { DEMO_PIPELINE_PATH } from '../pipeline/load.js';
+
+export type Role = 'reader' | 'writer' | 'admin';
+export const ROLES: readonly Role[] = ['reader', 'writer', 'admin'];
+
+export interface Settings {
+  port: number;
+  host: string;
+  pipelinePath: string;
+  /** Empty = embedded mode (no Kafka). */
+  kafkaBrokers: string[];
+  kafkaGroupId: string;
+  dataDir?: string;
+  fsync: 'always' | 'everysec';
+  /** Undefined = open (no key needed). */
+  apiKeys?: Map<string, Role>;
+}
+
+export class SettingsError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid settings:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'SettingsError';
+  }
+}
+
+export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
+  const problems: string[] = [];
+  const port = env.PORT === undefined || env.PORT === '' ? 4000 : Number(env.PORT);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) problems.push(`PORT: "${env.PORT}" is not a port number (0-65535)`);
+  const fsync = (env.TALLY_FSYNC || 'everysec') as Settings['fsync'];
+  if (fsync !== 'always' && fsync !== 'everysec') problems.push(`TALLY_FSYNC: "${env.TALLY_FSYNC}" must be always or everysec`);
+  const kafkaBrokers = (env.KAFKA_BROKERS ?? '').split(',').map((b) => b.trim()).filter((b) => b.length > 0);
+  for (const b of kafkaBrokers) if (!/^[^:\s]+:\d+$/.test(b)) problems.push(`KAFKA_BROKERS: "${b}" is not host:port`);
+  let apiKeys: Map<string, Role> | undefined;
+  if (env.TALLY_API_KEYS) {
+    apiKeys = new Map();
+    env.TALLY_API_KEYS.split(',').forEach((entry, i) => {
+      const at = entry.lastIndexOf(':');
+      const key = entry.slice(0, at).trim();
+      const role = entry.slice(at + 1).trim() as Role;
+      // Never echo a key: name the entry by position only.
+      if (at <= 0 || key.length === 0) problems.push(`TALLY_API_KEYS: entry ${i + 1} is not key:role`);
+      else if (!ROLES.includes(role)) problems.push(`TALLY_API_KEYS: entry ${i + 1} has role "${role}"; roles are ${ROLES.join(', ')}`);
+      else if (key.length < 16) problems.push(`TALLY_API_KEYS: entry ${i + 1} has a key shorter than 16 characters`);
+      else apiKeys!.set(key, role);
+    });
+  }
+  if (problems.length > 0) throw new SettingsError(problems);
+  return {
+    port,
+    host: env.HOST || '0.0.0.0',
+    pipelinePath: env.TALLY_PIPELINE || DEMO_PIPELINE_PATH,
+    kafkaBrokers,
+    kafkaGroupId: env.KAFKA_GROUP_ID || 'tally',
+    dataDir: env.TALLY_DATA_DIR || undefined,
+    fsync,
+    apiKeys,
+  };
+}
