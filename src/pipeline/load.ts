@@ -12,6 +12,7 @@ import { parse as parseYaml } from 'yaml';
 import { parseDuration, parseWindow } from './duration.js';
 import { PipelineFile } from './pipeline-file.js';
 import {
+  AGGREGATIONS,
   fenceSourceName,
   VIEW_FIELD_TYPES,
   type Aggregation,
@@ -109,7 +110,7 @@ function flatten(error: ValidationError, parent: string): string[] {
 function describeConstraint(message: string, error: ValidationError): string {
   // class-validator prefixes messages with the property name; the path already says it.
   const text = message.startsWith(`${error.property} `) ? message.slice(error.property.length + 1) : message;
-  if (text === 'should not exist') return 'is not a known setting';
+  if (/^(property \S+ )?should not exist$/.test(text)) return 'is not a known setting';
   return error.value === undefined ? text.replace(/^must be/, 'is missing; must be') : text;
 }
 
@@ -195,11 +196,11 @@ class Compiler {
       const at = `features[${i}]`;
       this.checkSource(`${at}.source`, f.source);
       const aggregation = f.aggregation as Aggregation;
-      if (aggregation !== 'count' && f.field === undefined && isStr(f.aggregation)) {
+      if (aggregation !== 'count' && f.field === undefined && AGGREGATIONS.includes(aggregation)) {
         this.problem(`${at}.field`, `is missing; "${aggregation}" aggregates a field`);
       }
       if (aggregation === 'quantile' && f.quantile === undefined) this.problem(`${at}.quantile`, 'is missing; a quantile feature needs a rank such as 0.95');
-      if (aggregation !== 'quantile' && f.quantile !== undefined && isStr(f.aggregation)) this.problem(`${at}.quantile`, `only applies to the quantile aggregation, not "${aggregation}"`);
+      if (aggregation !== 'quantile' && f.quantile !== undefined && AGGREGATIONS.includes(aggregation)) this.problem(`${at}.quantile`, `only applies to the quantile aggregation, not "${aggregation}"`);
       const seen = new Set<string>();
       const windows = this.list(f.windows).flatMap((w, j) => {
         const ms = parseWindow(w);

@@ -17,6 +17,9 @@ export class CoalescingQueue<T> implements AsyncIterableIterator<T> {
   private closed = false;
   /** Offers merged into an already dirty key (a metric of coalescing). */
   coalesced = 0;
+  /** Offers refused because `maxKeys` keys were already dirty. */
+  dropped = 0;
+  private seq = 0;
 
   /**
    * @param onClose called once when the consumer stops (unsubscribe from the change feed)
@@ -26,8 +29,6 @@ export class CoalescingQueue<T> implements AsyncIterableIterator<T> {
     private readonly onClose: () => void,
     private readonly maxKeys = 10_000,
   ) {}
-
-  dropped = 0;
 
   /** Marks `key` dirty; `compute` is called when the consumer pulls it (undefined = skip). */
   offer(key: string, compute: Compute<T>): void {
@@ -49,8 +50,6 @@ export class CoalescingQueue<T> implements AsyncIterableIterator<T> {
   push(value: T): void {
     this.offer(`#${this.seq++}`, () => value);
   }
-
-  private seq = 0;
 
   next(): Promise<IteratorResult<T>> {
     if (this.closed) return Promise.resolve({ value: undefined, done: true });

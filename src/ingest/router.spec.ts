@@ -1,0 +1,88 @@
+import { parsePipeline } from '../pipeline/load.js';
+import { MAX_FUTURE_MS, MAX_KEY_LENGTH, Router, type RouteResult } from './router.js';
+
+const pipeline = parsePipeline(`
+sources:
+  - { name: transactions, timestamp: ts, lateness: 30s }
+  - { name: clicks, topic: web-clicks }
+  - { name: positions }
+features:
+  - { name: txn_count, source: transactions, entity: card.id, aggregation: count, windows: [1m] }
+  - { name: txn_sum, source: transactions, entity: card.id, aggregation: sum, field: amount, windows: [1h] }
+  - { name: merchants, source: transactions, entity: card.id, aggregation: distinct, field: merchant, windows: [1h] }
+  - { name: merchant_count, source: transactions, entity: merchant, aggregation: count, windows: [5m] }
+  - { name: clicks_per_user, source: clicks, entity: user, aggregation: count, windows: [1m] }
+views:
+  - { name: card_profile, source: transactions, entity: card.id, fields: { limit: float, tier: int, blocked: boolean, emb: "float[]" } }
+leaderboards:
+  - { name: spenders, source: transactions, member: card.id, score: amount }
+geo:
+  - { name: drivers, source: positions, member: driver, lat: lat, lon: lon }
+`);
+
+const NOW = Date.UTC(2026, 10, 25, 12);
+const router = new Router(pipeline);
+const route = (source: string, event: unknown, now = NOW): RouteResult => router.route(source, event, now);
+const refusal = (r: RouteResult) => (r.ok ? undefined : `${r.reason}: ${r.message}`);
+
+describe(Router.name, () => {
+  it('turns one event into the updates of every store its source feeds, in pipeline order', () => {
+    const r = route('transactions', { card: { id: 'c1' }, amount: 12.5, merchant: 'm9', ts: NOW - 1000, limit: 500, tier: 2 });
+    expect(r).toEqual({
+      ok: true,
+      source: 'transactions',
+      ts: NOW - 1000,
+      updates: [
+        { store: 'feature', name: 'txn_count', entity: 'c1', value: 1 },
+        { store: 'feature', name: 'txn_sum', entity: 'c1', value: 12.5 },
+        { store: 'feature', name: 'merchants', entity: 'c1', value: 'm9' },
+        { store: 'feature', name: 'merchant_count', entity: 'm9', value: 1 },
+        { store: 'view', name: 'card_profile', entity: 'c1', fields: { limit: 500, tier: 2 } },
+        { store: 'leaderboard', name: 'spenders', member: 'c1', score: 12.5 },
+      ],
+    });
+  });
+
+  it('accepts ISO-8601 timestamps and numeric keys', () => {
+    const r = route('transactions', { card: { id: 42 }, amount: 1, merchant: 7, ts: '2026-11-25T11:59:00Z' });
+    expect(r.ok && r.ts).toBe(Date.UTC(2026, 10, 25, 11, 59));
+    expect(r.ok && r.updates[0]).toEqual({ store: 'feature', name: 'txn_count', entity: '42', value: 1 });
+  });
+
+  it('uses the fallback time for sources without a timestamp field', () => {
+    const r = router.route('clicks', { user: 'u1' }, NOW, NOW - 5000);
+    expect(r.ok && r.ts).toBe(NOW - 5000);
+  });
+
+  it('maps topics to sources', () => {
+    expect(router.sourceOfTopic('web-clicks')).toBe('clicks');
+    expect(router.sourceOfTopic('clicks')).toBeUndefined();
+    expect(router.kafkaTopics().sort()).toEqual(['positions', 'transactions', 'web-clicks']);
+  });
+
+  it.each<[string, string, unknown, string]>([
+    ['an unknown source', 'nope', { a: 1 }, 'unknown-source: unknown source "nope"'],
+    ['a non-object event', 'transactions', [1, 2], 'not-an-object: an event must be a JSON object, got an array'],
+    ['a missing entity', 'transactions', { amount: 1, merchant: 'm', ts: NOW }, 'missing-field: missing entity field "card.id"'],
+    ['an entity of the wrong type', 'transactions', { card: { id: true }, amount: 1, merchant: 'm', ts: NOW }, 'wrong-type: entity field "card.id" must be a string or number, got true'],
+    ['an empty entity', 'transactions', { card: { id: '' }, amount: 1, merchant: 'm', ts: NOW }, 'invalid-value: entity field "card.id" is empty'],
+    ['an overlong entity', 'transactions', { card: { id: 'x'.repeat(MAX_KEY_LENGTH + 1) }, amount: 1, merchant: 'm', ts: NOW }, `invalid-value: entity field "card.id" is longer than ${MAX_KEY_LENGTH} characters`],
+    ['a non-numeric amount', 'transactions', { card: { id: 'c' }, amount: '12', merchant: 'm', ts: NOW }, 'wrong-type: field "amount" must be a finite number, got "12"'],
+    ['a missing timestamp', 'transactions', { card: { id: 'c' }, amount: 1, merchant: 'm' }, 'missing-field: missing timestamp field "ts"'],
+    ['a bad timestamp', 'transactions', { card: { id: 'c' }, amount: 1, merchant: 'm', ts: 'yesterday' }, 'invalid-timestamp: timestamp field "ts" must be epoch milliseconds or ISO-8601, got "yesterday"'],
+    ['a timestamp far ahead', 'transactions', { card: { id: 'c' }, amount: 1, merchant: 'm', ts: NOW + MAX_FUTURE_MS + 1 }, 'future-timestamp'],
+    ['a view field of the wrong type', 'transactions', { card: { id: 'c' }, amount: 1, merchant: 'm', ts: NOW, tier: 2.5 }, 'wrong-type: view "card_profile" field "tier" must be int, got 2.5'],
+    ['an embedding with a string', 'transactions', { card: { id: 'c' }, amount: 1, merchant: 'm', ts: NOW, emb: [1, 'a'] }, 'wrong-type: view "card_profile" field "emb" must be float[]'],
+    ['latitude 91', 'positions', { driver: 'd', lat: 91, lon: 0 }, 'invalid-value: lat 91 is out of range [-85.05112878, 85.05112878]'],
+    ['longitude -181', 'positions', { driver: 'd', lat: 0, lon: -181 }, 'invalid-value: lon -181 is out of range [-180, 180]'],
+  ])('refuses %s with its reason', (_what, source, event, expected) => {
+    expect(refusal(route(source, event))).toContain(expected);
+  });
+
+  it('decodes raw JSON and names what is wrong with bytes that are not', () => {
+    expect(router.decode('clicks', Buffer.from('{"user":"u"}'), NOW).ok).toBe(true);
+    expect(refusal(router.decode('clicks', Buffer.from('{"user":'), NOW))).toMatch(/^invalid-json: not valid JSON/);
+    expect(refusal(router.decode('clicks', null, NOW))).toBe('invalid-json: empty message (no value)');
+    expect(refusal(router.decode('clicks', Buffer.alloc(2 << 20, 32), NOW))).toMatch(/^too-large/);
+  });
+});

@@ -1,0 +1,384 @@
+/*
+ * SortedSet: Redis' ZSET semantics (ZADD, ZINCRBY, ZREVRANK, ZREVRANGE, ZRANGEBYSCORE,
+ * ZCOUNT) as a plain in-process structure, plus "keep the max" updates, an optional
+ * per-member TTL and an optional "first to reach the score ranks higher" tie rule.
+ *
+ * As in Redis t_zset.c, two structures hold the same members: a hash from member to id
+ * (here a Map<string, number>, the id being the node of the skip list) and the skip list
+ * ordered by (score, tie rule). Every operation is O(log n) except where noted; a score
+ * change that keeps the member between its neighbours is written in place, O(1) (Redis
+ * zslUpdateScore), and every other change is one unlink plus one link of the same node.
+ *
+ * Order: ascending by score; equal scores by the UTF-8 bytes of the member (ties: 'redis',
+ * identical to Redis), or (ties: 'first') the member that reached the score first ranks
+ * higher, i.e. sorts later in ascending order; "first" is the order in which updates are
+ * applied here. Scores are finite or infinite doubles, never NaN; -0 is stored as 0.
+ *
+ * Invariants: ids.get(m) = x <=> node x is linked and named m; with a TTL, for the
+ * member id i of a live node, updatedAt[i] is its latest update time and queuedAt[i] the
+ * time of its one current entry in the expiry heap (NaN when it has none).
+ */
+import { ExpiryHeap } from './expiry-heap.js';
+import { SkipList, type TieOrder } from './skiplist.js';
+
+export type { TieOrder } from './skiplist.js';
+
+export interface SortedSetOptions {
+  /** Tie rule for equal scores; default 'redis' (member bytes, as ZREVRANGE). */
+  ties?: TieOrder;
+  /** Seed of the skip list's level generator; default 1. */
+  seed?: number;
+  /** Expected number of members, to size the arrays once. */
+  capacity?: number;
+  /** Member TTL in ms: a member not updated for ttlMs leaves at the next expire(now). */
+  ttlMs?: number;
+  /** Record in `touched` the highest rank each mutation could have moved (costs a rank search on in-place updates). */
+  trackTouches?: boolean;
+}
+
+export interface Entry {
+  member: string;
+  score: number;
+}
+
+/** An entry with its 0-based rank from the highest (0 = highest, as ZREVRANK). */
+export interface RankedEntry extends Entry {
+  rank: number;
+}
+
+export interface RangeByScoreOptions {
+  /** Entries to skip from the start of the range; default 0. */
+  offset?: number;
+  /** Most entries returned; negative or absent = all (as ZRANGEBYSCORE LIMIT). */
+  limit?: number;
+  /** Highest first (ZREVRANGEBYSCORE); default lowest first. */
+  rev?: boolean;
+}
+
+/** One member as written to and read from a snapshot. */
+export interface SortedSetRecord {
+  member: string;
+  score: number;
+  /** Last update time (epoch ms) with a TTL, else NaN. */
+  updatedAt: number;
+  /** With ties: 'first', when it reached its score (larger = later), else 0. */
+  order: number;
+}
+
+export class SortedSet {
+  private readonly ids = new Map<string, number>();
+  private readonly list: SkipList;
+  private readonly firstWins: boolean;
+  /** Counter behind `order` stamps for ties: 'first'. */
+  private seq = 0;
+  private readonly ttlMs: number;
+  private updatedAt: Float64Array;
+  private queuedAt: Float64Array;
+  private readonly heap: ExpiryHeap | undefined;
+  private readonly track: boolean;
+  /**
+   * After each mutation: the smallest 0-based rank from the highest whose entry may have
+   * changed (score, member or position), or -1 when nothing changed. Kept only with
+   * `trackTouches`; lets a subscriber decide "did the top N change?" without reading it.
+   */
+  touched = -1;
+
+  constructor(options: SortedSetOptions = {}) {
+    this.firstWins = options.ties === 'first';
+    this.list = new SkipList(options.ties ?? 'redis', options.seed ?? 1, options.capacity);
+    const ttl = options.ttlMs;
+    if (ttl !== undefined && !(ttl > 0)) throw new RangeError(`ttlMs must be positive, got ${ttl}`);
+    this.ttlMs = ttl ?? 0;
+    this.heap = ttl ? new ExpiryHeap() : undefined;
+    this.updatedAt = new Float64Array(0);
+    this.queuedAt = new Float64Array(0);
+    this.track = options.trackTouches ?? false;
+  }
+
+  /** Number of members. */
+  get size(): number {
+    return this.list.length;
+  }
+
+  /** Sets member's score (ZADD); `now` is required with a TTL. True when the member is new. */
+  set(member: string, score: number, now?: number): boolean {
+    const id = this.ids.get(member);
+    if (id === undefined) {
+      this.insert(member, score, now);
+      return true;
+    }
+    this.rescore(id, score, now);
+    return false;
+  }
+
+  /** Alias of set (ZADD): true when the member is new. */
+  add(member: string, score: number, now?: number): boolean {
+    return this.set(member, score, now);
+  }
+
+  /** Adds delta to member's score, creating it at delta (ZINCRBY); returns the new score. */
+  incr(member: string, delta: number, now?: number): number {
+    const id = this.ids.get(member);
+    if (id === undefined) return this.insert(member, delta, now);
+    return this.rescore(id, this.list.scoreOf(id) + delta, now);
+  }
+
+  /** Keeps the larger of member's score and `score`, creating it if absent; returns the score kept. */
+  max(member: string, score: number, now?: number): number {
+    const id = this.ids.get(member);
+    if (id === undefined) return this.insert(member, score, now);
+    const old = this.list.scoreOf(id);
+    return this.rescore(id, score > old ? score : old, now);
+  }
+
+  /** Removes member (ZREM); true when it was present. */
+  remove(member: string): boolean {
+    const id = this.ids.get(member);
+    if (id === undefined) return false;
+    this.drop(id);
+    return true;
+  }
+
+  /** Member's score, or undefined when absent (ZSCORE). */
+  score(member: string): number | undefined {
+    const id = this.ids.get(member);
+    return id === undefined ? undefined : this.list.scoreOf(id);
+  }
+
+  /** True when member is present. */
+  has(member: string): boolean {
+    return this.ids.has(member);
+  }
+
+  /** Member's 0-based rank from the highest score (ZREVRANK), or undefined when absent. */
+  revRank(member: string): number | undefined {
+    const id = this.ids.get(member);
+    return id === undefined ? undefined : this.list.length - 1 - this.list.rankOf(id);
+  }
+
+  /** Member's 0-based rank from the lowest score (ZRANK), or undefined when absent. */
+  rank(member: string): number | undefined {
+    const id = this.ids.get(member);
+    return id === undefined ? undefined : this.list.rankOf(id);
+  }
+
+  /**
+   * Entries at 0-based ranks start..stop (inclusive) from the highest (ZREVRANGE);
+   * negative indices count from the lowest (-1 = lowest). O(log n + k).
+   */
+  revRange(start: number, stop: number): Entry[] {
+    return this.rangeOf(start, stop, true);
+  }
+
+  /** Entries at 0-based ranks start..stop (inclusive) from the lowest (ZRANGE). O(log n + k). */
+  range(start: number, stop: number): Entry[] {
+    return this.rangeOf(start, stop, false);
+  }
+
+  private rangeOf(start: number, stop: number, rev: boolean): Entry[] {
+    const n = this.list.length;
+    if (start < 0) start += n;
+    if (stop < 0) stop += n;
+    if (start < 0) start = 0;
+    if (start > stop || start >= n) return [];
+    if (stop >= n) stop = n - 1;
+    return this.walk(rev ? n - 1 - start : start, stop - start + 1, rev);
+  }
+
+  /** k entries from ascending rank `from`, moving down (rev) or up. */
+  private walk(from: number, k: number, rev: boolean): Entry[] {
+    const list = this.list;
+    const out: Entry[] = new Array(k);
+    let x = list.byRank(from);
+    for (let i = 0; i < k; i++) {
+      out[i] = { member: list.nameOf(x), score: list.scoreOf(x) };
+      x = rev ? list.previous(x) : list.next(x);
+    }
+    return out;
+  }
+
+  /**
+   * Entries with min <= score <= max, lowest first (or highest first with `rev`), after
+   * skipping `offset` and at most `limit` of them (ZRANGEBYSCORE ... LIMIT). O(log n + k).
+   */
+  rangeByScore(min: number, max: number, options: RangeByScoreOptions = {}): Entry[] {
+    const offset = Math.max(0, options.offset ?? 0);
+    const limit = options.limit ?? -1;
+    const lo = this.list.countBelow(min, false);
+    const hi = this.list.countBelow(max, true);
+    let k = hi - lo - offset;
+    if (limit >= 0 && limit < k) k = limit;
+    if (k <= 0) return [];
+    return options.rev ? this.walk(hi - 1 - offset, k, true) : this.walk(lo + offset, k, false);
+  }
+
+  /** Number of members with min <= score <= max (ZCOUNT). O(log n). */
+  count(min: number, max: number): number {
+    if (!(min <= max)) return 0;
+    return this.list.countBelow(max, true) - this.list.countBelow(min, false);
+  }
+
+  /**
+   * The member and up to `radius` entries on each side of it, highest first, each with
+   * its 0-based rank from the highest; empty when the member is absent. O(log n + radius).
+   */
+  around(member: string, radius: number): RankedEntry[] {
+    const r = this.revRank(member);
+    if (r === undefined) return [];
+    const start = Math.max(0, r - Math.max(0, radius));
+    const entries = this.revRange(start, r + Math.max(0, radius));
+    return entries.map((e, i) => ({ rank: start + i, member: e.member, score: e.score }));
+  }
+
+  /**
+   * Removes members whose last update is at or before now - ttlMs; returns how many.
+   * Amortised O(log n) per removed or updated member; a no-op without a TTL.
+   */
+  expire(now: number): number {
+    const heap = this.heap;
+    if (heap === undefined) return 0;
+    const list = this.list;
+    const cutoff = now - this.ttlMs;
+    let removed = 0;
+    while (heap.size > 0 && heap.peekTime() <= cutoff) {
+      const t = heap.peekTime();
+      const x = heap.peekId();
+      heap.pop();
+      const i = list.idOf(x);
+      if (this.queuedAt[i] !== t) continue; // superseded by a later entry for this node
+      if (this.ids.get(list.nameOf(x)) !== x) {
+        this.queuedAt[i] = NaN; // removed, and not reused since
+        continue;
+      }
+      const last = this.updatedAt[i];
+      if (last <= cutoff) {
+        this.queuedAt[i] = NaN;
+        this.drop(x);
+        removed++;
+      } else {
+        this.queuedAt[i] = last;
+        heap.push(last, x);
+      }
+    }
+    return removed;
+  }
+
+  /** Every member in ascending order, with what a snapshot needs to restore it. O(n). */
+  *entries(): IterableIterator<SortedSetRecord> {
+    const list = this.list;
+    for (let x = list.head; x !== 0; x = list.next(x)) {
+      const i = list.idOf(x);
+      yield {
+        member: list.nameOf(x),
+        score: list.scoreOf(x),
+        updatedAt: this.heap ? this.updatedAt[i] : NaN,
+        order: this.firstWins ? list.stamp[i] : 0,
+      };
+    }
+  }
+
+  /** Adds or replaces one member exactly as a snapshot recorded it. */
+  load(record: SortedSetRecord): void {
+    this.remove(record.member);
+    this.insert(record.member, record.score, this.heap ? record.updatedAt : undefined, record.order);
+    if (this.firstWins && record.order > this.seq) this.seq = record.order;
+  }
+
+  /** Removes every member. */
+  clear(): void {
+    for (const x of this.ids.values()) {
+      this.list.unlink(x);
+      this.list.release(x);
+    }
+    this.ids.clear();
+    this.heap?.clear();
+    this.queuedAt.fill(NaN);
+    this.touched = -1;
+  }
+
+  /** Checks the skip list and index invariants; throws on a broken one. O(n log n): tests only. */
+  assertValid(): void {
+    this.list.assertValid();
+    if (this.ids.size !== this.list.length) throw new Error(`index has ${this.ids.size}, list ${this.list.length}`);
+    for (const [m, x] of this.ids) if (this.list.nameOf(x) !== m) throw new Error(`node ${x} is not ${m}`);
+  }
+
+  private checkScore(score: number): number {
+    if (Number.isNaN(score)) throw new RangeError('score is not a number (NaN)');
+    return score === 0 ? 0 : score;
+  }
+
+  /** Creates member at score; returns the score. */
+  private insert(member: string, score: number, now: number | undefined, order?: number): number {
+    score = this.checkScore(score);
+    const list = this.list;
+    const x = list.alloc(member);
+    list.setScore(x, score);
+    if (this.firstWins) list.stamp[list.idOf(x)] = order ?? ++this.seq;
+    const rank = list.link(x);
+    this.ids.set(member, x);
+    if (this.heap) this.touchTime(x, now, true);
+    if (this.track) this.touched = list.length - 1 - rank;
+    return score;
+  }
+
+  /** Moves present node x to `score`; returns it. */
+  private rescore(x: number, score: number, now: number | undefined): number {
+    score = this.checkScore(score);
+    if (this.heap) this.touchTime(x, now, false);
+    const list = this.list;
+    const old = list.scoreOf(x);
+    if (score === old) {
+      if (this.track) this.touched = -1;
+      return score;
+    }
+    const i = this.firstWins ? list.idOf(x) : 0;
+    const oldStamp = this.firstWins ? list.stamp[i] : 0;
+    const stamp = this.firstWins ? ++this.seq : 0;
+    list.setScore(x, score);
+    if (this.firstWins) list.stamp[i] = stamp;
+    if (list.inOrder(x)) {
+      if (this.track) this.touched = list.length - 1 - list.rankOf(x);
+      return score;
+    }
+    list.setScore(x, old);
+    if (this.firstWins) list.stamp[i] = oldStamp;
+    const from = list.move(x, score, stamp);
+    if (this.track) {
+      const to = list.movedTo;
+      this.touched = list.length - 1 - (from > to ? from : to);
+    }
+    return score;
+  }
+
+  private drop(x: number): void {
+    const list = this.list;
+    const rank = list.unlink(x);
+    if (this.track) this.touched = list.length - rank;
+    this.ids.delete(list.nameOf(x));
+    list.release(x);
+  }
+
+  /** Records an update of node x at `now` for the TTL; queues x if it has no current heap entry. */
+  private touchTime(x: number, now: number | undefined, fresh: boolean): void {
+    if (now === undefined || Number.isNaN(now)) throw new TypeError('now (epoch ms) is required when the set has a TTL');
+    const i = this.list.idOf(x);
+    if (i >= this.updatedAt.length) {
+      const size = Math.max(16, Math.ceil(this.list.idLimit * 1.5));
+      const grow = (a: Float64Array, fill: number) => {
+        const b = new Float64Array(size).fill(fill);
+        b.set(a);
+        return b;
+      };
+      this.updatedAt = grow(this.updatedAt, 0);
+      this.queuedAt = grow(this.queuedAt, NaN);
+    }
+    if (fresh || now > this.updatedAt[i]) this.updatedAt[i] = now;
+    const last = this.updatedAt[i];
+    const q = this.queuedAt[i];
+    if (Number.isNaN(q) || last < q) {
+      this.queuedAt[i] = last;
+      this.heap!.push(last, x);
+    }
+  }
+}

@@ -1,0 +1,145 @@
+import { readFileSync } from 'node:fs';
+import { DEMO_PIPELINE_PATH, DEFAULT_LATENESS_MS, loadPipeline, parsePipeline, PipelineError } from './load.js';
+
+function problemsOf(text: string): string[] {
+  try {
+    parsePipeline(text);
+  } catch (err) {
+    if (err instanceof PipelineError) return err.problems;
+    throw err;
+  }
+  throw new Error('expected the pipeline to be refused');
+}
+
+const VALID = `
+sources:
+  - name: transactions
+    timestamp: ts
+    lateness: 30s
+  - name: game_scores
+    topic: scores-v2
+features:
+  - name: card_txn_count
+    source: transactions
+    entity: card.id
+    aggregation: count
+    windows: [1m, 1h, lifetime]
+  - name: card_amount_p95
+    source: transactions
+    entity: card.id
+    aggregation: quantile
+    field: amount
+    quantile: 0.95
+    windows: [1h]
+views:
+  - name: card_profile
+    source: transactions
+    entity: card.id
+    fields: { credit_limit: float, tier: int, country: string, blocked: boolean, embedding: "float[]" }
+    ttl: 30d
+leaderboards:
+  - name: top_players
+    source: game_scores
+    member: player_id
+    score: points
+    mode: max
+    period: day
+geo:
+  - name: drivers
+    source: transactions
+    member: driver_id
+    lat: lat
+    lon: lon
+    ttl: 10m
+    fences:
+      - { name: airport, circle: { lat: 40.6413, lon: -73.7781, radiusMeters: 2000 } }
+      - { name: downtown, polygon: [[40.70, -74.02], [40.70, -73.97], [40.75, -73.97]] }
+`;
+
+describe('parsePipeline', () => {
+  it('compiles a valid file into normalised definitions', () => {
+    const p = parsePipeline(VALID);
+    expect(p.sources.map((s) => [s.name, s.topic, s.latenessMs])).toEqual([
+      ['transactions', 'transactions', 30_000],
+      ['game_scores', 'scores-v2', DEFAULT_LATENESS_MS],
+      ['drivers.fences', 'drivers.fences', DEFAULT_LATENESS_MS],
+    ]);
+    expect(p.features[0]).toMatchObject({ name: 'card_txn_count', entity: ['card', 'id'], aggregation: 'count' });
+    expect(p.features[0].windows).toEqual([
+      { label: '1m', ms: 60_000 },
+      { label: '1h', ms: 3_600_000 },
+      { label: 'lifetime', ms: Number.POSITIVE_INFINITY },
+    ]);
+    expect(p.features[1]).toMatchObject({ field: ['amount'], quantile: 0.95 });
+    expect(p.views[0].fields).toContainEqual({ name: 'embedding', type: 'float[]' });
+    expect(p.views[0].ttlMs).toBe(30 * 86_400_000);
+    expect(p.leaderboards[0]).toMatchObject({ mode: 'max', period: 'day', keep: 1, ties: 'redis' });
+    expect(p.geo[0].fences).toHaveLength(2);
+    expect(p.geo[0].ttlMs).toBe(600_000);
+  });
+
+  it('reads JSON as well as YAML', () => {
+    const json = JSON.stringify({ sources: [{ name: 's' }], features: [{ name: 'f', source: 's', entity: 'k', aggregation: 'count', windows: ['5m'] }] });
+    expect(parsePipeline(json).features[0].windows).toEqual([{ label: '5m', ms: 300_000 }]);
+  });
+
+  it('lists every problem with its path, in file order', () => {
+    const problems = problemsOf(`
+sources:
+  - name: transactions
+features:
+  - name: ok
+    source: transactions
+    entity: card_id
+    aggregation: count
+    windows: [1m]
+  - name: bad
+    source: transactionz
+    entity: card_id
+    aggregation: sum
+    field: amount
+    windows: [1h, 5x]
+  - name: ok
+    source: transactions
+    entity: card_id
+    aggregation: median
+    windows: [1m]
+`);
+    expect(problems).toEqual([
+      'features[1].source: unknown source "transactionz" (declared: transactions)',
+      'features[1].windows[1]: "5x" is not a duration (e.g. 30s, 5m, 1h, 7d or lifetime)',
+      'features[2].aggregation: must be one of count, sum, min, max, avg, distinct, quantile, last',
+      'features[2].name: duplicate name "ok" (also features[0])',
+    ]);
+  });
+
+  it.each([
+    ['a missing required field', 'sources: [{ name: s }]\nfeatures: [{ name: f, source: s, aggregation: count, windows: [1m] }]', 'features[0].entity: is missing'],
+    ['a field a sum needs', 'sources: [{ name: s }]\nfeatures: [{ name: f, source: s, entity: k, aggregation: sum, windows: [1m] }]', 'features[0].field: is missing; "sum" aggregates a field'],
+    ['a quantile without its rank', 'sources: [{ name: s }]\nfeatures: [{ name: f, source: s, entity: k, aggregation: quantile, field: x, windows: [1m] }]', 'features[0].quantile: is missing'],
+    ['an unknown setting', 'sources: [{ name: s, lateness: 5s, colour: red }]\nfeatures: [{ name: f, source: s, entity: k, aggregation: count, windows: [1m] }]', 'sources[0].colour: is not a known setting'],
+    ['a bad lateness', 'sources: [{ name: s, lateness: soon }]\nfeatures: [{ name: f, source: s, entity: k, aggregation: count, windows: [1m] }]', 'sources[0].lateness: "soon" is not a duration'],
+    ['an empty windows list', 'sources: [{ name: s }]\nfeatures: [{ name: f, source: s, entity: k, aggregation: count, windows: [] }]', 'features[0].windows: must contain at least 1 elements'],
+    ['a duplicate window', 'sources: [{ name: s }]\nfeatures: [{ name: f, source: s, entity: k, aggregation: count, windows: [1m, 1m] }]', 'features[0].windows[1]: duplicate window "1m"'],
+    ['a bad view field type', 'sources: [{ name: s }]\nviews: [{ name: v, source: s, entity: k, fields: { a: decimal } }]', 'views[0].fields.a: "decimal" is not a field type'],
+    ['a fence with no shape', 'sources: [{ name: s }]\ngeo: [{ name: g, source: s, member: m, lat: la, lon: lo, fences: [{ name: f }] }]', 'geo[0].fences[0]: needs exactly one of circle or polygon'],
+    ['a polygon point out of range', 'sources: [{ name: s }]\ngeo: [{ name: g, source: s, member: m, lat: la, lon: lo, fences: [{ name: f, polygon: [[1, 2], [91, 2], [1, 3]] }] }]', 'geo[0].fences[0].polygon[1]: [91,2] is outside'],
+    ['a leaderboard mode', 'sources: [{ name: s }]\nleaderboards: [{ name: l, source: s, member: m, score: x, mode: sum }]', 'leaderboards[0].mode: must be one of incr, max, set'],
+    ['a name shared by a feature and a view', 'sources: [{ name: s }]\nfeatures: [{ name: x, source: s, entity: k, aggregation: count, windows: [1m] }]\nviews: [{ name: x, source: s, entity: k, fields: { a: int } }]', 'views[0].name: name "x" is already used by features[0].name'],
+    ['two sources on one topic', 'sources: [{ name: a, topic: t }, { name: b, topic: t }]\nfeatures: [{ name: f, source: a, entity: k, aggregation: count, windows: [1m] }]', 'sources[1].topic: topic "t" is already read by sources[0]'],
+    ['a file that declares nothing', 'sources: [{ name: s }]', '(root): declares nothing to compute'],
+    ['text that is not YAML', 'sources: [ {', 'not valid YAML or JSON'],
+    ['a document that is not a mapping', '- 1\n- 2', '(root): must be a mapping'],
+  ])('refuses %s', (_what, text, expected) => {
+    expect(problemsOf(text).join('\n')).toContain(expected);
+  });
+
+  it('loads the bundled demo pipeline', () => {
+    expect(loadPipeline(DEMO_PIPELINE_PATH).features.length).toBeGreaterThan(0);
+    expect(readFileSync(DEMO_PIPELINE_PATH, 'utf8')).toContain('sources:');
+  });
+
+  it('says so when the file cannot be read', () => {
+    expect(() => loadPipeline('/nonexistent/pipeline.yaml')).toThrow('cannot read the file');
+  });
+});
