@@ -18,6 +18,7 @@ const common = {
   extensionsToTreatAsEsm: ['.ts'],
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   transform: { '^.+\\.ts$': swc },
+  setupFiles: ['<rootDir>/test/support/quiet-logs.ts'],
 };
 export default {
   projects: [

@@ -60,13 +60,13 @@ export function validateTime(ts: unknown, name = 'ts'): string | undefined {
 
 /** Latitude in fixed point (1e-7 degree), rounded to nearest and kept within +/-LAT_MAX. */
 export function toFixedLat(lat: number): number {
-  const q = Math.round(lat * FIXED_PER_DEGREE);
+  const q = Math.round(lat * FIXED_PER_DEGREE) | 0; // | 0: within Int32, and -0 becomes 0 as in an Int32Array
   return q > LAT_MAX_FIXED ? LAT_MAX_FIXED : q < -LAT_MAX_FIXED ? -LAT_MAX_FIXED : q;
 }
 
 /** Longitude in fixed point (1e-7 degree), rounded to nearest; +/-180 are exact. */
 export function toFixedLon(lon: number): number {
-  return Math.round(lon * FIXED_PER_DEGREE);
+  return Math.round(lon * FIXED_PER_DEGREE) | 0;
 }
 
 /** Degrees of a fixed-point coordinate. Division (not multiplication by 1e-7) so that it is exact for k / 1e7 inputs. */

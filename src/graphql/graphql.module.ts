@@ -25,7 +25,8 @@ import { metricsPlugin } from './metrics.plugin.js';
       inject: [Metrics],
       useFactory: (metrics: Metrics) => ({
         path: '/graphql',
-        autoSchemaFile: true,
+        // TALLY_SCHEMA_FILE: write the generated schema there (`npm run schema` writes schema.gql).
+        autoSchemaFile: process.env.TALLY_SCHEMA_FILE || true,
         sortSchema: true,
         subscriptions: { 'graphql-ws': { path: '/graphql' } },
         plugins: [metricsPlugin(metrics)],

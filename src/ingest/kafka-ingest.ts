@@ -9,7 +9,7 @@
  * are the batch's offsets resolved — a crash in between re-reads the batch rather than lose
  * a refused event.
  */
-import { Kafka, logLevel, type Consumer, type EachBatchPayload, type LogEntry, type Producer } from 'kafkajs';
+import { Kafka, logLevel, Partitioners, type Consumer, type EachBatchPayload, type LogEntry, type Producer } from 'kafkajs';
 import type { Logger } from '../ops/logger.js';
 import type { Metrics } from '../ops/metrics.js';
 import type { EventProcessor } from './event-processor.js';
@@ -64,7 +64,7 @@ export class KafkaIngest {
   async start(): Promise<void> {
     const topics = this.router.kafkaTopics();
     await this.ensureTopics(topics);
-    this.producer = this.kafka.producer({ allowAutoTopicCreation: true });
+    this.producer = this.kafka.producer({ allowAutoTopicCreation: true, createPartitioner: Partitioners.DefaultPartitioner });
     await this.producer.connect();
     this.consumer = this.kafka.consumer({ groupId: this.options.groupId, maxWaitTimeInMs: 100, sessionTimeout: 30_000, heartbeatInterval: 3_000 });
     this.consumer.on(this.consumer.events.CRASH, (e) => {

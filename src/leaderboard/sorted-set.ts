@@ -231,8 +231,8 @@ export class SortedSet {
   }
 
   /**
-   * Removes members whose last update is at or before now - ttlMs; returns how many.
-   * Amortised O(log n) per removed or updated member; a no-op without a TTL.
+   * Removes members whose last update is at or before now - ttlMs; returns how many (and
+   * sets `touched` to the highest rank removed). Amortised O(log n) per removed or updated member; a no-op without a TTL.
    */
   expire(now: number): number {
     const heap = this.heap;
@@ -240,6 +240,7 @@ export class SortedSet {
     const list = this.list;
     const cutoff = now - this.ttlMs;
     let removed = 0;
+    let touched = Infinity;
     while (heap.size > 0 && heap.peekTime() <= cutoff) {
       const t = heap.peekTime();
       const x = heap.peekId();
@@ -254,12 +255,16 @@ export class SortedSet {
       if (last <= cutoff) {
         this.queuedAt[i] = NaN;
         this.drop(x);
+        if (this.touched < touched) touched = this.touched;
         removed++;
       } else {
         this.queuedAt[i] = last;
         heap.push(last, x);
       }
     }
+    // Each removal shifts only the ranks after it, so the smallest rank removed is where
+    // the order first differs.
+    if (this.track) this.touched = removed > 0 ? touched : -1;
     return removed;
   }
 

@@ -1,52 +1,7 @@
 import fc from 'fast-check';
 import { WindowedAggregator, type WindowDefinition } from './windowed-aggregator.js';
-import { tileWidthFor } from './tiling.js';
+import { FeatureModel } from '../../../test/support/feature-model.js';
 import type { Aggregation } from '../../pipeline/pipeline.js';
-
-/** The obvious implementation: keep every event, filter and aggregate on read. */
-class BruteForce {
-  private readonly events: { entity: string; value: number | string; ts: number }[] = [];
-  constructor(
-    private readonly aggregation: Aggregation,
-    private readonly q = 0.5,
-  ) {}
-  add(entity: string, value: number | string, ts: number): void {
-    this.events.push({ entity, value, ts });
-  }
-  /** Events in window `w` at `now` under the documented tile semantics (tiling.ts). */
-  inWindow(entity: string, w: WindowDefinition, now: number) {
-    const t = tileWidthFor(w.ms);
-    return this.events.filter((e) => e.entity === entity && (!Number.isFinite(w.ms) || Math.floor(e.ts / t) * t + t > now - w.ms));
-  }
-  read(entity: string, w: WindowDefinition, now: number): number | null {
-    const es = this.inWindow(entity, w, now);
-    const nums = es.map((e) => e.value as number);
-    if (es.length === 0) return this.aggregation === 'count' ? 0 : null;
-    switch (this.aggregation) {
-      case 'count':
-        return es.length;
-      case 'sum':
-        return nums.reduce((a, b) => a + b, 0);
-      case 'min':
-        return Math.min(...nums);
-      case 'max':
-        return Math.max(...nums);
-      case 'avg':
-        return nums.reduce((a, b) => a + b, 0) / nums.length;
-      case 'last': {
-        let best = es[0];
-        for (const e of es) if (e.ts >= best.ts) best = e;
-        return best.value as number;
-      }
-      case 'distinct':
-        return new Set(es.map((e) => String(e.value))).size;
-      case 'quantile': {
-        const sorted = [...nums].sort((a, b) => a - b);
-        return sorted[Math.floor(this.q * (sorted.length - 1))];
-      }
-    }
-  }
-}
 
 const SEC = 1_000;
 const MIN = 60 * SEC;
@@ -77,7 +32,7 @@ function run(aggregation: Aggregation, check: (tally: number | null, model: numb
   fc.assert(
     fc.property(streamArb, readDelays, (events, delays) => {
       const sut = new WindowedAggregator({ name: 'f', aggregation, quantile: 0.9, windows: WINDOWS });
-      const model = new BruteForce(aggregation, 0.9);
+      const model = new FeatureModel(aggregation, 0.9);
       let ts = T0;
       let newest = T0;
       for (const e of events) {
@@ -89,7 +44,7 @@ function run(aggregation: Aggregation, check: (tally: number | null, model: numb
       for (const d of delays) {
         const now = newest + d;
         for (const entity of ['a', 'b', 'c', 'unknown']) {
-          for (const w of WINDOWS) check(sut.read(entity, w.label, now).value, model.read(entity, w, now));
+          for (const w of WINDOWS) check(sut.read(entity, w.label, now).value, model.read(entity, w.ms, now));
         }
       }
     }),

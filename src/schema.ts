@@ -1,0 +1,18 @@
+/**
+ * Writes the GraphQL schema built from the resolvers to schema.gql (or the path given):
+ * `npm run schema`. The committed file is what clients read; a test checks it is current.
+ */
+import 'reflect-metadata';
+import { resolve } from 'node:path';
+import { NestFactory } from '@nestjs/core';
+import { AppModule } from './app.module.js';
+import { loadPipeline } from './pipeline/load.js';
+import { loadSettings } from './settings/settings.js';
+
+const target = resolve(process.argv[2] ?? 'schema.gql');
+process.env.TALLY_SCHEMA_FILE = target;
+const settings = { ...loadSettings({}), kafkaBrokers: [] };
+const app = await NestFactory.create(AppModule.forRoot({ settings, pipeline: loadPipeline() }), { logger: ['error'] });
+await app.init();
+await app.close();
+process.stdout.write(`wrote ${target}\n`);

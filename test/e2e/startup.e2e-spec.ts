@@ -1,0 +1,56 @@
+// Start-up as a user meets it: the built service, run as a process.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const MAIN = 'dist/main.js';
+
+function run(env: Record<string, string>) {
+  return spawnSync(process.execPath, [MAIN], { env: { ...process.env, PORT: '0', ...env }, encoding: 'utf8', timeout: 30_000 });
+}
+
+describe('start-up', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tally-startup-'));
+
+  it('refuses a pipeline file with three mistakes, naming all three by path', () => {
+    const file = join(dir, 'bad.yaml');
+    writeFileSync(
+      file,
+      `sources:
+  - name: transactions
+features:
+  - { name: a, source: transactions, entity: card_id, aggregation: count, windows: [1m, 5x] }
+  - { name: b, source: transactionz, entity: card_id, aggregation: count, windows: [1h] }
+  - { name: a, source: transactions, entity: card_id, aggregation: count, windows: [1h] }
+`,
+    );
+    const r = run({ TALLY_PIPELINE: file });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('3 problems in the pipeline file');
+    expect(r.stderr).toContain('features[0].windows[1]: "5x" is not a duration');
+    expect(r.stderr).toContain('features[1].source: unknown source "transactionz"');
+    expect(r.stderr).toContain('features[2].name: duplicate name "a" (also features[0])');
+  });
+
+  it('lists bad settings and a bad pipeline together', () => {
+    const r = run({ TALLY_PIPELINE: join(dir, 'missing.yaml'), PORT: 'eighty', TALLY_FSYNC: 'sometimes' });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('PORT: "eighty" is not a port number');
+    expect(r.stderr).toContain('TALLY_FSYNC: "sometimes" must be always or everysec');
+  });
+
+  it('never echoes an API key in a settings error', () => {
+    const r = run({ TALLY_API_KEYS: 'supersecretkey-0123456789:emperor' });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('TALLY_API_KEYS: entry 1 has role "emperor"');
+    expect(r.stderr).not.toContain('supersecretkey');
+  });
+
+  it('has a committed schema.gql equal to the one the resolvers generate', () => {
+    const out = join(dir, 'schema.gql');
+    const r = spawnSync(process.execPath, ['dist/schema.js', out], { encoding: 'utf8', timeout: 60_000 });
+    expect(r.status).toBe(0);
+    expect(readFileSync(out, 'utf8')).toBe(readFileSync('schema.gql', 'utf8'));
+  });
+});
