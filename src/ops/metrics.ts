@@ -27,7 +27,15 @@ export class Metrics {
     collectDefaultMetrics({ register: this.registry, prefix: 'tally_' });
   }
 
+  private readonly collectors: (() => void)[] = [];
+
+  /** Runs `fn` before each scrape, to refresh gauges that are cheaper to read than to track. */
+  onCollect(fn: () => void): void {
+    this.collectors.push(fn);
+  }
+
   text(): Promise<string> {
+    for (const fn of this.collectors) fn();
     return this.registry.metrics();
   }
 

@@ -59,7 +59,7 @@ describe('embedded mode', () => {
     const q = await gqlData<{ feature: { value: number } }>(tally.url, '{ feature(name: "card_amount_sum", entity: "h1", window: "1h") { value } }');
     expect(q.feature.value).toBe(6);
     const unknown = await fetch(`${tally.url}/ingest/nope`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '[{}]' });
-    expect((await unknown.json()).errors[0].message).toBe('unknown-source: unknown source "nope"');
+    expect(((await unknown.json()) as { errors: { message: string }[] }).errors[0].message).toBe('unknown-source: unknown source "nope"');
   });
 
   it('answers onlineFeatures in the order asked, with nulls for unknown entities and freshness', async () => {
@@ -113,6 +113,8 @@ describe('embedded mode', () => {
     expect(metric(text, 'tally_events_accepted_total{source="transactions"}')).toBeGreaterThanOrEqual(7);
     expect(metric(text, 'tally_events_rejected_total{source="transactions",reason="late"}')).toBe(1);
     expect(text).toContain('tally_graphql_request_duration_seconds_bucket');
+    // c1, h1, o1, thr, other: the live entities of the feature.
+    expect(metric(text, 'tally_feature_entities{feature="card_amount_sum"}')).toBe(5);
   });
 
   it('serves the schema committed in schema.gql', async () => {

@@ -105,6 +105,7 @@ export class WindowedAggregator {
       slots[LAST_EVENT] = ts;
     }
     const newest = slots[LAST_EVENT] as number;
+    const length = slots.length;
     let at = 1;
     for (let s = 0; s < this.series.length; s++) {
       const { width, spanMs } = this.series[s];
@@ -112,6 +113,9 @@ export class WindowedAggregator {
       const oldestKept = firstTileInWindow(newest, spanMs, width);
       at = this.updateSeries(slots, at, tileIndex(ts, width), oldestKept, value, ts);
     }
+    // A grown array keeps ~50 % spare capacity; an exact copy keeps idle entities small
+    // (one copy per new tile, not per event).
+    if (slots.length > length) this.entities.set(entity, slots.slice());
   }
 
   /** Writes the event into one series starting at slot `at`; returns the next series' slot. */

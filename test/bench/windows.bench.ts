@@ -1,0 +1,130 @@
+// Windowed counters: Tally's tiles against the Redis way of doing the same (per-bucket keys,
+// pipelined INCRBY + EXPIRE, one pair per window and feature), in the same run.
+import { FeatureStore, WindowedAggregator } from '../../src/features/index.js';
+import { heapUsed, makeZipf, median, mulberry32, timeIt, type BenchContext } from './lib.js';
+
+const ENTITIES = 100_000;
+const WINDOWS = [
+  { label: '1m', ms: 60_000 },
+  { label: '1h', ms: 3_600_000 },
+  { label: '24h', ms: 86_400_000 },
+];
+/** Events per timed call; event time advances 10 ms per event, so tiles roll over as in production. */
+const BATCH = 1_000;
+const REDIS_BATCH = 500;
+
+export default async function (ctx: BenchContext): Promise<void> {
+  const { client } = await ctx.redis();
+  const zipf = makeZipf(ENTITIES, 1.0, 7);
+  const rand = mulberry32(11);
+  const POOL = 1 << 18;
+  const entityOf = Int32Array.from({ length: POOL }, zipf);
+  const amountOf = Int32Array.from({ length: POOL }, () => 1 + Math.floor(rand() * 10_000));
+  const keys = Array.from({ length: ENTITIES }, (_, i) => `card-${i}`);
+  const t0 = Date.UTC(2026, 10, 25);
+
+  ctx.progress('Tally: count + sum over 1m, 1h, 24h per event');
+  const tallyRuns: number[] = [];
+  const redisRuns: number[] = [];
+  for (let run = 0; run < 5; run++) {
+    const store = new FeatureStore([
+      { name: 'n', aggregation: 'count', windows: WINDOWS },
+      { name: 's', aggregation: 'sum', windows: WINDOWS },
+    ]);
+    let i = 0;
+    tallyRuns.push(
+      await timeIt(
+        () => {
+          for (let b = 0; b < BATCH; b++, i++) {
+            const k = i & (POOL - 1);
+            const ts = t0 + i * 10;
+            store.update('n', keys[entityOf[k]], 1, ts);
+            store.update('s', keys[entityOf[k]], amountOf[k], ts);
+          }
+        },
+        { minMs: 1000, opsPerCall: BATCH },
+      ),
+    );
+    ctx.progress(`redis: pipelined INCRBY + EXPIRE per bucket key, run ${run + 1}/5`);
+    let j = 0;
+    redisRuns.push(
+      await timeIt(
+        async () => {
+          const p = client.pipeline();
+          for (let b = 0; b < REDIS_BATCH; b++, j++) {
+            const k = j & (POOL - 1);
+            const ts = t0 + j * 10;
+            const e = keys[entityOf[k]];
+            for (const w of WINDOWS) {
+              // The usual pattern: one key per (feature, entity, bucket); bucket = window / 60.
+              const bucketMs = w.ms / 60;
+              const bucket = Math.floor(ts / bucketMs);
+              const ttl = Math.ceil((w.ms + bucketMs) / 1000);
+              const nk = `n:${w.label}:${e}:${bucket}`;
+              const sk = `s:${w.label}:${e}:${bucket}`;
+              p.incrby(nk, 1).expire(nk, ttl);
+              p.incrby(sk, amountOf[k]).expire(sk, ttl);
+            }
+          }
+          await p.exec();
+        },
+        { minMs: 1500, opsPerCall: REDIS_BATCH },
+      ),
+    );
+  }
+  ctx.record({
+    metric: 'events/s, count + sum x 3 windows, 100k entities zipf 1.0',
+    unit: 'events/s',
+    tally: median(tallyRuns),
+    runs: tallyRuns,
+    yardstick: median(redisRuns),
+    yardstickName: 'redis INCRBY+EXPIRE per bucket key, pipelined x500 events (12 commands/event)',
+    higherIsBetter: true,
+    budget: '>= 10x',
+    budgetRatio: 10,
+  });
+
+  ctx.progress('memory: one count feature x 4 windows');
+  const windows4 = [...WINDOWS, { label: '5m', ms: 300_000 }];
+  for (const eventsPerEntity of [1, 10]) {
+    const { bytes, entities } = bytesPerEntity(keys, windows4, eventsPerEntity, t0);
+    ctx.record({
+      metric: `bytes per entity, count x 4 windows, ${eventsPerEntity} event(s)/entity on average over 1h (keys excluded; ${entities.toLocaleString('en-US')} entities)`,
+      unit: 'bytes',
+      tally: bytes,
+      higherIsBetter: false,
+      budget: '<= 200 bytes',
+      budgetAbs: 200,
+    });
+  }
+
+  for (const aggregation of ['distinct', 'quantile'] as const) {
+    ctx.progress(`update rate: ${aggregation}`);
+    const f = new WindowedAggregator({ name: aggregation, aggregation, quantile: 0.95, windows: [{ label: '1h', ms: 3_600_000 }, { label: '24h', ms: 86_400_000 }] });
+    let i = 0;
+    const rate = await timeIt(
+      () => {
+        for (let b = 0; b < BATCH; b++, i++) {
+          const k = i & (POOL - 1);
+          f.update(keys[entityOf[k]], aggregation === 'distinct' ? `m-${amountOf[k] % 500}` : amountOf[k], t0 + i * 10);
+        }
+      },
+      { minMs: 1000, opsPerCall: BATCH },
+    );
+    ctx.record({ metric: `${aggregation} updates/s (2 windows, 100k entities zipf 1.0)`, unit: 'events/s', tally: rate, higherIsBetter: true });
+  }
+}
+
+/** Heap per entity of one count feature; in its own frame so that nothing of it outlives the measurement. */
+function bytesPerEntity(keys: string[], windows: { label: string; ms: number }[], eventsPerEntity: number, t0: number): { bytes: number; entities: number } {
+  const before = heapUsed();
+  const f = new WindowedAggregator({ name: 'm', aggregation: 'count', windows });
+  const zipf = makeZipf(keys.length, 1.0, 3);
+  const cdfBytes = heapUsed() - before;
+  // Every entity gets one event; the rest follow the zipf law, spread over one hour.
+  for (let e = 0; e < keys.length; e++) f.update(keys[e], 1, t0 + e);
+  const extra = keys.length * (eventsPerEntity - 1);
+  for (let i = 0; i < extra; i++) f.update(keys[zipf()], 1, t0 + Math.floor((i / extra) * 3_600_000));
+  const bytes = (heapUsed() - before - cdfBytes) / f.size;
+  return { bytes, entities: f.size };
+}
