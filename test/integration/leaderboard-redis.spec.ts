@@ -102,6 +102,9 @@ async function compare(redis: Redis, key: string, set: SortedSet, seed: number):
   }
 }
 
+/** Per test: the project's testTimeout is not applied to tests of a multi-project run. */
+const TIMEOUT_MS = 120_000;
+
 describe('SortedSet against redis-server', () => {
   let server: RedisServer;
   let redis: Redis;
@@ -109,7 +112,7 @@ describe('SortedSet against redis-server', () => {
   beforeAll(async () => {
     server = await startRedis();
     redis = new Redis({ host: server.host, port: server.port });
-  });
+  }, TIMEOUT_MS);
 
   afterAll(async () => {
     redis?.disconnect();
@@ -125,7 +128,7 @@ describe('SortedSet against redis-server', () => {
     const set = await applyBoth(redis, key, workload(seed, members, ops, fractional));
     expect(set.size).toBeGreaterThan(members / 2);
     await compare(redis, key, set, seed);
-  });
+  }, TIMEOUT_MS);
 
   it('orders tied unicode members as Redis does (300 short runs on unicode members only)', async () => {
     let tiedWide = 0;
@@ -137,7 +140,7 @@ describe('SortedSet against redis-server', () => {
       tiedWide += top.filter((e, i) => i > 0 && e.score === top[i - 1].score && /[\ud800-\uffff]/.test(e.member + top[i - 1].member)).length;
     }
     expect(tiedWide).toBeGreaterThan(50); // the runs really did put wide members side by side
-  });
+  }, TIMEOUT_MS);
 
   it('agrees on arbitrary unicode members and short command sequences (fast-check)', async () => {
     const member = fc.oneof(fc.constantFrom(...UNICODE), fc.string({ unit: 'binary', maxLength: 4 }));
@@ -155,5 +158,5 @@ describe('SortedSet against redis-server', () => {
       }),
       { numRuns: 60 },
     );
-  });
+  }, TIMEOUT_MS);
 });
