@@ -24,8 +24,9 @@
  * PNPOLY (W. R. Franklin): a point exactly on an edge counts as inside iff the point an
  * infinitesimal step north-east of it is inside, so a rectangle holds its south and west
  * edges but not its north and east ones, and of two fences sharing an edge exactly one
- * holds a point on it. Invariant: inside.get(subject), when present, is non-empty, sorted
- * and equals the fences containing the subject's last evaluated position.
+ * holds a point on it (each crossing is computed from the edge's southern end, so a shared
+ * edge rounds identically in both rings). Invariant: inside.get(subject), when present, is
+ * non-empty, sorted, and lists the fences containing the subject's last evaluated position.
  */
 import { LON_MAX, LON_MIN, validatePosition } from './coordinates.js';
 import { capLonHalfWidthDegrees, haversine, metersToLatDegrees } from './distance.js';
@@ -83,9 +84,12 @@ export function pointInRing(lat: number, lon: number, ring: ArrayLike<number>): 
     const yi = ring[i];
     const yj = ring[j];
     if (yi > lat !== yj > lat) {
-      const xi = ring[i + 1];
-      const xj = ring[j + 1];
-      if (lon < ((xj - xi) * (lat - yi)) / (yj - yi) + xi) inside = !inside;
+      // From the edge's southern end, so that an edge shared by two rings rounds the same in both.
+      const south = yi < yj ? i : j;
+      const north = yi < yj ? j : i;
+      const xs = ring[south + 1];
+      const ys = ring[south];
+      if (lon < ((ring[north + 1] - xs) * (lat - ys)) / (ring[north] - ys) + xs) inside = !inside;
     }
   }
   return inside;

@@ -378,7 +378,7 @@ export class GeoIndex {
       }
       done = r;
       if (ringMin > this.bound(radius, k) || scanned >= this.size) return this.results();
-      if (examined > budget + 1e9) break;
+      if (examined > budget) break;
     }
     this.scanOccupied(lat, lon, radius, k, cx, cy, done);
     return this.results();
