@@ -224,21 +224,28 @@ export class SkipList {
     const rankAt = this.rankAt;
     let x = 0;
     let rank = 0;
+    // The node that ended the walk on the level above: known not to order before t, and
+    // often the next node on this level too, where comparing it again would cost a miss.
+    let stop = -1;
     for (let i = this.level - 1; i >= 0; i--) {
       if (from !== undefined && fromRank![i] > rank) {
         x = from[i];
         rank = fromRank![i];
+        stop = -1;
       }
       const slot = i === 0 ? NEXT : UP + 2 * (i - 1);
       const step = i === 0 ? 0 : 1;
       for (;;) {
         const f = i32[x + slot];
-        if (f === 0) break;
+        if (f === 0 || f === stop) break;
         const fs = f64[f >> 1];
         if (fs < s || (fs === s && this.tieLess(f, t))) {
           rank += step === 0 ? 1 : i32[x + slot + 1];
           x = f;
-        } else break;
+        } else {
+          stop = f;
+          break;
+        }
       }
       update[i] = x;
       rankAt[i] = rank;

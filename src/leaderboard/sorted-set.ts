@@ -3,8 +3,8 @@
  * ZCOUNT) as a plain in-process structure, plus "keep the max" updates, an optional
  * per-member TTL and an optional "first to reach the score ranks higher" tie rule.
  *
- * As in Redis t_zset.c, two structures hold the same members: a hash from member to id
- * (here a Map<string, number>, the id being the node of the skip list) and the skip list
+ * As in Redis t_zset.c, two structures hold the same members: a hash from member to node
+ * (MemberIndex, an open-addressing table of node handles) and the skip list
  * ordered by (score, tie rule). Every operation is O(log n) except where noted; a score
  * change that keeps the member between its neighbours is written in place, O(1) (Redis
  * zslUpdateScore), and every other change is one unlink plus one link of the same node.
@@ -19,6 +19,7 @@
  * time of its one current entry in the expiry heap (NaN when it has none).
  */
 import { ExpiryHeap } from './expiry-heap.js';
+import { MemberIndex } from './member-index.js';
 import { SkipList, type TieOrder } from './skiplist.js';
 
 export type { TieOrder } from './skiplist.js';
@@ -28,6 +29,11 @@ export interface SortedSetOptions {
   ties?: TieOrder;
   /** Seed of the skip list's level generator; default 1. */
   seed?: number;
+  /**
+   * Seed of the member hash table. It changes no answer, only where members land, so the
+   * default is random: colliding member names cannot be crafted in advance.
+   */
+  hashSeed?: number;
   /** Expected number of members, to size the arrays once. */
   capacity?: number;
   /** Member TTL in ms: a member not updated for ttlMs leaves at the next expire(now). */
@@ -66,7 +72,7 @@ export interface SortedSetRecord {
 }
 
 export class SortedSet {
-  private readonly ids = new Map<string, number>();
+  private readonly ids: MemberIndex;
   private readonly list: SkipList;
   private readonly firstWins: boolean;
   /** Counter behind `order` stamps for ties: 'first'. */
@@ -86,6 +92,7 @@ export class SortedSet {
   constructor(options: SortedSetOptions = {}) {
     this.firstWins = options.ties === 'first';
     this.list = new SkipList(options.ties ?? 'redis', options.seed ?? 1, options.capacity);
+    this.ids = new MemberIndex(this.list, options.hashSeed ?? (Math.random() * 2 ** 32) >>> 0, options.capacity);
     const ttl = options.ttlMs;
     if (ttl !== undefined && !(ttl > 0)) throw new RangeError(`ttlMs must be positive, got ${ttl}`);
     this.ttlMs = ttl ?? 0;
@@ -103,7 +110,7 @@ export class SortedSet {
   /** Sets member's score (ZADD); `now` is required with a TTL. True when the member is new. */
   set(member: string, score: number, now?: number): boolean {
     const id = this.ids.get(member);
-    if (id === undefined) {
+    if (id === 0) {
       this.insert(member, score, now);
       return true;
     }
@@ -119,14 +126,14 @@ export class SortedSet {
   /** Adds delta to member's score, creating it at delta (ZINCRBY); returns the new score. */
   incr(member: string, delta: number, now?: number): number {
     const id = this.ids.get(member);
-    if (id === undefined) return this.insert(member, delta, now);
+    if (id === 0) return this.insert(member, delta, now);
     return this.rescore(id, this.list.scoreOf(id) + delta, now);
   }
 
   /** Keeps the larger of member's score and `score`, creating it if absent; returns the score kept. */
   max(member: string, score: number, now?: number): number {
     const id = this.ids.get(member);
-    if (id === undefined) return this.insert(member, score, now);
+    if (id === 0) return this.insert(member, score, now);
     const old = this.list.scoreOf(id);
     return this.rescore(id, score > old ? score : old, now);
   }
@@ -134,7 +141,7 @@ export class SortedSet {
   /** Removes member (ZREM); true when it was present. */
   remove(member: string): boolean {
     const id = this.ids.get(member);
-    if (id === undefined) return false;
+    if (id === 0) return false;
     this.drop(id);
     return true;
   }
@@ -142,24 +149,24 @@ export class SortedSet {
   /** Member's score, or undefined when absent (ZSCORE). */
   score(member: string): number | undefined {
     const id = this.ids.get(member);
-    return id === undefined ? undefined : this.list.scoreOf(id);
+    return id === 0 ? undefined : this.list.scoreOf(id);
   }
 
   /** True when member is present. */
   has(member: string): boolean {
-    return this.ids.has(member);
+    return this.ids.get(member) !== 0;
   }
 
   /** Member's 0-based rank from the highest score (ZREVRANK), or undefined when absent. */
   revRank(member: string): number | undefined {
     const id = this.ids.get(member);
-    return id === undefined ? undefined : this.list.length - 1 - this.list.rankOf(id);
+    return id === 0 ? undefined : this.list.length - 1 - this.list.rankOf(id);
   }
 
   /** Member's 0-based rank from the lowest score (ZRANK), or undefined when absent. */
   rank(member: string): number | undefined {
     const id = this.ids.get(member);
-    return id === undefined ? undefined : this.list.rankOf(id);
+    return id === 0 ? undefined : this.list.rankOf(id);
   }
 
   /**
@@ -291,7 +298,7 @@ export class SortedSet {
 
   /** Removes every member. */
   clear(): void {
-    for (const x of this.ids.values()) {
+    for (const x of [...this.ids.handles()]) {
       this.list.unlink(x);
       this.list.release(x);
     }
@@ -305,7 +312,7 @@ export class SortedSet {
   assertValid(): void {
     this.list.assertValid();
     if (this.ids.size !== this.list.length) throw new Error(`index has ${this.ids.size}, list ${this.list.length}`);
-    for (const [m, x] of this.ids) if (this.list.nameOf(x) !== m) throw new Error(`node ${x} is not ${m}`);
+    for (const x of this.ids.handles()) if (this.ids.get(this.list.nameOf(x)) !== x) throw new Error(`node ${x} is not found by its name`);
   }
 
   private checkScore(score: number): number {
@@ -321,7 +328,7 @@ export class SortedSet {
     list.setScore(x, score);
     if (this.firstWins) list.stamp[list.idOf(x)] = order ?? ++this.seq;
     const rank = list.link(x);
-    this.ids.set(member, x);
+    this.ids.add(member, x);
     if (this.heap) this.touchTime(x, now, true);
     if (this.track) this.touched = list.length - 1 - rank;
     return score;
@@ -360,7 +367,7 @@ export class SortedSet {
     const list = this.list;
     const rank = list.unlink(x);
     if (this.track) this.touched = list.length - rank;
-    this.ids.delete(list.nameOf(x));
+    this.ids.remove(list.nameOf(x));
     list.release(x);
   }
 
