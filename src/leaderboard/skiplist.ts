@@ -11,10 +11,19 @@
  * Layout, chosen for bytes per member and for one cache miss per search step (as a Redis
  * zskiplistNode): a node is a block of int32 slots at an even offset in `i32` (aliased by
  * `f64` for the score), and the block offset is the node's handle:
- *   [0,1] score (f64[node >> 1])   [2] member id   [3] backward   [4] level-0 forward
- *   [5] level | flags              [6 + 2(i-1)] forward, [7 + 2(i-1)] span of level i >= 1
+ *   [0,1] score (f64[node >> 1])   [2] member id << 7 | wide flag << 6 | level
+ *   [3] level-0 backward           [4] level-0 forward
+ *   [5] backward on the node's top level (levels >= 2; padding for level 1)
+ *   [6 + 2(i-1)] forward, [7 + 2(i-1)] span of level i >= 1
  * so a level-1 node takes 24 bytes, level 2 32 bytes. Level-0 spans are always 1 and are
- * not stored. The member id indexes the owner's dense arrays (names, stamps, TTL times); a
+ * not stored.
+ *
+ * The top-level backward links are this file's addition to Redis' list: walking back from
+ * a node, always on the top level of the node reached, retraces the search path to it in
+ * reverse (Pugh's analysis, backwards) and meets every predecessor and span a search would,
+ * without comparing a single key. Rank reads and unlinking use that walk, so only the
+ * insertion of a new key compares keys, and tie comparisons (member strings, a cache miss
+ * or two each) are off the read path entirely. The member id indexes the owner's dense arrays (names, stamps, TTL times); a
  * node keeps its block and id for as long as it lives, and a released node is reused
  * whole by the next alloc(): levels are drawn independently of keys, so live levels stay
  * geometric and the buffer needs no allocator. The header is the block at offset 0
@@ -22,8 +31,9 @@
  *
  * Invariants: for every level i and node x, fwd(x, i) is the next node of level > i in
  * key order (0 at the end) and span(x, i) its distance in level-0 steps (to the end when
- * fwd is 0, as Redis keeps it); backward(first node) = 0; `level` is the highest level in
- * use (>= 1). The owner maps member strings to nodes and never links a node twice.
+ * fwd is 0, as Redis keeps it); backward(first node) = 0; for a node of level L >= 2 the
+ * top backward link is the previous node of level >= L (0 = header); `level` is the
+ * highest level in use (>= 1). The owner maps member strings to nodes and never links a node twice.
  */
 import { compareUtf8 } from './utf8-order.js';
 
@@ -37,16 +47,20 @@ export const MAX_LEVEL = 32;
 const PROMOTE_MASK = 3;
 
 /** Node block slots (int32). */
-const ID = 2;
+const META = 2;
 const BACK = 3;
 const NEXT = 4;
-const LEVEL = 5;
+const TOP_BACK = 5;
 /** First (forward, span) pair, for level 1. */
 const UP = 6;
-/** Level lives in the low byte of the LEVEL slot (<= MAX_LEVEL < 256). */
-const LEVEL_MASK = 0xff;
-/** Set when the member has a code unit >= U+D800, where UTF-16 and UTF-8 orders can differ. */
-const WIDE = 0x100;
+/** Level in the low 6 bits of META (1..MAX_LEVEL <= 63). */
+const LEVEL_MASK = 0x3f;
+/** META flag: the member has a code unit >= U+D800, where UTF-16 and UTF-8 orders can differ. */
+const WIDE = 0x40;
+/** The member id sits above the level and flag bits of META. */
+const ID_SHIFT = 7;
+/** Ids must fit the 24 bits left in META's positive int32: 16.7M members per set. */
+export const MAX_MEMBERS = (1 << (31 - ID_SHIFT)) - 1;
 /** Code units from U+D800 up: surrogates and U+E000..U+FFFF (see utf8-order.ts). */
 const WIDE_CHARS = /[\ud800-\uffff]/;
 
@@ -107,7 +121,7 @@ export class SkipList {
     const buf = new ArrayBuffer(bytes - (bytes % 8));
     this.i32 = new Int32Array(buf);
     this.f64 = new Float64Array(buf);
-    this.i32[LEVEL] = MAX_LEVEL;
+    this.i32[META] = MAX_LEVEL;
     this.top = blockSize(MAX_LEVEL);
     this.stamp = new Float64Array(this.firstWins ? Math.max(16, capacity + 1) : 0);
   }
@@ -118,8 +132,9 @@ export class SkipList {
     let id: number;
     if (this.free.length > 0) {
       x = this.free.pop()!;
-      id = this.i32[x + ID];
+      id = this.i32[x + META] >>> ID_SHIFT;
     } else {
+      if (this.nextId > MAX_MEMBERS) throw new RangeError(`a sorted set holds at most ${MAX_MEMBERS} members`);
       let level = 1;
       while (level < MAX_LEVEL && (this.random() & PROMOTE_MASK) === 0) level++;
       const size = blockSize(level);
@@ -127,22 +142,21 @@ export class SkipList {
       x = this.top;
       this.top += size;
       id = this.nextId++;
-      this.i32[x + ID] = id;
       if (this.firstWins && id >= this.stamp.length) {
         const s = new Float64Array(Math.ceil(this.stamp.length * GROWTH));
         s.set(this.stamp);
         this.stamp = s;
       }
-      this.i32[x + LEVEL] = level;
+      this.i32[x + META] = (id << ID_SHIFT) | level;
     }
-    this.i32[x + LEVEL] = (this.i32[x + LEVEL] & LEVEL_MASK) | (WIDE_CHARS.test(name) ? WIDE : 0);
+    this.i32[x + META] = (this.i32[x + META] & ~WIDE) | (WIDE_CHARS.test(name) ? WIDE : 0);
     this.names[id] = name;
     return x;
   }
 
   /** Returns an unlinked node for reuse. */
   release(x: number): void {
-    this.names[this.i32[x + ID]] = '';
+    this.names[this.i32[x + META] >>> ID_SHIFT] = '';
     this.free.push(x);
   }
 
@@ -162,12 +176,12 @@ export class SkipList {
 
   /** Member id of node x. */
   idOf(x: number): number {
-    return this.i32[x + ID];
+    return this.i32[x + META] >>> ID_SHIFT;
   }
 
   /** Member string of node x. */
   nameOf(x: number): string {
-    return this.names[this.i32[x + ID]];
+    return this.names[this.i32[x + META] >>> ID_SHIFT];
   }
 
   /** Score of node x. */
@@ -195,8 +209,10 @@ export class SkipList {
 
   private tieLess(a: number, b: number): boolean {
     const i32 = this.i32;
-    const ia = i32[a + ID];
-    const ib = i32[b + ID];
+    const ma = i32[a + META];
+    const mb = i32[b + META];
+    const ia = ma >>> ID_SHIFT;
+    const ib = mb >>> ID_SHIFT;
     if (this.firstWins) {
       // Descending output puts the earlier stamp first, so ascending order has it last.
       const ta = this.stamp[ia];
@@ -206,7 +222,7 @@ export class SkipList {
     const na = this.names[ia];
     const nb = this.names[ib];
     // Below U+D800 UTF-16 code unit order is UTF-8 byte order: let the engine compare.
-    if (((i32[a + LEVEL] | i32[b + LEVEL]) & WIDE) === 0) return na < nb;
+    if (((ma | mb) & WIDE) === 0) return na < nb;
     return compareUtf8(na, nb) < 0;
   }
 
@@ -262,7 +278,7 @@ export class SkipList {
     const i32 = this.i32;
     const update = this.update;
     const rankAt = this.rankAt;
-    const level = i32[x + LEVEL] & LEVEL_MASK;
+    const level = i32[x + META] & LEVEL_MASK;
     if (level > this.level) {
       for (let i = this.level; i < level; i++) {
         update[i] = 0;
@@ -274,12 +290,16 @@ export class SkipList {
     for (let i = 1; i < level; i++) {
       const p = update[i] + UP + 2 * (i - 1);
       const o = x + UP + 2 * (i - 1);
-      i32[o] = i32[p];
+      const n = i32[p];
+      i32[o] = n;
       i32[p] = x;
       const d = rank - rankAt[i];
       i32[o + 1] = i32[p + 1] - d;
       i32[p + 1] = d + 1;
+      // x is now the previous node on level i of a successor whose top level that is.
+      if (n !== 0 && (i32[n + META] & LEVEL_MASK) === i + 1) i32[n + TOP_BACK] = x;
     }
+    if (level > 1) i32[x + TOP_BACK] = update[level - 1];
     for (let i = level; i < this.level; i++) i32[update[i] + UP + 2 * (i - 1) + 1]++;
     const p0 = update[0];
     const n = i32[p0 + NEXT];
@@ -292,11 +312,67 @@ export class SkipList {
     return rank;
   }
 
-  /** Unlinks node x (linked, with the key it was linked under); returns its former rank. */
+  /** Unlinks node x (linked); returns its former 0-based ascending rank. No key comparisons. */
   unlink(x: number): number {
-    const rank = this.search(x);
+    const rank = this.locate(x);
     this.removeAfterSearch(x);
     return rank;
+  }
+
+  /**
+   * Fills update[] / rankAt[] for linked node x as search(x) would, and returns its 0-based
+   * ascending rank, by walking back from x on the top level of each node reached (see the
+   * header) instead of comparing keys from the header down. Expected O(log n).
+   */
+  private locate(x: number): number {
+    const i32 = this.i32;
+    const update = this.update;
+    const dist = this.rankAt; // distance back to x first; turned into positions at the end
+    const top = this.level;
+    const level = i32[x + META] & LEVEL_MASK;
+    update[0] = i32[x + BACK];
+    dist[0] = 1;
+    let cur = update[0];
+    let d = 1;
+    if (level > 1) {
+      cur = i32[x + TOP_BACK];
+      d = i32[cur + UP + 2 * (level - 2) + 1];
+      update[level - 1] = cur;
+      dist[level - 1] = d;
+      // Between x's top level and level 0 the predecessors lie ahead of the one above.
+      for (let i = level - 2; i >= 1; i--) {
+        let p = update[i + 1];
+        let pd = dist[i + 1];
+        for (;;) {
+          const o = p + UP + 2 * (i - 1);
+          if (i32[o] === x) break;
+          pd -= i32[o + 1];
+          p = i32[o];
+        }
+        update[i] = p;
+        dist[i] = pd;
+      }
+    }
+    // cur is the last node before x on level `level - 1`; every node between them is lower.
+    let i = level;
+    while (cur !== 0) {
+      const lc = i32[cur + META] & LEVEL_MASK;
+      for (; i < lc && i < top; i++) {
+        update[i] = cur;
+        dist[i] = d;
+      }
+      const t = lc - 1;
+      const prev = t === 0 ? i32[cur + BACK] : i32[cur + TOP_BACK];
+      d += t === 0 ? 1 : i32[prev + UP + 2 * (t - 1) + 1];
+      cur = prev;
+    }
+    for (; i < top; i++) {
+      update[i] = 0;
+      dist[i] = d;
+    }
+    // d is now x's 1-based position; the header's is 0.
+    for (let k = 0; k < top; k++) dist[k] = d - dist[k];
+    return d - 1;
   }
 
   private removeAfterSearch(x: number): void {
@@ -306,8 +382,10 @@ export class SkipList {
       const p = update[i] + UP + 2 * (i - 1);
       if (i32[p] === x) {
         const o = x + UP + 2 * (i - 1);
+        const n = i32[o];
         i32[p + 1] += i32[o + 1] - 1;
-        i32[p] = i32[o];
+        i32[p] = n;
+        if (n !== 0 && (i32[n + META] & LEVEL_MASK) === i + 1) i32[n + TOP_BACK] = update[i];
       } else {
         i32[p + 1]--;
       }
@@ -334,12 +412,12 @@ export class SkipList {
    * search), so a small increase costs little more than one search.
    */
   move(x: number, score: number, stamp: number): number {
-    const from = this.search(x);
+    const from = this.locate(x);
     this.removeAfterSearch(x);
     const f64 = this.f64;
     const old = f64[x >> 1];
     f64[x >> 1] = score;
-    if (this.firstWins) this.stamp[this.i32[x + ID]] = stamp;
+    if (this.firstWins) this.stamp[this.i32[x + META] >>> ID_SHIFT] = stamp;
     let to: number;
     if (score > old) {
       // Every old predecessor orders before the old key, so before the new one too, and
@@ -368,9 +446,9 @@ export class SkipList {
     return (p === 0 || this.less(p, x)) && (n === 0 || this.less(x, n));
   }
 
-  /** 0-based ascending rank of a linked node: O(log n). */
+  /** 0-based ascending rank of a linked node: O(log n), no key comparisons. */
   rankOf(x: number): number {
-    return this.search(x);
+    return this.locate(x);
   }
 
   /** The linked node at 0-based ascending rank `rank` (0 <= rank < length): O(log n). */
@@ -453,7 +531,12 @@ export class SkipList {
         if (i32[UP + 2 * (i - 1)] !== 0) throw new Error(`header links level ${i} above level ${this.level}`);
         continue;
       }
-      const expected = order.filter((x) => (i32[x + LEVEL] & LEVEL_MASK) > i);
+      const expected = order.filter((x) => (i32[x + META] & LEVEL_MASK) > i);
+      expected.forEach((y, k) => {
+        if ((i32[y + META] & LEVEL_MASK) === i + 1 && i32[y + TOP_BACK] !== (k === 0 ? 0 : expected[k - 1])) {
+          throw new Error(`top backward link of ${y} is ${i32[y + TOP_BACK]}`);
+        }
+      });
       let x = 0;
       let at = 0;
       for (let k = 0; ; k++) {
