@@ -50,5 +50,6 @@ export type Change =
   | { kind: 'fence'; index: string; fence: string; member: string; enter: boolean; lat: number; lon: number; ts: number };
 
 export const featureTopic = (name: string, entity?: string): string => (entity === undefined ? `feature:${name}` : `feature:${name}:${entity}`);
+export const viewTopic = (name: string, entity: string): string => `view:${name}:${entity}`;
 export const leaderboardTopic = (name: string): string => `leaderboard:${name}`;
 export const fenceTopic = (index: string): string => `fence:${index}`;

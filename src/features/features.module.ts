@@ -4,26 +4,32 @@ import type { Pipeline } from '../pipeline/pipeline.js';
 import { Metrics } from '../ops/metrics.js';
 import { FeatureStore } from './feature-store.js';
 import { OnlineFeatures } from './online-features.js';
+import { ViewStore } from './views/view-store.js';
 
 /** How often idle entities are looked for, and how many entities per feature one pass examines. */
 const SWEEP_INTERVAL_MS = 1_000;
 const SWEEP_BUDGET = 20_000;
 
-/** Frees idle entities a slice at a time, and reports live entities per feature. */
+/** Frees idle and expired entities a slice at a time, and reports live entities per feature and view. */
 class IdleEntitySweeper implements OnModuleInit, OnModuleDestroy {
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly store: FeatureStore,
+    private readonly views: ViewStore,
     private readonly metrics: Metrics,
     private readonly clock: () => number,
   ) {}
 
   onModuleInit(): void {
-    this.timer = setInterval(() => this.metrics.entitiesFreed.inc(this.store.sweep(this.clock(), SWEEP_BUDGET)), SWEEP_INTERVAL_MS);
+    this.timer = setInterval(() => {
+      const now = this.clock();
+      this.metrics.entitiesFreed.inc(this.store.sweep(now, SWEEP_BUDGET) + this.views.sweep(now, SWEEP_BUDGET));
+    }, SWEEP_INTERVAL_MS);
     this.timer.unref();
     this.metrics.onCollect(() => {
       for (const { name, entities } of this.store.sizes()) this.metrics.entities.set({ feature: name }, entities);
+      for (const { name, entities } of this.views.sizes()) this.metrics.viewEntities.set({ view: name }, entities);
     });
   }
 
@@ -32,14 +38,19 @@ class IdleEntitySweeper implements OnModuleInit, OnModuleDestroy {
   }
 }
 
-/** Builds the features engine from the pipeline's feature definitions. */
+/** Builds the features engine (windowed features, views, online serving) from the pipeline. */
 @Module({
   providers: [
     { provide: FeatureStore, useFactory: (p: Pipeline) => new FeatureStore(p.features), inject: [PIPELINE] },
-    { provide: OnlineFeatures, useFactory: (store: FeatureStore) => new OnlineFeatures(store), inject: [FeatureStore] },
-    { provide: IdleEntitySweeper, useFactory: (s: FeatureStore, m: Metrics, c: () => number) => new IdleEntitySweeper(s, m, c), inject: [FeatureStore, Metrics, CLOCK] },
+    { provide: ViewStore, useFactory: (p: Pipeline) => new ViewStore(p.views), inject: [PIPELINE] },
+    { provide: OnlineFeatures, useFactory: (store: FeatureStore, views: ViewStore) => new OnlineFeatures(store, views), inject: [FeatureStore, ViewStore] },
+    {
+      provide: IdleEntitySweeper,
+      useFactory: (s: FeatureStore, v: ViewStore, m: Metrics, c: () => number) => new IdleEntitySweeper(s, v, m, c),
+      inject: [FeatureStore, ViewStore, Metrics, CLOCK],
+    },
   ],
-  exports: [FeatureStore, OnlineFeatures],
+  exports: [FeatureStore, ViewStore, OnlineFeatures],
 })
 export class FeaturesModule {
   constructor(@Inject(IdleEntitySweeper) readonly sweeper: IdleEntitySweeper) {}

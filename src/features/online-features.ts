@@ -5,20 +5,18 @@
  * the same list do not re-parse or re-resolve names.
  */
 import { UnknownFeatureError, type FeatureStore } from './feature-store.js';
+import type { View, ViewStore, ViewValue } from './views/view-store.js';
 import type { WindowedAggregator } from './windows/windowed-aggregator.js';
 
 export interface OnlineRow {
   entity: string;
   /** Values in the order of the requested names; null when unknown or empty. */
-  values: (number | string | boolean | number[] | null)[];
+  values: ViewValue[];
   /** Per value, the event time it reflects (epoch ms), or null. */
   freshness: (number | null)[];
 }
 
-interface PlanStep {
-  feature: WindowedAggregator;
-  window: string;
-}
+type PlanStep = { kind: 'window'; feature: WindowedAggregator; window: string } | { kind: 'view'; view: View; index: number };
 
 /** Plans kept for reuse; distinct feature lists beyond this evict the oldest plan. */
 export const MAX_CACHED_PLANS = 1_000;
@@ -26,7 +24,10 @@ export const MAX_CACHED_PLANS = 1_000;
 export class OnlineFeatures {
   private readonly plans = new Map<string, PlanStep[]>();
 
-  constructor(private readonly store: FeatureStore) {}
+  constructor(
+    private readonly store: FeatureStore,
+    private readonly views?: ViewStore,
+  ) {}
 
   /** Compiles (or reuses) the plan for `names`; throws UnknownFeatureError naming every unknown name. */
   plan(names: readonly string[]): PlanStep[] {
@@ -36,14 +37,12 @@ export class OnlineFeatures {
     const unknown: string[] = [];
     const steps: PlanStep[] = [];
     for (const name of names) {
-      const at = name.lastIndexOf(':');
-      const feature = at > 0 && this.store.has(name.slice(0, at)) ? this.store.feature(name.slice(0, at)) : undefined;
-      const window = name.slice(at + 1);
-      if (feature === undefined || !feature.hasWindow(window)) unknown.push(name);
-      else steps.push({ feature, window });
+      const step = this.resolve(name);
+      if (step === undefined) unknown.push(name);
+      else steps.push(step);
     }
     if (unknown.length > 0) {
-      throw new UnknownFeatureError(`unknown feature${unknown.length > 1 ? 's' : ''} ${unknown.map((n) => `"${n}"`).join(', ')} (write feature:window, e.g. ${this.example()})`);
+      throw new UnknownFeatureError(`unknown feature${unknown.length > 1 ? 's' : ''} ${unknown.map((n) => `"${n}"`).join(', ')} (write feature:window or view:field, e.g. ${this.example()})`);
     }
     if (this.plans.size >= MAX_CACHED_PLANS) this.plans.delete(this.plans.keys().next().value!);
     this.plans.set(key, steps);
@@ -59,13 +58,31 @@ export class OnlineFeatures {
       const values: OnlineRow['values'] = new Array(steps.length);
       const freshness: OnlineRow['freshness'] = new Array(steps.length);
       for (let j = 0; j < steps.length; j++) {
-        const r = steps[j].feature.read(entity, steps[j].window, now);
+        const step = steps[j];
+        const r = step.kind === 'window' ? step.feature.read(entity, step.window, now) : step.view.readField(entity, step.index, now);
         values[j] = r.value;
-        freshness[j] = r.lastEventAt;
+        freshness[j] = 'ts' in r ? r.ts : r.lastEventAt;
       }
       rows[i] = { entity, values, freshness };
     }
     return rows;
+  }
+
+  private resolve(name: string): PlanStep | undefined {
+    const at = name.lastIndexOf(':');
+    if (at <= 0) return undefined;
+    const owner = name.slice(0, at);
+    const part = name.slice(at + 1);
+    if (this.store.has(owner)) {
+      const feature = this.store.feature(owner);
+      return feature.hasWindow(part) ? { kind: 'window', feature, window: part } : undefined;
+    }
+    if (this.views?.has(owner)) {
+      const view = this.views.view(owner);
+      const index = view.indexOf(part);
+      return index < 0 ? undefined : { kind: 'view', view, index };
+    }
+    return undefined;
   }
 
   private example(): string {

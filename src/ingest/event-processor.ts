@@ -7,14 +7,15 @@
 import type { Logger } from '../ops/logger.js';
 import { RateLimitedLog } from '../ops/logger.js';
 import type { Metrics } from '../ops/metrics.js';
-import { featureTopic, type Change, type ChangeFeed } from '../changes/change-feed.js';
-import type { FeatureStore } from '../features/index.js';
+import { featureTopic, viewTopic, type Change, type ChangeFeed } from '../changes/change-feed.js';
+import type { FeatureStore, ViewStore } from '../features/index.js';
 import type { Rejected, RouteResult, Router, Routed } from './router.js';
 import { Watermarks } from './watermarks.js';
 
 /** The stores events are applied to. */
 export interface Stores {
   features: FeatureStore;
+  views: ViewStore;
 }
 
 export interface IngestError {
@@ -101,6 +102,12 @@ export class EventProcessor {
           this.changes.publish(featureTopic(u.name, u.entity), { kind: 'feature', name: u.name, entity: u.entity, ts });
           this.changes.publish(featureTopic(u.name), { kind: 'feature', name: u.name, entity: u.entity, ts });
           break;
+        case 'view': {
+          const stale = this.stores.views.upsert(u.name, u.entity, u.fields, ts);
+          if (stale > 0) this.metrics.viewStaleUpdates.inc({ view: u.name }, stale);
+          this.changes.publish(viewTopic(u.name, u.entity), { kind: 'view', name: u.name, entity: u.entity, ts });
+          break;
+        }
         default:
           throw new Error(`no store takes ${u.store} updates yet`);
       }

@@ -1,6 +1,6 @@
 import { Module, type OnApplicationBootstrap, type OnApplicationShutdown, Inject } from '@nestjs/common';
-import { FeaturesModule, } from '../features/features.module.js';
-import { FeatureStore } from '../features/index.js';
+import { FeaturesModule } from '../features/features.module.js';
+import { FeatureStore, ViewStore } from '../features/index.js';
 import type { Change, ChangeFeed } from '../changes/change-feed.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import type { Settings } from '../settings/settings.js';
@@ -38,9 +38,9 @@ class KafkaLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
     { provide: Router, useFactory: (p: Pipeline) => new Router(p), inject: [PIPELINE] },
     {
       provide: EventProcessor,
-      useFactory: (router: Router, features: FeatureStore, changes: ChangeFeed<Change>, metrics: Metrics, log: Logger, clock: () => number) =>
-        new EventProcessor(router, { features }, changes, metrics, log, clock),
-      inject: [Router, FeatureStore, CHANGES, Metrics, LOGGER, CLOCK],
+      useFactory: (router: Router, features: FeatureStore, views: ViewStore, changes: ChangeFeed<Change>, metrics: Metrics, log: Logger, clock: () => number) =>
+        new EventProcessor(router, { features, views }, changes, metrics, log, clock),
+      inject: [Router, FeatureStore, ViewStore, CHANGES, Metrics, LOGGER, CLOCK],
     },
     { provide: EventIngest, useFactory: (p: EventProcessor) => new EventIngest(p), inject: [EventProcessor] },
     {

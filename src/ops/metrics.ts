@@ -21,6 +21,8 @@ export class Metrics {
     registers: [this.registry],
   });
   readonly entities = new Gauge({ name: 'tally_feature_entities', help: 'Entities holding state, per windowed feature', labelNames: ['feature'] as const, registers: [this.registry] });
+  readonly viewStaleUpdates = new Counter({ name: 'tally_view_stale_updates_total', help: 'View fields not applied because a newer value was already there (stale-update)', labelNames: ['view'] as const, registers: [this.registry] });
+  readonly viewEntities = new Gauge({ name: 'tally_view_entities', help: 'Entities holding a vector, per view', labelNames: ['view'] as const, registers: [this.registry] });
   readonly entitiesFreed = new Counter({ name: 'tally_feature_entities_freed_total', help: 'Idle entities freed', registers: [this.registry] });
 
   constructor() {

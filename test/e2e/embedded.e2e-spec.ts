@@ -5,6 +5,9 @@ import { collect, eventually, gql, gqlData, metric, startTally, wsClient, type R
 const PIPELINE = `
 sources:
   - { name: transactions, timestamp: ts, lateness: 30s }
+  - { name: card_updates, timestamp: ts, lateness: 1d }
+views:
+  - { name: card_profile, source: card_updates, entity: card_id, fields: { credit_limit: float, country: string, risk_tier: int, blocked: boolean, emb: "float[]" }, ttl: 30d }
 features:
   - { name: card_txn_count, source: transactions, entity: card_id, aggregation: count, windows: [1m, 1h] }
   - { name: card_amount_sum, source: transactions, entity: card_id, aggregation: sum, field: amount, windows: [1h] }
@@ -75,9 +78,35 @@ describe('embedded mode', () => {
     ]);
   });
 
+  it('serves feature vectors by event time and mixes view fields into onlineFeatures', async () => {
+    const ts = Date.now() - 60_000;
+    const ingest = (events: unknown[]) => gqlData<{ ingest: { accepted: number } }>(tally.url, 'mutation($e: [JSON!]!) { ingest(source: "card_updates", events: $e) { accepted } }', { e: events });
+    await ingest([{ card_id: 'v1', credit_limit: 500, country: 'FR', ts }]);
+    await ingest([{ card_id: 'v1', risk_tier: 2, emb: [0.25, -1], ts: ts + 10 }]);
+    await ingest([{ card_id: 'v1', credit_limit: 100, ts: ts - 1000 }]); // older: not applied
+    const bad = await gqlData<{ ingest: { accepted: number } }>(tally.url, 'mutation { ingest(source: "card_updates", events: [{ card_id: "v1", risk_tier: "high", ts: 1 }]) { accepted } }');
+    expect(bad.ingest.accepted).toBe(0);
+    const data = await gqlData<{ featureVector: unknown; none: unknown; onlineFeatures: unknown }>(
+      tally.url,
+      `{ featureVector(view: "card_profile", entity: "v1") { view entity values updatedAt }
+         none: featureVector(view: "card_profile", entity: "v-none") { entity }
+         onlineFeatures(entities: ["v1"], features: ["card_profile:credit_limit", "card_txn_count:1h", "card_profile:blocked"]) { values freshness } }`,
+    );
+    expect(data.featureVector).toEqual({
+      view: 'card_profile',
+      entity: 'v1',
+      values: { credit_limit: 500, country: 'FR', risk_tier: 2, blocked: null, emb: [0.25, -1] },
+      updatedAt: new Date(ts + 10).toISOString(),
+    });
+    expect(data.none).toBeNull();
+    expect(data.onlineFeatures).toEqual([{ values: [500, 0, null], freshness: [new Date(ts).toISOString(), null, null] }]);
+    const text = await (await fetch(`${tally.url}/metrics`)).text();
+    expect(metric(text, 'tally_view_stale_updates_total{view="card_profile"}')).toBe(1);
+  });
+
   it('names unknown features and windows in its errors', async () => {
     const r = await gql(tally.url, '{ onlineFeatures(entities: ["a"], features: ["card_txn_count:1h", "nope:1h", "card_txn_count:2h"]) { entity } }');
-    expect(r.errors?.[0].message).toBe('unknown features "nope:1h", "card_txn_count:2h" (write feature:window, e.g. card_txn_count:1m)');
+    expect(r.errors?.[0].message).toBe('unknown features "nope:1h", "card_txn_count:2h" (write feature:window or view:field, e.g. card_txn_count:1m)');
     expect(r.errors?.[0].extensions?.code).toBe('BAD_USER_INPUT');
     const f = await gql(tally.url, '{ feature(name: "card_txn_count", entity: "a", window: "2h") { value } }');
     expect(f.errors?.[0].message).toBe('feature "card_txn_count" has no window "2h" (windows: 1m, 1h)');

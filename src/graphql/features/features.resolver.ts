@@ -1,17 +1,19 @@
 import { Inject } from '@nestjs/common';
 import { Args, Query, Resolver, Subscription } from '@nestjs/graphql';
-import { FeatureStore, OnlineFeatures } from '../../features/index.js';
+import { FeatureStore, OnlineFeatures, ViewStore } from '../../features/index.js';
 import { CLOCK } from '../../settings/tokens.js';
-import { FeatureArgs, FeatureThresholdArgs, OnlineFeaturesArgs } from './dto/features.args.js';
+import { FeatureArgs, FeatureThresholdArgs, FeatureVectorArgs, OnlineFeaturesArgs } from './dto/features.args.js';
 import { FeatureLiveService } from './feature-live.service.js';
 import { FeatureRow, toFeatureRowModel } from './models/feature-row.model.js';
 import { FeatureValue, toFeatureValueModel } from './models/feature-value.model.js';
+import { FeatureVector, toFeatureVectorModel } from './models/feature-vector.model.js';
 import { ThresholdCrossing } from './models/threshold-crossing.model.js';
 
 @Resolver(() => FeatureValue)
 export class FeaturesResolver {
   constructor(
     @Inject(FeatureStore) private readonly store: FeatureStore,
+    @Inject(ViewStore) private readonly views: ViewStore,
     @Inject(OnlineFeatures) private readonly online: OnlineFeatures,
     @Inject(FeatureLiveService) private readonly live: FeatureLiveService,
     @Inject(CLOCK) private readonly clock: () => number,
@@ -23,7 +25,13 @@ export class FeaturesResolver {
     return toFeatureValueModel(name, entity, window, this.store.read(name, entity, window, now), now);
   }
 
-  @Query(() => [FeatureRow], { description: 'Many entities x many `feature:window` names in one call, values in the order asked.' })
+  @Query(() => FeatureVector, { nullable: true, description: "A view's latest values for one entity; null when unknown or expired." })
+  featureVector(@Args() { view, entity }: FeatureVectorArgs): FeatureVector | null {
+    const read = this.views.read(view, entity, this.clock());
+    return read && toFeatureVectorModel(view, entity, read);
+  }
+
+  @Query(() => [FeatureRow], { description: 'Many entities x many `feature:window` and `view:field` names in one call, values in the order asked.' })
   onlineFeatures(@Args() { entities, features }: OnlineFeaturesArgs): FeatureRow[] {
     return this.online.fetch(entities, features, this.clock()).map(toFeatureRowModel);
   }

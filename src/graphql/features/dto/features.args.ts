@@ -14,6 +14,12 @@ export class FeatureArgs {
 }
 
 @ArgsType()
+export class FeatureVectorArgs {
+  @Field() @IsString() @MaxLength(200) view!: string;
+  @Field() @IsString() @MaxLength(512) entity!: string;
+}
+
+@ArgsType()
 export class OnlineFeaturesArgs {
   @Field(() => [String]) @ArrayMaxSize(MAX_ONLINE_ENTITIES) @IsString({ each: true }) @MaxLength(512, { each: true }) entities!: string[];
   @Field(() => [String]) @ArrayMinSize(1) @ArrayMaxSize(MAX_ONLINE_FEATURES) @IsString({ each: true }) features!: string[];

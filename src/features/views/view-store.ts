@@ -1,0 +1,176 @@
+/**
+ * ViewStore: feature vectors — the latest typed value of each declared field per entity —
+ * for every view of the pipeline.
+ *
+ * Each entity holds one array: [updatedAt, value0, ts0, value1, ts1, ...] in the view's field
+ * order. Every field keeps the event time of its value: an event upserts the fields it
+ * carries, and a field is only overwritten by an event at least as new as the one that set it
+ * (an older one is a stale update: counted, not applied). An entity not updated within the
+ * view's TTL is gone for readers at once and freed by `sweep`. Types are checked by the
+ * router before values arrive here.
+ */
+
+import { UnknownFeatureError } from '../feature-store.js';
+
+export type ViewValue = number | string | boolean | number[] | null;
+
+export interface ViewDefinition {
+  name: string;
+  fields: { name: string; type: string }[];
+  /** Entities not updated within this many ms disappear; undefined = kept. */
+  ttlMs?: number;
+}
+
+export interface VectorRead {
+  /** Field name -> value (null for a field never set). */
+  values: Record<string, ViewValue>;
+  /** Event time of the newest update. */
+  updatedAt: number;
+}
+
+/** Slot of the entity's newest update time; fields follow as (value, ts) pairs. */
+const UPDATED = 0;
+
+/** An unknown view name; a kind of UnknownFeatureError, so transports treat both as bad input. */
+export class UnknownViewError extends UnknownFeatureError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnknownViewError';
+  }
+}
+
+export class View {
+  readonly name: string;
+  readonly fieldNames: string[];
+  private readonly fieldIndex = new Map<string, number>();
+  readonly ttlMs: number;
+  private readonly entities = new Map<string, ViewValue[]>();
+  private sweepCursor: Iterator<[string, ViewValue[]]> | undefined;
+  /** Fields not applied because a newer value was already there. */
+  staleUpdates = 0;
+
+  constructor(def: ViewDefinition) {
+    this.name = def.name;
+    this.fieldNames = def.fields.map((f) => f.name);
+    this.fieldNames.forEach((f, i) => this.fieldIndex.set(f, i));
+    this.ttlMs = def.ttlMs ?? Number.POSITIVE_INFINITY;
+  }
+
+  get size(): number {
+    return this.entities.size;
+  }
+
+  /** Index of `field` (for compiled read plans), or -1. */
+  indexOf(field: string): number {
+    return this.fieldIndex.get(field) ?? -1;
+  }
+
+  /** Upserts the given fields at event time `ts`; returns how many were stale (not applied). */
+  upsert(entity: string, fields: Record<string, unknown>, ts: number): number {
+    let slots = this.entities.get(entity);
+    if (slots === undefined) {
+      slots = new Array<ViewValue>(1 + 2 * this.fieldNames.length).fill(null);
+      slots[UPDATED] = ts;
+      for (let i = 0; i < this.fieldNames.length; i++) slots[2 + 2 * i] = Number.NEGATIVE_INFINITY;
+      this.entities.set(entity, slots);
+    }
+    let stale = 0;
+    for (const name in fields) {
+      const i = this.fieldIndex.get(name);
+      if (i === undefined) continue;
+      const at = 1 + 2 * i;
+      if (ts < (slots[at + 1] as number)) {
+        stale++;
+        continue;
+      }
+      slots[at] = fields[name] as ViewValue;
+      slots[at + 1] = ts;
+    }
+    if (ts > (slots[UPDATED] as number)) slots[UPDATED] = ts;
+    this.staleUpdates += stale;
+    return stale;
+  }
+
+  /** The vector of `entity` as of `now`, or null when unknown or expired. */
+  read(entity: string, now: number): VectorRead | null {
+    const slots = this.live(entity, now);
+    if (slots === undefined) return null;
+    const values: Record<string, ViewValue> = {};
+    for (let i = 0; i < this.fieldNames.length; i++) values[this.fieldNames[i]] = slots[1 + 2 * i];
+    return { values, updatedAt: slots[UPDATED] as number };
+  }
+
+  /** One field by index: its value and the event time that set it (nulls when unset). */
+  readField(entity: string, index: number, now: number): { value: ViewValue; ts: number | null } {
+    const slots = this.live(entity, now);
+    if (slots === undefined) return { value: null, ts: null };
+    const ts = slots[2 + 2 * index] as number;
+    return ts === Number.NEGATIVE_INFINITY ? { value: null, ts: null } : { value: slots[1 + 2 * index], ts };
+  }
+
+  /** Frees expired entities, examining at most `budget` from where the last call stopped. */
+  sweep(now: number, budget: number): number {
+    if (!Number.isFinite(this.ttlMs)) return 0;
+    let freed = 0;
+    for (let i = 0; i < budget; i++) {
+      this.sweepCursor ??= this.entities.entries();
+      const next = this.sweepCursor.next();
+      if (next.done) {
+        this.sweepCursor = undefined;
+        break;
+      }
+      if (now - (next.value[1][UPDATED] as number) > this.ttlMs) {
+        this.entities.delete(next.value[0]);
+        freed++;
+      }
+    }
+    return freed;
+  }
+
+  private live(entity: string, now: number): ViewValue[] | undefined {
+    const slots = this.entities.get(entity);
+    if (slots === undefined || now - (slots[UPDATED] as number) > this.ttlMs) return undefined;
+    return slots;
+  }
+}
+
+export class ViewStore {
+  private readonly views = new Map<string, View>();
+
+  constructor(definitions: ViewDefinition[]) {
+    for (const d of definitions) this.views.set(d.name, new View(d));
+  }
+
+  has(name: string): boolean {
+    return this.views.has(name);
+  }
+
+  /** The view `name`; throws UnknownViewError naming it. */
+  view(name: string): View {
+    const v = this.views.get(name);
+    if (v === undefined) throw new UnknownViewError(`unknown view "${name}"${this.views.size ? ` (views: ${[...this.views.keys()].join(', ')})` : ''}`);
+    return v;
+  }
+
+  names(): string[] {
+    return [...this.views.keys()];
+  }
+
+  upsert(name: string, entity: string, fields: Record<string, unknown>, ts: number): number {
+    return this.view(name).upsert(entity, fields, ts);
+  }
+
+  read(name: string, entity: string, now: number): VectorRead | null {
+    return this.view(name).read(entity, now);
+  }
+
+  sweep(now: number, budget: number): number {
+    let freed = 0;
+    for (const v of this.views.values()) freed += v.sweep(now, budget);
+    return freed;
+  }
+
+  sizes(): { name: string; entities: number }[] {
+    return [...this.views.values()].map((v) => ({ name: v.name, entities: v.size }));
+  }
+}
