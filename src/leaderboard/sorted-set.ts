@@ -4,10 +4,12 @@
  * per-member TTL and an optional "first to reach the score ranks higher" tie rule.
  *
  * As in Redis t_zset.c, two structures hold the same members: a hash from member to node
- * (MemberIndex, an open-addressing table of node handles) and the skip list
- * ordered by (score, tie rule). Every operation is O(log n) except where noted; a score
- * change that keeps the member between its neighbours is written in place, O(1) (Redis
- * zslUpdateScore), and every other change is one unlink plus one link of the same node.
+ * (MemberIndex, an open-addressing table of node handles) and the skip list ordered by
+ * (score, tie rule). Every operation is O(log n) except where noted; a score change that
+ * keeps the member between its neighbours is written in place, O(1) (Redis
+ * zslUpdateScore); any other change unlinks the node (walking back: no key comparisons)
+ * and links it again, searching from its old predecessors when the score went up. A set
+ * holds at most MAX_MEMBERS (2^24 - 1) members.
  *
  * Order: ascending by score; equal scores by the UTF-8 bytes of the member (ties: 'redis',
  * identical to Redis), or (ties: 'first') the member that reached the score first ranks
