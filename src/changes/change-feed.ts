@@ -52,4 +52,5 @@ export type Change =
 export const featureTopic = (name: string, entity?: string): string => (entity === undefined ? `feature:${name}` : `feature:${name}:${entity}`);
 export const viewTopic = (name: string, entity: string): string => `view:${name}:${entity}`;
 export const leaderboardTopic = (name: string): string => `leaderboard:${name}`;
+export const geoTopic = (name: string): string => `geo:${name}`;
 export const fenceTopic = (index: string): string => `fence:${index}`;

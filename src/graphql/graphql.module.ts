@@ -3,12 +3,18 @@ import { Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { GraphQLModule } from '@nestjs/graphql';
 import { FeaturesModule } from '../features/features.module.js';
+import { GeoModule } from '../geo/geo.module.js';
 import { IngestModule } from '../ingest/ingest.module.js';
+import { LeaderboardModule } from '../leaderboard/leaderboard.module.js';
 import { Metrics } from '../ops/metrics.js';
 import { InputErrorFilter } from './errors.filter.js';
 import { FeatureLiveService } from './features/feature-live.service.js';
 import { FeaturesResolver } from './features/features.resolver.js';
+import { GeoResolver } from './geo/geo.resolver.js';
+import { GeoService } from './geo/geo.service.js';
 import { IngestResolver } from './ingest/ingest.resolver.js';
+import { LeaderboardResolver } from './leaderboard/leaderboard.resolver.js';
+import { LeaderboardService } from './leaderboard/leaderboard.service.js';
 import { metricsPlugin } from './metrics.plugin.js';
 
 /**
@@ -19,6 +25,8 @@ import { metricsPlugin } from './metrics.plugin.js';
 @Module({
   imports: [
     FeaturesModule,
+    LeaderboardModule,
+    GeoModule,
     IngestModule,
     GraphQLModule.forRootAsync<ApolloDriverConfig>({
       driver: ApolloDriver,
@@ -37,6 +45,6 @@ import { metricsPlugin } from './metrics.plugin.js';
       }),
     }),
   ],
-  providers: [FeaturesResolver, IngestResolver, FeatureLiveService, { provide: APP_FILTER, useClass: InputErrorFilter }],
+  providers: [FeaturesResolver, IngestResolver, FeatureLiveService, LeaderboardResolver, LeaderboardService, GeoResolver, GeoService, { provide: APP_FILTER, useClass: InputErrorFilter }],
 })
 export class TallyGraphqlModule {}

@@ -1,5 +1,7 @@
 import { ChangeFeed, featureTopic, type Change } from '../changes/change-feed.js';
 import { FeatureStore, ViewStore } from '../features/index.js';
+import { GeoStore } from '../geo/index.js';
+import { LeaderboardStore } from '../leaderboard/index.js';
 import { createLogger } from '../ops/logger.js';
 import { Metrics } from '../ops/metrics.js';
 import { parsePipeline } from '../pipeline/load.js';
@@ -18,7 +20,7 @@ function setup() {
   const store = new FeatureStore(pipeline.features);
   const changes = new ChangeFeed<Change>();
   const metrics = new Metrics();
-  const sut = new EventProcessor(new Router(pipeline), { features: store, views: new ViewStore(pipeline.views) }, changes, metrics, createLogger('silent'), () => T);
+  const sut = new EventProcessor(new Router(pipeline), { features: store, views: new ViewStore(pipeline.views), leaderboards: new LeaderboardStore(), geo: new GeoStore() }, changes, metrics, createLogger('silent'), () => T);
   return { sut, store, changes, metrics };
 }
 

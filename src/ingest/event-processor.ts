@@ -7,8 +7,11 @@
 import type { Logger } from '../ops/logger.js';
 import { RateLimitedLog } from '../ops/logger.js';
 import type { Metrics } from '../ops/metrics.js';
-import { featureTopic, viewTopic, type Change, type ChangeFeed } from '../changes/change-feed.js';
+import { featureTopic, fenceTopic, geoTopic, leaderboardTopic, viewTopic, type Change, type ChangeFeed } from '../changes/change-feed.js';
 import type { FeatureStore, ViewStore } from '../features/index.js';
+import type { FenceEvent, GeoStore } from '../geo/index.js';
+import type { LeaderboardStore } from '../leaderboard/index.js';
+import { fenceSourceName } from '../pipeline/pipeline.js';
 import type { Rejected, RouteResult, Router, Routed } from './router.js';
 import { Watermarks } from './watermarks.js';
 
@@ -16,6 +19,8 @@ import { Watermarks } from './watermarks.js';
 export interface Stores {
   features: FeatureStore;
   views: ViewStore;
+  leaderboards: LeaderboardStore;
+  geo: GeoStore;
 }
 
 export interface IngestError {
@@ -108,10 +113,40 @@ export class EventProcessor {
           this.changes.publish(viewTopic(u.name, u.entity), { kind: 'view', name: u.name, entity: u.entity, ts });
           break;
         }
-        default:
-          throw new Error(`no store takes ${u.store} updates yet`);
+        case 'leaderboard':
+          if (this.stores.leaderboards.update(u.name, u.member, u.score, ts)) {
+            this.changes.publish(leaderboardTopic(u.name), { kind: 'leaderboard', name: u.name, member: u.member, ts });
+          } else this.metrics.leaderboardLate.inc({ leaderboard: u.name });
+          break;
+        case 'geo': {
+          const events = this.stores.geo.collection(u.name).set(u.member, u.lat, u.lon, ts);
+          this.changes.publish(geoTopic(u.name), { kind: 'geo', name: u.name, member: u.member, ts });
+          if (events.length > 0) this.applyFenceEvents(u.name, events);
+          break;
+        }
       }
     }
+  }
+
+  /**
+   * Publishes fence crossings and feeds them, as events of the derived source
+   * `<index>.fences`, to whatever the pipeline declares on it (e.g. entries per fence).
+   */
+  applyFenceEvents(index: string, events: readonly FenceEvent[]): void {
+    const source = fenceSourceName(index);
+    const arrival = this.clock();
+    for (const e of events) {
+      this.changes.publish(fenceTopic(index), { kind: 'fence', index, fence: e.fence, member: e.member, enter: e.kind === 'enter', lat: e.lat, lon: e.lon, ts: e.ts });
+      this.process(this.router.route(source, { fence: e.fence, member: e.member, kind: e.kind, lat: e.lat, lon: e.lon, ts: e.ts }, Math.max(arrival, e.ts)), NO_PARTITION);
+    }
+  }
+
+  /** Applies time-driven changes: leaderboard member TTL and periods, geo member TTL (fence exits). */
+  expire(now: number): void {
+    for (const board of this.stores.leaderboards) {
+      if (board.expire(now) > 0) this.changes.publish(leaderboardTopic(board.name), { kind: 'leaderboard', name: board.name, member: '', ts: now });
+    }
+    for (const { index, events } of this.stores.geo.expire(now)) this.applyFenceEvents(index, events);
   }
 
   private refuse(r: Rejected): Rejected {

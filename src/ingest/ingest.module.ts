@@ -1,5 +1,9 @@
 import { Module, type OnApplicationBootstrap, type OnApplicationShutdown, Inject } from '@nestjs/common';
 import { FeaturesModule } from '../features/features.module.js';
+import { GeoModule } from '../geo/geo.module.js';
+import { GeoStore } from '../geo/index.js';
+import { LeaderboardModule } from '../leaderboard/leaderboard.module.js';
+import { LeaderboardStore } from '../leaderboard/index.js';
 import { FeatureStore, ViewStore } from '../features/index.js';
 import type { Change, ChangeFeed } from '../changes/change-feed.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
@@ -31,16 +35,38 @@ class KafkaLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
   }
 }
 
+/** How often member TTLs (leaderboards, geo) and leaderboard periods are applied. */
+const EXPIRY_INTERVAL_MS = 1_000;
+
+/** Applies time-driven changes (TTL exits, period roll-over) once a second. */
+class ExpiryTimer implements OnApplicationBootstrap, OnApplicationShutdown {
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly processor: EventProcessor,
+    private readonly clock: () => number,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.timer = setInterval(() => this.processor.expire(this.clock()), EXPIRY_INTERVAL_MS);
+    this.timer.unref();
+  }
+
+  onApplicationShutdown(): void {
+    clearInterval(this.timer);
+  }
+}
+
 @Module({
-  imports: [FeaturesModule],
+  imports: [FeaturesModule, LeaderboardModule, GeoModule],
   controllers: [IngestController],
   providers: [
     { provide: Router, useFactory: (p: Pipeline) => new Router(p), inject: [PIPELINE] },
     {
       provide: EventProcessor,
-      useFactory: (router: Router, features: FeatureStore, views: ViewStore, changes: ChangeFeed<Change>, metrics: Metrics, log: Logger, clock: () => number) =>
-        new EventProcessor(router, { features, views }, changes, metrics, log, clock),
-      inject: [Router, FeatureStore, ViewStore, CHANGES, Metrics, LOGGER, CLOCK],
+      useFactory: (router: Router, features: FeatureStore, views: ViewStore, leaderboards: LeaderboardStore, geo: GeoStore, changes: ChangeFeed<Change>, metrics: Metrics, log: Logger, clock: () => number) =>
+        new EventProcessor(router, { features, views, leaderboards, geo }, changes, metrics, log, clock),
+      inject: [Router, FeatureStore, ViewStore, LeaderboardStore, GeoStore, CHANGES, Metrics, LOGGER, CLOCK],
     },
     { provide: EventIngest, useFactory: (p: EventProcessor) => new EventIngest(p), inject: [EventProcessor] },
     {
@@ -54,9 +80,13 @@ class KafkaLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
       inject: [SETTINGS, Router, EventProcessor, Metrics, LOGGER, Health],
     },
     { provide: KafkaLifecycle, useFactory: (k: KafkaIngest | null, h: Health) => new KafkaLifecycle(k, h), inject: [KafkaIngest, Health] },
+    { provide: ExpiryTimer, useFactory: (p: EventProcessor, c: () => number) => new ExpiryTimer(p, c), inject: [EventProcessor, CLOCK] },
   ],
   exports: [EventIngest, EventProcessor, Router],
 })
 export class IngestModule {
-  constructor(@Inject(KafkaLifecycle) readonly lifecycle: KafkaLifecycle) {}
+  constructor(
+    @Inject(KafkaLifecycle) readonly lifecycle: KafkaLifecycle,
+    @Inject(ExpiryTimer) readonly expiry: ExpiryTimer,
+  ) {}
 }

@@ -23,6 +23,7 @@ export class Metrics {
   readonly entities = new Gauge({ name: 'tally_feature_entities', help: 'Entities holding state, per windowed feature', labelNames: ['feature'] as const, registers: [this.registry] });
   readonly viewStaleUpdates = new Counter({ name: 'tally_view_stale_updates_total', help: 'View fields not applied because a newer value was already there (stale-update)', labelNames: ['view'] as const, registers: [this.registry] });
   readonly viewEntities = new Gauge({ name: 'tally_view_entities', help: 'Entities holding a vector, per view', labelNames: ['view'] as const, registers: [this.registry] });
+  readonly leaderboardLate = new Counter({ name: 'tally_leaderboard_late_updates_total', help: 'Leaderboard updates for periods older than the kept ones (not applied)', labelNames: ['leaderboard'] as const, registers: [this.registry] });
   readonly entitiesFreed = new Counter({ name: 'tally_feature_entities_freed_total', help: 'Idle entities freed', registers: [this.registry] });
 
   constructor() {

@@ -1,0 +1,7 @@
+/** A name in a request (leaderboard, geo index, fence) that the pipeline does not declare. */
+export class UnknownNameError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnknownNameError';
+  }
+}

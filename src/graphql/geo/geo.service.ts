@@ -1,0 +1,52 @@
+/** Geo reads for the resolvers, and the fence event stream behind `geofenceEvents`. */
+import { Inject, Injectable } from '@nestjs/common';
+import { GeoCollection, GeoStore, type GeoHit, type GeoPoint } from '../../geo/index.js';
+import { fenceTopic, type Change, type ChangeFeed } from '../../changes/change-feed.js';
+import { CHANGES } from '../../settings/tokens.js';
+import { UnknownNameError } from '../errors.js';
+import { CoalescingQueue } from '../live/coalescing-queue.js';
+import type { GeofenceEvent } from './models/geofence-event.model.js';
+
+/** Fence events buffered per subscription before new ones are dropped (and counted). */
+export const MAX_PENDING_FENCE_EVENTS = 10_000;
+
+@Injectable()
+export class GeoService {
+  constructor(
+    @Inject(GeoStore) private readonly store: GeoStore,
+    @Inject(CHANGES) private readonly changes: ChangeFeed<Change>,
+  ) {}
+
+  collection(index: string): GeoCollection {
+    const c = this.store.get(index);
+    if (c === undefined) throw new UnknownNameError(`unknown geo index "${index}"${this.store.names.length ? ` (indexes: ${this.store.names.join(', ')})` : ''}`);
+    return c;
+  }
+
+  search(index: string, lat: number, lon: number, radiusMeters: number, limit: number): GeoHit[] {
+    return this.collection(index).search(lat, lon, radiusMeters, limit);
+  }
+
+  nearest(index: string, lat: number, lon: number, k: number): GeoHit[] {
+    return this.collection(index).nearest(lat, lon, k);
+  }
+
+  position(index: string, member: string): GeoPoint | undefined {
+    return this.collection(index).position(member);
+  }
+
+  /** Every enter/exit of the index (or of one fence), in order; none is coalesced away. */
+  fenceEvents(index: string, fence?: string): CoalescingQueue<GeofenceEvent> {
+    const c = this.collection(index);
+    if (fence !== undefined && !c.fenceNames.includes(fence)) {
+      throw new UnknownNameError(`geo index "${index}" has no fence "${fence}" (fences: ${c.fenceNames.join(', ') || 'none'})`);
+    }
+    let unsubscribe = () => {};
+    const queue = new CoalescingQueue<GeofenceEvent>(() => unsubscribe(), MAX_PENDING_FENCE_EVENTS);
+    unsubscribe = this.changes.subscribe(fenceTopic(index), (change) => {
+      if (change.kind !== 'fence' || (fence !== undefined && change.fence !== fence)) return;
+      queue.push({ index, fence: change.fence, member: change.member, kind: change.enter ? 'enter' : 'exit', lat: change.lat, lon: change.lon, at: new Date(change.ts) });
+    });
+    return queue;
+  }
+}

@@ -1,0 +1,30 @@
+import { Inject } from '@nestjs/common';
+import { Args, Query, Resolver, Subscription } from '@nestjs/graphql';
+import { LeaderboardAroundArgs, LeaderboardArgs, LeaderboardChangedArgs, LeaderboardRankArgs } from './dto/leaderboard.args.js';
+import { LeaderboardService } from './leaderboard.service.js';
+import { LeaderboardEntry } from './models/leaderboard-entry.model.js';
+
+@Resolver(() => LeaderboardEntry)
+export class LeaderboardResolver {
+  constructor(@Inject(LeaderboardService) private readonly leaderboards: LeaderboardService) {}
+
+  @Query(() => [LeaderboardEntry], { description: 'Rows offset+1 .. offset+limit, highest score first.' })
+  leaderboard(@Args() { name, period, offset, limit }: LeaderboardArgs): LeaderboardEntry[] {
+    return this.leaderboards.top(name, offset, limit, period);
+  }
+
+  @Query(() => LeaderboardEntry, { nullable: true, description: "A member's rank and score; null when absent." })
+  leaderboardRank(@Args() { name, member, period }: LeaderboardRankArgs): LeaderboardEntry | null {
+    return this.leaderboards.rank(name, member, period);
+  }
+
+  @Query(() => [LeaderboardEntry], { description: 'A member with up to `radius` rows above and below; empty when absent.' })
+  leaderboardAround(@Args() { name, member, radius, period }: LeaderboardAroundArgs): LeaderboardEntry[] {
+    return this.leaderboards.around(name, member, radius, period);
+  }
+
+  @Subscription(() => [LeaderboardEntry], { resolve: (rows: LeaderboardEntry[]) => rows, description: 'The top rows now, then each time they change (rate-limited, coalesced).' })
+  leaderboardChanged(@Args() { name, top, period }: LeaderboardChangedArgs) {
+    return this.leaderboards.changed(name, top, period);
+  }
+}

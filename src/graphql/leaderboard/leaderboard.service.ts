@@ -1,0 +1,128 @@
+/**
+ * Leaderboard reads for the resolvers, and the live top-N behind `leaderboardChanged`.
+ *
+ * Live top-N is computed once per distinct (board, N, period) and shared by every subscriber
+ * of that key (a channel). A channel recomputes at most MAX_EMISSIONS_PER_SECOND times a
+ * second (trailing edge, so the last change is always delivered), and only when the top N may
+ * have changed (Leaderboard.topChangedSince), and pushes the new rows to each subscriber's
+ * coalescing queue.
+ */
+import { Inject, Injectable } from '@nestjs/common';
+import { Leaderboard, LeaderboardStore, type LeaderboardEntry } from '../../leaderboard/index.js';
+import { leaderboardTopic, type Change, type ChangeFeed } from '../../changes/change-feed.js';
+import { CHANGES, CLOCK } from '../../settings/tokens.js';
+import { UnknownNameError } from '../errors.js';
+import { CoalescingQueue } from '../live/coalescing-queue.js';
+
+/** Emissions per second per channel (and so per subscription), from TALLY_LEADERBOARD_MAX_HZ. */
+export const MAX_EMISSIONS_PER_SECOND = Number(process.env.TALLY_LEADERBOARD_MAX_HZ ?? 10);
+
+class TopChannel {
+  readonly queues = new Set<CoalescingQueue<LeaderboardEntry[]>>();
+  private version = -1;
+  private rows: LeaderboardEntry[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private lastRun = 0;
+  unsubscribe: () => void = () => {};
+
+  constructor(
+    private readonly board: Leaderboard,
+    private readonly top: number,
+    private readonly period: string,
+    private readonly clock: () => number,
+  ) {}
+
+  /** Current rows (computed now), for a new subscriber's first message. */
+  current(): LeaderboardEntry[] {
+    this.refresh(true);
+    return this.rows;
+  }
+
+  /** A change happened on the board: recompute soon, within the rate limit. */
+  changed(): void {
+    if (this.timer) return;
+    const wait = Math.max(0, this.lastRun + 1000 / MAX_EMISSIONS_PER_SECOND - Date.now());
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.lastRun = Date.now();
+      if (this.refresh(false)) for (const q of this.queues) q.offer('top', () => this.rows);
+    }, wait);
+  }
+
+  /** Recomputes the rows if the top may have changed; true when they did. */
+  private refresh(force: boolean): boolean {
+    const now = this.clock();
+    if (!force && this.version >= 0 && !this.board.topChangedSince(this.version, this.top, this.period, now)) return false;
+    const version = this.board.version(this.period, now);
+    const rows = this.board.top(0, this.top, this.period, now);
+    const same = rows.length === this.rows.length && rows.every((r, i) => r.member === this.rows[i].member && r.score === this.rows[i].score);
+    this.version = version;
+    this.rows = rows;
+    return !same;
+  }
+
+  close(): void {
+    clearTimeout(this.timer);
+    this.unsubscribe();
+  }
+}
+
+@Injectable()
+export class LeaderboardService {
+  private readonly channels = new Map<string, TopChannel>();
+
+  constructor(
+    @Inject(LeaderboardStore) private readonly store: LeaderboardStore,
+    @Inject(CHANGES) private readonly changes: ChangeFeed<Change>,
+    @Inject(CLOCK) private readonly clock: () => number,
+  ) {}
+
+  board(name: string): Leaderboard {
+    const board = this.store.get(name);
+    if (board === undefined) throw new UnknownNameError(`unknown leaderboard "${name}"${this.store.names().length ? ` (leaderboards: ${this.store.names().join(', ')})` : ''}`);
+    return board;
+  }
+
+  top(name: string, offset: number, limit: number, period = 'current'): LeaderboardEntry[] {
+    return this.board(name).top(offset, limit, period, this.clock());
+  }
+
+  rank(name: string, member: string, period = 'current'): LeaderboardEntry | null {
+    return this.board(name).rank(member, period, this.clock());
+  }
+
+  around(name: string, member: string, radius: number, period = 'current'): LeaderboardEntry[] {
+    return this.board(name).around(member, radius, period, this.clock());
+  }
+
+  /** A subscription to the top `top` rows: the current rows first, then each change. */
+  changed(name: string, top: number, period = 'current'): CoalescingQueue<LeaderboardEntry[]> {
+    const board = this.board(name);
+    board.resolve(period, this.clock()); // a bad period is refused before subscribing
+    const key = `${name}\u0000${top}\u0000${period}`;
+    let channel = this.channels.get(key);
+    if (channel === undefined) {
+      const created = new TopChannel(board, top, period, this.clock);
+      created.unsubscribe = this.changes.subscribe(leaderboardTopic(name), () => created.changed());
+      this.channels.set(key, created);
+      channel = created;
+    }
+    const ch = channel;
+    const queue: CoalescingQueue<LeaderboardEntry[]> = new CoalescingQueue(() => {
+      ch.queues.delete(queue);
+      if (ch.queues.size === 0) {
+        ch.close();
+        this.channels.delete(key);
+      }
+    });
+    ch.queues.add(queue);
+    const first = ch.current();
+    queue.offer('top', () => first);
+    return queue;
+  }
+
+  /** Distinct (board, N, period) channels now computed (shared by their subscribers). */
+  get channelCount(): number {
+    return this.channels.size;
+  }
+}
