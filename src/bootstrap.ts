@@ -17,7 +17,6 @@ export async function createTally(runtime: TallyRuntime): Promise<INestApplicati
   app.useBodyParser('json', { limit: MAX_BODY });
   app.useBodyParser('text', { type: ['application/x-ndjson', 'application/ndjson', 'text/plain'], limit: MAX_BODY });
   app.useGlobalPipes(new ValidationPipe({ transform: true, forbidUnknownValues: false }));
-  app.enableShutdownHooks();
   await app.listen(runtime.settings.port, runtime.settings.host);
   return app;
 }

@@ -30,6 +30,22 @@ async function main(): Promise<void> {
   }
   if (!settings.apiKeys) log.warn('TALLY_API_KEYS is not set: every client may query, subscribe and ingest');
   const app = await createTally({ settings, pipeline });
+  // Graceful stop: stop consuming, flush, close servers, then exit 0. A second signal exits at once.
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    log.info({ signal }, 'stopping');
+    app.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ error: String(err) }, 'error while stopping');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
   log.info({ url: `${baseUrl(app)}/graphql`, mode: settings.kafkaBrokers.length > 0 ? 'kafka' : 'embedded', pipeline: settings.pipelinePath }, 'tally is serving');
 }
 

@@ -1,5 +1,7 @@
 // Start-up as a user meets it: the built service, run as a process.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -47,6 +49,37 @@ features:
     expect(r.stderr).not.toContain('supersecretkey');
   });
 
+  it('serves the demo pipeline in embedded mode as a process, and stops cleanly on SIGTERM', async () => {
+    const port = await freePort();
+    const child = spawn(process.execPath, [MAIN], { env: { ...process.env, PORT: String(port), TALLY_PIPELINE: '', KAFKA_BROKERS: '', TALLY_LOG_LEVEL: 'info', TALLY_DEMO: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    try {
+      const start = Date.now();
+      while (!out.includes('tally is serving')) {
+        if (child.exitCode !== null || Date.now() - start > 30_000) throw new Error(`did not start: ${out}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const url = `http://127.0.0.1:${port}`;
+      expect((await fetch(`${url}/health`)).status).toBe(200);
+      const ts = Date.now();
+      const ingest = await fetch(`${url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query: 'mutation($e: [JSON!]!) { ingest(source: "transactions", events: $e) { accepted } }', variables: { e: [{ card_id: 'p1', amount: 3, merchant_id: 'm', ts }, { card_id: 'p1', amount: 4, merchant_id: 'm', ts }] } }),
+      });
+      expect(await ingest.json()).toEqual({ data: { ingest: { accepted: 2 } } });
+      const q = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ feature(name: "card_txn_count", entity: "p1", window: "1h") { value } }' }) });
+      expect(await q.json()).toEqual({ data: { feature: { value: 2 } } });
+      expect(await (await fetch(`${url}/metrics`)).text()).toContain('tally_events_accepted_total{source="transactions"} 2');
+    } finally {
+      child.kill('SIGTERM');
+    }
+    const [code] = await once(child, 'exit');
+    expect(code).toBe(0);
+  });
+
   it('has a committed schema.gql equal to the one the resolvers generate', () => {
     const out = join(dir, 'schema.gql');
     const r = spawnSync(process.execPath, ['dist/schema.js', out], { encoding: 'utf8', timeout: 60_000 });
@@ -54,3 +87,14 @@ features:
     expect(readFileSync(out, 'utf8')).toBe(readFileSync('schema.gql', 'utf8'));
   });
 });
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
