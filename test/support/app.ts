@@ -13,10 +13,13 @@ export interface RunningTally {
   close(): Promise<void>;
 }
 
-/** Starts Tally with `pipelineYaml` and settings from `env` (port 0 = a free one). */
-export async function startTally(pipelineYaml: string, env: Record<string, string> = {}): Promise<RunningTally> {
+/**
+ * Starts Tally with `pipelineYaml` and settings from `env` (port 0 = a free one); `clock`
+ * replaces the wall clock (e.g. to pin "now" while a test compares reads with a model).
+ */
+export async function startTally(pipelineYaml: string, env: Record<string, string> = {}, opts: { clock?: () => number } = {}): Promise<RunningTally> {
   const settings = loadSettings({ PORT: '0', HOST: '127.0.0.1', ...env });
-  const app = await createTally({ settings, pipeline: parsePipeline(pipelineYaml, 'test pipeline') });
+  const app = await createTally({ settings, pipeline: parsePipeline(pipelineYaml, 'test pipeline'), clock: opts.clock });
   const url = baseUrl(app);
   return { app, url, close: () => app.close() };
 }
