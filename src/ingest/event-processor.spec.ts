@@ -71,3 +71,12 @@ describe(EventProcessor.name, () => {
     expect(seen).toEqual([{ kind: 'feature', name: 's', entity: 'a', ts: T }]);
   });
 });
+
+describe('EventProcessor with a failing store', () => {
+  it('refuses the event as internal-error instead of throwing, so ingest goes on', () => {
+    const { store } = setup();
+    const broken = { ...store, update: () => { throw new Error('boom'); } } as unknown as FeatureStore;
+    const sut = new EventProcessor(new Router(pipeline), { features: broken, views: new ViewStore([]), leaderboards: new LeaderboardStore(), geo: new GeoStore() }, new ChangeFeed(), new Metrics(), createLogger('silent'), () => T);
+    expect(sut.ingest('tx', [{ card: 'a', amount: 1, ts: T }])).toEqual({ accepted: 0, rejected: 1, errors: [{ index: 0, message: 'internal-error: could not apply the event: boom' }] });
+  });
+});

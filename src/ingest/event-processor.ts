@@ -50,10 +50,10 @@ export class EventProcessor {
     private readonly stores: Stores,
     private readonly changes: ChangeFeed<Change>,
     private readonly metrics: Metrics,
-    log: Logger,
+    private readonly log: Logger,
     private readonly clock: () => number = Date.now,
   ) {
-    this.rateLimited = new RateLimitedLog(log);
+    this.rateLimited = new RateLimitedLog(this.log);
   }
 
   /** Applies already-decoded events of one source (HTTP and GraphQL ingest). */
@@ -93,7 +93,14 @@ export class EventProcessor {
         message: `event time ${new Date(result.ts).toISOString()} is older than the watermark ${new Date(wm).toISOString()} minus the allowed lateness of ${spec.latenessMs} ms`,
       });
     }
-    this.apply(result);
+    try {
+      this.apply(result);
+    } catch (err) {
+      // A store refusing what the router let through is a bug; it must not stall ingest
+      // (a Kafka batch that throws is retried forever), so the event is refused and reported.
+      this.log.error({ source: result.source, error: err instanceof Error ? err.message : String(err) }, 'store failed to apply an event');
+      return this.refuse({ ok: false, source: result.source, reason: 'internal-error', message: `could not apply the event: ${err instanceof Error ? err.message : String(err)}` });
+    }
     this.metrics.eventsAccepted.inc({ source: result.source });
     return result;
   }

@@ -20,9 +20,10 @@ export type RejectReason =
   | 'invalid-timestamp'
   | 'future-timestamp'
   | 'late'
-  | 'too-large';
+  | 'too-large'
+  | 'internal-error';
 
-export const REJECT_REASONS: readonly RejectReason[] = ['unknown-source', 'invalid-json', 'not-an-object', 'missing-field', 'wrong-type', 'invalid-value', 'invalid-timestamp', 'future-timestamp', 'late', 'too-large'];
+export const REJECT_REASONS: readonly RejectReason[] = ['unknown-source', 'invalid-json', 'not-an-object', 'missing-field', 'wrong-type', 'invalid-value', 'invalid-timestamp', 'future-timestamp', 'late', 'too-large', 'internal-error'];
 
 export type Update =
   | { store: 'feature'; name: string; entity: string; value: EventValue }
