@@ -3,6 +3,7 @@
  * throws one SettingsError listing every problem, so start-up fails once, completely.
  */
 import { DEMO_PIPELINE_PATH } from '../pipeline/load.js';
+import { loadLimits, type Limits } from './limits.js';
 
 export type Role = 'reader' | 'writer' | 'admin';
 export const ROLES: readonly Role[] = ['reader', 'writer', 'admin'];
@@ -18,6 +19,8 @@ export interface Settings {
   fsync: 'always' | 'everysec';
   /** Undefined = open (no key needed). */
   apiKeys?: Map<string, Role>;
+  /** Demand control, rate limits, WebSocket caps, memory budget (limits.ts). */
+  limits: Limits;
 }
 
 export class SettingsError extends Error {
@@ -49,6 +52,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
       else apiKeys!.set(key, role);
     });
   }
+  const limits = loadLimits(env, problems);
   if (problems.length > 0) throw new SettingsError(problems);
   return {
     port,
@@ -59,5 +63,6 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     dataDir: env.TALLY_DATA_DIR || undefined,
     fsync,
     apiKeys,
+    limits,
   };
 }
