@@ -16,6 +16,9 @@ import { IngestResolver } from './ingest/ingest.resolver.js';
 import { LeaderboardResolver } from './leaderboard/leaderboard.resolver.js';
 import { LeaderboardService } from './leaderboard/leaderboard.service.js';
 import { metricsPlugin } from './metrics.plugin.js';
+import { PipelineResolver } from './pipeline/pipeline.resolver.js';
+import { StatsResolver } from './stats/stats.resolver.js';
+import { StatsService } from './stats/stats.service.js';
 
 /**
  * GraphQL at /graphql: Apollo Server over HTTP, graphql-ws for subscriptions on the same
@@ -45,6 +48,6 @@ import { metricsPlugin } from './metrics.plugin.js';
       }),
     }),
   ],
-  providers: [FeaturesResolver, IngestResolver, FeatureLiveService, LeaderboardResolver, LeaderboardService, GeoResolver, GeoService, { provide: APP_FILTER, useClass: InputErrorFilter }],
+  providers: [FeaturesResolver, IngestResolver, FeatureLiveService, LeaderboardResolver, LeaderboardService, GeoResolver, GeoService, PipelineResolver, StatsResolver, StatsService, { provide: APP_FILTER, useClass: InputErrorFilter }],
 })
 export class TallyGraphqlModule {}
