@@ -26,6 +26,21 @@ export class Metrics {
   readonly leaderboardLate = new Counter({ name: 'tally_leaderboard_late_updates_total', help: 'Leaderboard updates for periods older than the kept ones (not applied)', labelNames: ['leaderboard'] as const, registers: [this.registry] });
   readonly entitiesFreed = new Counter({ name: 'tally_feature_entities_freed_total', help: 'Idle entities freed', registers: [this.registry] });
 
+  // Security and hardening (SECURITY.md).
+  readonly requestsRefused = new Counter({
+    name: 'tally_requests_refused_total',
+    help: 'Requests and operations refused before running, per transport (http, ws) and reason (unauthenticated, forbidden, rate-limited, too-deep, ...)',
+    labelNames: ['transport', 'reason'] as const,
+    registers: [this.registry],
+  });
+  readonly wsConnections = new Gauge({ name: 'tally_ws_connections', help: 'Authenticated WebSocket connections', registers: [this.registry] });
+  readonly wsSlowConsumers = new Counter({ name: 'tally_ws_slow_consumers_dropped_total', help: 'WebSocket connections dropped because they did not read what was sent', registers: [this.registry] });
+  readonly subscriptionCoalesced = new Counter({ name: 'tally_subscription_messages_coalesced_total', help: 'Subscription messages merged into a newer one for the same key before the client took it', registers: [this.registry] });
+  readonly subscriptionDropped = new Counter({ name: 'tally_subscription_messages_dropped_total', help: 'Subscription messages dropped because the queue of a slow client was full', registers: [this.registry] });
+  readonly memoryBudget = new Gauge({ name: 'tally_memory_budget_bytes', help: 'TALLY_MEMORY_BUDGET: heap + external memory above which new entities are refused', registers: [this.registry] });
+  readonly memoryUsed = new Gauge({ name: 'tally_memory_used_bytes', help: 'Heap + external memory at the last check (includes garbage not yet collected)', registers: [this.registry] });
+  readonly memoryFull = new Gauge({ name: 'tally_memory_over_budget', help: '1 while memory is at or above the budget (new entities are refused)', registers: [this.registry] });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'tally_' });
   }
