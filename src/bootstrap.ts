@@ -3,11 +3,18 @@
  * the real app (with a real broker) on a free port.
  */
 import 'reflect-metadata';
+import { fileURLToPath } from 'node:url';
 import { ValidationPipe, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { AppModule } from './app.module.js';
 import type { TallyRuntime } from './settings/settings.module.js';
+
+/**
+ * The dashboard (`/`) and GraphiQL (`/graphiql`): browser assets built by `npm run build`
+ * (scripts/build-web.ts) into dist/public; the same path from src/ (tests) and dist/.
+ */
+export const PUBLIC_DIR = fileURLToPath(new URL('../dist/public', import.meta.url));
 
 /** Largest HTTP body accepted (ingest batches); larger requests get 413. */
 export const MAX_BODY = '10mb';
@@ -17,6 +24,8 @@ export async function createTally(runtime: TallyRuntime): Promise<INestApplicati
   app.useBodyParser('json', { limit: MAX_BODY });
   app.useBodyParser('text', { type: ['application/x-ndjson', 'application/ndjson', 'text/plain'], limit: MAX_BODY });
   app.useGlobalPipes(new ValidationPipe({ transform: true, forbidUnknownValues: false }));
+  // Static files answer without a key; every data call they make goes through /graphql.
+  app.useStaticAssets(PUBLIC_DIR, { index: 'index.html', fallthrough: true });
   await app.listen(runtime.settings.port, runtime.settings.host);
   return app;
 }
