@@ -46,7 +46,7 @@ async function main(argv: string[]): Promise<void> {
     webSocketImpl: WebSocket,
     connectionParams: endpoint.apiKey ? { authorization: `Bearer ${endpoint.apiKey}` } : undefined,
   });
-  process.on('SIGINT', () => void client.dispose().then(() => process.exit(0)));
+  process.on('SIGINT', () => void Promise.resolve(client.dispose()).then(() => process.exit(0)));
   console.error(`streaming ${name}; Ctrl-C to stop`);
   for await (const msg of client.iterate({ query: text, operationName: name, variables })) console.log(JSON.stringify(msg.data ?? msg.errors));
 }
