@@ -319,6 +319,22 @@ export class Leaderboard {
     };
   }
 
+  /**
+   * snapshot() without the members: counter, latest period and each period's start, version
+   * and size, O(periods). A writer streams each period's entries(start) after it.
+   */
+  snapshotHead(): Omit<LeaderboardState, 'periods'> & { periods: (Omit<PeriodState, 'entries'> & { size: number })[] } {
+    return {
+      name: this.name,
+      version: this.counter,
+      latest: Number.isFinite(this.latest) ? this.latest : null,
+      periods: this.periodStarts().map((start) => {
+        const board = this.boards.get(start)!;
+        return { start, version: board.version, size: board.set.size };
+      }),
+    };
+  }
+
   /** Replaces the state with a snapshot's. Top-N change tracking restarts at the restored version. */
   restore(state: LeaderboardState): void {
     this.boards.clear();

@@ -127,6 +127,26 @@ export class View {
     return freed;
   }
 
+  /**
+   * Every entity with its slots [updatedAt, value0, ts0, value1, ts1, ...] in fieldNames
+   * order (ts = -Infinity for a field never set), for snapshots. Live arrays: do not change.
+   */
+  entries(): IterableIterator<[string, readonly ViewValue[]]> {
+    return this.entities.entries();
+  }
+
+  /** Puts back one entity in the layout of entries(); the array is owned by the view from now on. */
+  load(entity: string, slots: ViewValue[]): void {
+    if (slots.length !== 1 + 2 * this.fieldNames.length) throw new RangeError(`view "${this.name}" expects ${1 + 2 * this.fieldNames.length} slots, got ${slots.length}`);
+    this.entities.set(entity, slots);
+  }
+
+  /** Drops every entity. */
+  clear(): void {
+    this.entities.clear();
+    this.sweepCursor = undefined;
+  }
+
   private live(entity: string, now: number): ViewValue[] | undefined {
     const slots = this.entities.get(entity);
     if (slots === undefined || now - (slots[UPDATED] as number) > this.ttlMs) return undefined;

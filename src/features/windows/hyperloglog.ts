@@ -91,6 +91,20 @@ export class HyperLogLog {
     return this.sparse ? { sparse: [...this.sparse] } : { registers: this.registers! };
   }
 
+  /** A counter holding exactly `state` (from state()); the registers are copied. */
+  static fromState(state: { sparse: readonly number[] } | { registers: Uint8Array }): HyperLogLog {
+    const h = new HyperLogLog();
+    if ('sparse' in state) {
+      for (const x of state.sparse) h.sparse!.add(x);
+      if (h.sparse!.size > SPARSE_LIMIT) h.densify();
+    } else {
+      if (state.registers.length !== M) throw new RangeError(`a dense HyperLogLog has ${M} registers, got ${state.registers.length}`);
+      h.sparse = undefined;
+      h.registers = Uint8Array.from(state.registers);
+    }
+    return h;
+  }
+
   private densify(): void {
     this.registers = new Uint8Array(M);
     const hashes = this.sparse!;

@@ -217,4 +217,31 @@ export class WindowedAggregator {
   keys(): IterableIterator<string> {
     return this.entities.keys();
   }
+
+  /** Tile width of each series, in slot order (a snapshot's layout check). */
+  tileWidths(): number[] {
+    return this.series.map((s) => s.width);
+  }
+
+  /**
+   * Every entity with its packed slots (layout in the file header), for snapshots. The
+   * arrays are the live ones: read them before the next update, never change them.
+   */
+  entries(): IterableIterator<[string, readonly unknown[]]> {
+    return this.entities.entries();
+  }
+
+  /**
+   * Puts back one entity as entries() gave it (tiles sorted per series, IRs owned by the
+   * caller from now on). Precondition: the slots follow this feature's tileWidths().
+   */
+  load(entity: string, slots: unknown[]): void {
+    this.entities.set(entity, slots);
+  }
+
+  /** Drops every entity. */
+  clear(): void {
+    this.entities.clear();
+    this.sweepCursor = undefined;
+  }
 }
