@@ -10,6 +10,9 @@
 
 type Compute<T> = () => T | undefined;
 
+/** Totals over every queue of the process, reported as tally_subscription_messages_*_total. */
+export const queueTotals = { coalesced: 0, dropped: 0 };
+
 export class CoalescingQueue<T> implements AsyncIterableIterator<T> {
   private readonly dirty = new Map<string, Compute<T>>();
   private waiting: ((r: IteratorResult<T>) => void) | undefined;
@@ -36,8 +39,10 @@ export class CoalescingQueue<T> implements AsyncIterableIterator<T> {
     if (this.dirty.has(key)) {
       this.dirty.set(key, compute);
       this.coalesced++;
+      queueTotals.coalesced++;
     } else if (this.dirty.size >= this.maxKeys) {
       this.dropped++;
+      queueTotals.dropped++;
       return;
     } else this.dirty.set(key, compute);
     if (this.waiting && !this.scheduled) {
