@@ -56,10 +56,12 @@ export class EventProcessor {
     this.rateLimited = new RateLimitedLog(this.log);
   }
 
-  /** Applies already-decoded events of one source (HTTP and GraphQL ingest). */
-  ingest(source: string, events: unknown[]): IngestOutcome {
+  /**
+   * Applies already-decoded events of one source (HTTP and GraphQL ingest). `arrival` is
+   * the call's arrival time; replay of the ingest log passes the recorded one.
+   */
+  ingest(source: string, events: unknown[], arrival: number = this.clock()): IngestOutcome {
     const outcome: IngestOutcome = { accepted: 0, rejected: 0, errors: [] };
-    const arrival = this.clock();
     for (let i = 0; i < events.length; i++) {
       const result = this.process(this.router.route(source, events[i], arrival), NO_PARTITION);
       if (result.ok) outcome.accepted++;

@@ -24,4 +24,17 @@ export class Watermarks {
   entries(): [string, number][] {
     return [...this.marks.entries()];
   }
+
+  /** Every watermark as (source, partition, ts), for snapshots. */
+  states(): { source: string; partition: number; ts: number }[] {
+    return [...this.marks].map(([k, ts]) => {
+      const at = k.lastIndexOf('\u0000');
+      return { source: k.slice(0, at), partition: Number(k.slice(at + 1)), ts };
+    });
+  }
+
+  /** Sets a watermark as a snapshot recorded it. */
+  restore(source: string, partition: number, ts: number): void {
+    this.marks.set(`${source}\u0000${partition}`, ts);
+  }
 }
