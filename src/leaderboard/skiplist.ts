@@ -10,30 +10,41 @@
  *
  * Layout, chosen for bytes per member and for one cache miss per search step (as a Redis
  * zskiplistNode): a node is a block of int32 slots at an even offset in `i32` (aliased by
- * `f64` for the score), and the block offset is the node's handle:
- *   [0,1] score (f64[node >> 1])   [2] member id << 7 | wide flag << 6 | level
+ * `f64` for the doubles), and the block offset is the node's handle:
+ *   [0,1] score (f64[x >> 1])      [2] member id << 7 | wide flag << 6 | level
  *   [3] level-0 backward           [4] level-0 forward
  *   [5] backward on the node's top level (levels >= 2; padding for level 1)
- *   [6 + 2(i-1)] forward, [7 + 2(i-1)] span of level i >= 1
- * so a level-1 node takes 24 bytes, level 2 32 bytes. Level-0 spans are always 1 and are
- * not stored.
+ *   [6,7] tie key (f64[(x >> 1) + 3])
+ *   [8 + 2(i-1)] forward, [9 + 2(i-1)] span of level i >= 1
+ * so a level-1 node takes 32 bytes, level 2 40 bytes. Level-0 spans are always 1 and are
+ * not stored. The member id indexes the owner's dense arrays (names, TTL times). A node
+ * keeps its block and id for as long as it lives, and a released node is reused whole by
+ * the next alloc(): levels are drawn independently of keys, so live levels stay geometric
+ * and the buffer needs no allocator. The header is the block at offset 0 (MAX_LEVEL
+ * levels); 0 as a link means "none".
  *
- * The top-level backward links are this file's addition to Redis' list: walking back from
- * a node, always on the top level of the node reached, retraces the search path to it in
- * reverse (Pugh's analysis, backwards) and meets every predecessor and span a search would,
- * without comparing a single key. Rank reads and unlinking use that walk, so only the
- * insertion of a new key compares keys, and tie comparisons (member strings, a cache miss
- * or two each) are off the read path entirely. The member id indexes the owner's dense arrays (names, stamps, TTL times); a
- * node keeps its block and id for as long as it lives, and a released node is reused
- * whole by the next alloc(): levels are drawn independently of keys, so live levels stay
- * geometric and the buffer needs no allocator. The header is the block at offset 0
- * (MAX_LEVEL levels); 0 as a link means "none".
+ * Two additions to Redis' list keep member strings off the hot path:
+ * - Top-level backward links. Walking back from a node, always on the top level of the
+ *   node reached, retraces the search path to it in reverse (Pugh's analysis, backwards)
+ *   and meets every predecessor and span a search would, without comparing a key. Rank
+ *   reads and unlinking use that walk; only linking at a new key compares keys.
+ * - The tie key. With ties 'first' it is the stamp (when the member reached its score).
+ *   With ties 'redis' it is the 6 bytes of the member's UTF-8 that follow the longest
+ *   prefix common to every member (zero-padded, as a 48-bit integer): two keys that differ
+ *   order their members as memcmp would, so most ties are settled inside the node block
+ *   and the strings are compared only when the keys are equal. Names like `player:12345`
+ *   or zero-padded numbers are then told apart by their key alone. The common prefix only
+ *   ever shrinks; each time it does, every key is recomputed (O(n), at most once per byte
+ *   of the first member's name over the life of the set). Members with a code unit
+ *   >= U+D800 (flagged wide) are always compared in full, by compareUtf8.
  *
  * Invariants: for every level i and node x, fwd(x, i) is the next node of level > i in
  * key order (0 at the end) and span(x, i) its distance in level-0 steps (to the end when
  * fwd is 0, as Redis keeps it); backward(first node) = 0; for a node of level L >= 2 the
  * top backward link is the previous node of level >= L (0 = header); `level` is the
- * highest level in use (>= 1). The owner maps member strings to nodes and never links a node twice.
+ * highest level in use (>= 1); with ties 'redis' every non-wide node's tie key is
+ * computed against the current common prefix. The owner maps member strings to nodes and
+ * never links a node twice.
  */
 import { compareUtf8 } from './utf8-order.js';
 
@@ -51,8 +62,12 @@ const META = 2;
 const BACK = 3;
 const NEXT = 4;
 const TOP_BACK = 5;
+/** The tie key is the double at f64 index (x >> 1) + KEY. */
+const KEY = 3;
 /** First (forward, span) pair, for level 1. */
-const UP = 6;
+const UP = 8;
+/** Bytes of member UTF-8 in a tie key: 48 bits, exact in a double. */
+const KEY_BYTES = 6;
 /** Level in the low 6 bits of META (1..MAX_LEVEL <= 63). */
 const LEVEL_MASK = 0x3f;
 /** META flag: the member has a code unit >= U+D800, where UTF-16 and UTF-8 orders can differ. */
@@ -71,8 +86,8 @@ function blockSize(level: number): number {
 
 /** Default first buffer size in bytes when the owner gives no capacity hint. */
 const DEFAULT_BYTES = 1024;
-/** Average bytes per node: 24 + 8/3 for the expected 1/3 extra level at p = 1/4. */
-const BYTES_PER_NODE = 27;
+/** Average bytes per node: 32 + 8/3 for the expected 1/3 extra level at p = 1/4. */
+const BYTES_PER_NODE = 35;
 /** Buffer growth factor: 1.5 bounds the unused tail at a third of the buffer, not half. */
 const GROWTH = 1.5;
 
@@ -97,8 +112,9 @@ export class SkipList {
   private top: number;
   /** Member string of each id ('' for released ids); id 0 is the header. */
   readonly names: string[] = [''];
-  /** ties 'first': when each id last reached its score (larger = later); else empty. */
-  stamp: Float64Array;
+  /** UTF-8 of the longest prefix common to every non-wide member seen (ties 'redis'). */
+  private prefix: Uint8Array | null = null;
+  private readonly encoder = new TextEncoder();
   /** Released nodes, reused before new blocks are cut. */
   private readonly free: number[] = [];
   private nextId = 1;
@@ -123,10 +139,9 @@ export class SkipList {
     this.f64 = new Float64Array(buf);
     this.i32[META] = MAX_LEVEL;
     this.top = blockSize(MAX_LEVEL);
-    this.stamp = new Float64Array(this.firstWins ? Math.max(16, capacity + 1) : 0);
   }
 
-  /** Takes an unlinked node for `name`; set its score (and stamp) before link(). */
+  /** Takes an unlinked node for `name`; set its score (and, ties 'first', stamp) before link(). */
   alloc(name: string): number {
     let x: number;
     let id: number;
@@ -142,16 +157,56 @@ export class SkipList {
       x = this.top;
       this.top += size;
       id = this.nextId++;
-      if (this.firstWins && id >= this.stamp.length) {
-        const s = new Float64Array(Math.ceil(this.stamp.length * GROWTH));
-        s.set(this.stamp);
-        this.stamp = s;
-      }
       this.i32[x + META] = (id << ID_SHIFT) | level;
     }
-    this.i32[x + META] = (this.i32[x + META] & ~WIDE) | (WIDE_CHARS.test(name) ? WIDE : 0);
+    const wide = WIDE_CHARS.test(name);
+    this.i32[x + META] = (this.i32[x + META] & ~WIDE) | (wide ? WIDE : 0);
     this.names[id] = name;
+    if (!this.firstWins && !wide) {
+      const bytes = this.utf8(name);
+      this.narrowPrefix(bytes);
+      this.f64[(x >> 1) + KEY] = this.tieKey(bytes);
+    }
     return x;
+  }
+
+  private utf8(name: string): Uint8Array {
+    return this.encoder.encode(name);
+  }
+
+  /** Tie key of a member's UTF-8 under the current common prefix (see the header). */
+  private tieKey(bytes: Uint8Array): number {
+    const from = this.prefix!.length;
+    let key = 0;
+    for (let k = 0; k < KEY_BYTES; k++) key = key * 256 + (from + k < bytes.length ? bytes[from + k] : 0);
+    return key;
+  }
+
+  /** Shrinks the common prefix to fit `bytes`; when it shrinks, recomputes every linked key. */
+  private narrowPrefix(bytes: Uint8Array): void {
+    const prefix = this.prefix;
+    if (prefix === null) {
+      this.prefix = bytes.slice();
+      return;
+    }
+    let n = 0;
+    while (n < prefix.length && n < bytes.length && prefix[n] === bytes[n]) n++;
+    if (n === prefix.length) return;
+    this.prefix = prefix.slice(0, n);
+    const i32 = this.i32;
+    for (let x = i32[NEXT]; x !== 0; x = i32[x + NEXT]) {
+      if ((i32[x + META] & WIDE) === 0) this.f64[(x >> 1) + KEY] = this.tieKey(this.utf8(this.names[i32[x + META] >>> ID_SHIFT]));
+    }
+  }
+
+  /** ties 'first': when node x reached its score (larger = later). */
+  stampOf(x: number): number {
+    return this.f64[(x >> 1) + KEY];
+  }
+
+  /** ties 'first': sets when node x reached its score; only on an unlinked node, or when inOrder(x) holds after. */
+  setStamp(x: number, stamp: number): void {
+    this.f64[(x >> 1) + KEY] = stamp;
   }
 
   /** Returns an unlinked node for reuse. */
@@ -211,16 +266,14 @@ export class SkipList {
     const i32 = this.i32;
     const ma = i32[a + META];
     const mb = i32[b + META];
-    const ia = ma >>> ID_SHIFT;
-    const ib = mb >>> ID_SHIFT;
+    const ka = this.f64[(a >> 1) + KEY];
+    const kb = this.f64[(b >> 1) + KEY];
     if (this.firstWins) {
       // Descending output puts the earlier stamp first, so ascending order has it last.
-      const ta = this.stamp[ia];
-      const tb = this.stamp[ib];
-      if (ta !== tb) return ta > tb;
-    }
-    const na = this.names[ia];
-    const nb = this.names[ib];
+      if (ka !== kb) return ka > kb;
+    } else if (((ma | mb) & WIDE) === 0 && ka !== kb) return ka < kb;
+    const na = this.names[ma >>> ID_SHIFT];
+    const nb = this.names[mb >>> ID_SHIFT];
     // Below U+D800 UTF-16 code unit order is UTF-8 byte order: let the engine compare.
     if (((ma | mb) & WIDE) === 0) return na < nb;
     return compareUtf8(na, nb) < 0;
@@ -417,7 +470,7 @@ export class SkipList {
     const f64 = this.f64;
     const old = f64[x >> 1];
     f64[x >> 1] = score;
-    if (this.firstWins) this.stamp[this.i32[x + META] >>> ID_SHIFT] = stamp;
+    if (this.firstWins) f64[(x >> 1) + KEY] = stamp;
     let to: number;
     if (score > old) {
       // Every old predecessor orders before the old key, so before the new one too, and
@@ -524,6 +577,11 @@ export class SkipList {
     }
     if (order.length !== this.length) throw new Error(`length ${this.length} but ${order.length} linked`);
     if (this.tail !== (order.length ? order[order.length - 1] : 0)) throw new Error('tail is wrong');
+    if (!this.firstWins) {
+      for (const x of order) {
+        if ((i32[x + META] & WIDE) === 0 && this.f64[(x >> 1) + KEY] !== this.tieKey(this.utf8(this.nameOf(x)))) throw new Error(`stale tie key of ${x}`);
+      }
+    }
     const pos = new Map<number, number>();
     order.forEach((x, k) => pos.set(x, k + 1));
     for (let i = 1; i < MAX_LEVEL; i++) {

@@ -286,7 +286,7 @@ export class SortedSet {
         member: list.nameOf(x),
         score: list.scoreOf(x),
         updatedAt: this.heap ? this.updatedAt[i] : NaN,
-        order: this.firstWins ? list.stamp[i] : 0,
+        order: this.firstWins ? list.stampOf(x) : 0,
       };
     }
   }
@@ -328,7 +328,7 @@ export class SortedSet {
     const list = this.list;
     const x = list.alloc(member);
     list.setScore(x, score);
-    if (this.firstWins) list.stamp[list.idOf(x)] = order ?? ++this.seq;
+    if (this.firstWins) list.setStamp(x, order ?? ++this.seq);
     const rank = list.link(x);
     this.ids.add(member, x);
     if (this.heap) this.touchTime(x, now, true);
@@ -346,17 +346,16 @@ export class SortedSet {
       if (this.track) this.touched = -1;
       return score;
     }
-    const i = this.firstWins ? list.idOf(x) : 0;
-    const oldStamp = this.firstWins ? list.stamp[i] : 0;
+    const oldStamp = this.firstWins ? list.stampOf(x) : 0;
     const stamp = this.firstWins ? ++this.seq : 0;
     list.setScore(x, score);
-    if (this.firstWins) list.stamp[i] = stamp;
+    if (this.firstWins) list.setStamp(x, stamp);
     if (list.inOrder(x)) {
       if (this.track) this.touched = list.length - 1 - list.rankOf(x);
       return score;
     }
     list.setScore(x, old);
-    if (this.firstWins) list.stamp[i] = oldStamp;
+    if (this.firstWins) list.setStamp(x, oldStamp);
     const from = list.move(x, score, stamp);
     if (this.track) {
       const to = list.movedTo;
