@@ -1,0 +1,94 @@
+/**
+ * Authentication and roles on HTTP.
+ *
+ * - `httpAuthMiddleware` runs first, before any body is read: a missing or unknown key gets
+ *   401 at once, so an anonymous client can make Tally neither parse a body nor run anything.
+ *   `/health` and `/metrics` answer without a key. The principal is remembered per request.
+ * - `HttpRoleGuard` (a global Nest guard) checks the role of controller routes (403), marked
+ *   with RequireRole or defaulting by method (roles.ts), and takes the route's cost from the
+ *   principal's rate bucket (429): one unit per request, one per event for ingest bodies.
+ *   GraphQL operations are checked by the OperationGate instead (src/graphql/security).
+ */
+import { ForbiddenException, HttpException, HttpStatus, Inject, Injectable, UnauthorizedException, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import type { NextFunction, Request, Response } from 'express';
+import type { IncomingMessage } from 'node:http';
+import { Metrics } from '../ops/metrics.js';
+import type { Role } from '../settings/settings.js';
+import { allows, ApiKeys, type Principal } from './api-keys.js';
+import { RateLimiter } from './rate-limiter.js';
+import { defaultHttpRole, ROLE_METADATA } from './roles.js';
+
+/** Paths that answer without a key (monitoring). */
+export const OPEN_PATHS: ReadonlySet<string> = new Set(['/health', '/metrics']);
+
+const principals = new WeakMap<IncomingMessage, Principal>();
+
+/** The principal the middleware authenticated for `req`, if any. */
+export function principalOf(req: IncomingMessage): Principal | undefined {
+  return principals.get(req);
+}
+
+const pathOf = (req: IncomingMessage): string => {
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  return q < 0 ? url : url.slice(0, q);
+};
+
+export function httpAuthMiddleware(keys: ApiKeys, metrics: Metrics) {
+  return (req: Request, res: Response, next: NextFunction): void => {
+    const path = pathOf(req);
+    if (OPEN_PATHS.has(path)) return next();
+    const auth = keys.authenticate(req.headers.authorization, req.socket.remoteAddress);
+    if (auth.ok) {
+      principals.set(req, auth.principal);
+      return next();
+    }
+    metrics.requestsRefused.inc({ transport: 'http', reason: 'unauthenticated' });
+    res.status(401).setHeader('WWW-Authenticate', 'Bearer realm="tally"');
+    // Answer in the shape the client speaks; the body is never read.
+    if (path === '/graphql') res.json({ errors: [{ message: auth.message, extensions: { code: 'UNAUTHENTICATED' } }] });
+    else res.json({ statusCode: 401, error: 'Unauthorized', message: auth.message });
+  };
+}
+
+/** Cost of an HTTP route for the rate limit: one per request, or one per event of an ingest body. */
+export function httpCost(body: unknown): number {
+  if (Array.isArray(body)) return Math.max(1, body.length);
+  if (typeof body === 'string') {
+    let lines = 1;
+    for (let i = body.indexOf('\n'); i >= 0; i = body.indexOf('\n', i + 1)) lines++;
+    return lines;
+  }
+  return 1;
+}
+
+@Injectable()
+export class HttpRoleGuard implements CanActivate {
+  constructor(
+    @Inject(Reflector) private readonly reflector: Reflector,
+    @Inject(RateLimiter) private readonly rate: RateLimiter,
+    @Inject(Metrics) private readonly metrics: Metrics,
+  ) {}
+
+  canActivate(context: ExecutionContext): boolean {
+    if (context.getType() !== 'http') return true; // GraphQL: the OperationGate checked it
+    const req = context.switchToHttp().getRequest<Request>();
+    if (OPEN_PATHS.has(pathOf(req))) return true;
+    const principal = principalOf(req);
+    if (principal === undefined) throw new UnauthorizedException('an API key is required: Authorization: Bearer <key>');
+    const need = this.reflector.getAllAndOverride<Role | undefined>(ROLE_METADATA, [context.getHandler(), context.getClass()]) ?? defaultHttpRole(req.method);
+    if (!allows(principal.role, need)) {
+      this.metrics.requestsRefused.inc({ transport: 'http', reason: 'forbidden' });
+      throw new ForbiddenException(`this key's role (${principal.role}) may not ${req.method} ${pathOf(req)}; it needs ${need}`);
+    }
+    const wait = this.rate.take(principal.id, httpCost(req.body), Date.now());
+    if (wait > 0) {
+      this.metrics.requestsRefused.inc({ transport: 'http', reason: 'rate-limited' });
+      const seconds = Math.ceil(wait / 1000);
+      context.switchToHttp().getResponse<Response>().setHeader('Retry-After', String(seconds));
+      throw new HttpException(`rate limit: this key may spend ${this.rate.rate} cost units per second; retry in ${seconds} s`, HttpStatus.TOO_MANY_REQUESTS);
+    }
+    return true;
+  }
+}
