@@ -1,0 +1,74 @@
+import { Inject, Module, type MiddlewareConsumer, type NestModule, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
+import type { ApolloServerPlugin } from '@apollo/server';
+import type { ApolloDriverConfig } from '@nestjs/apollo';
+import { GraphQLModule, GraphQLSchemaHost } from '@nestjs/graphql';
+import type { Logger } from '../../ops/logger.js';
+import { Metrics } from '../../ops/metrics.js';
+import { ApiKeys } from '../../security/api-keys.js';
+import { RateLimiter } from '../../security/rate-limiter.js';
+import { SecurityModule } from '../../security/security.module.js';
+import type { Limits } from '../../settings/limits.js';
+import type { Settings } from '../../settings/settings.js';
+import { LOGGER, SETTINGS } from '../../settings/tokens.js';
+import { securityPlugin } from './apollo-security.plugin.js';
+import { DocumentScreenMiddleware } from './document-screen.middleware.js';
+import { OperationGate } from './operation-gate.js';
+import { findWebSocketServer, WsSecurity } from './ws-security.js';
+
+/** What graphql.module.ts takes from here: the gate on HTTP and WebSocket, the token limit. */
+export class GraphqlSecurity {
+  constructor(
+    readonly gate: OperationGate,
+    readonly ws: WsSecurity,
+    private readonly limits: Limits,
+  ) {}
+
+  /** Apollo driver options: `plugins` then the gate's plugin, the token limit, and graphql-ws hooks for `path`. */
+  apolloOptions(path: string, plugins: ApolloServerPlugin[] = []): Required<Pick<ApolloDriverConfig, 'plugins' | 'parseOptions' | 'subscriptions'>> {
+    return {
+      plugins: [...plugins, securityPlugin(this.gate) as ApolloServerPlugin],
+      parseOptions: { maxTokens: this.limits.maxTokens },
+      subscriptions: { 'graphql-ws': this.ws.options(path) },
+    };
+  }
+}
+
+/** Limits the ws server once the GraphQL module has created it; stops the stall checks on shutdown. */
+class WsHardening implements OnApplicationBootstrap, OnApplicationShutdown {
+  constructor(
+    private readonly moduleRef: ModuleRef,
+    private readonly ws: WsSecurity,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.ws.harden(findWebSocketServer(this.moduleRef.get(GraphQLModule, { strict: false })));
+  }
+
+  onApplicationShutdown(): void {
+    this.ws.stop();
+  }
+}
+
+@Module({
+  imports: [SecurityModule],
+  providers: [
+    { provide: OperationGate, useFactory: (s: Settings, rate: RateLimiter, m: Metrics) => new OperationGate(s.limits, rate, m), inject: [SETTINGS, RateLimiter, Metrics] },
+    {
+      provide: WsSecurity,
+      useFactory: (keys: ApiKeys, gate: OperationGate, s: Settings, m: Metrics, log: Logger, moduleRef: ModuleRef) =>
+        new WsSecurity(keys, gate, s.limits, m, log, () => moduleRef.get(GraphQLSchemaHost, { strict: false }).schema),
+      inject: [ApiKeys, OperationGate, SETTINGS, Metrics, LOGGER, ModuleRef],
+    },
+    { provide: GraphqlSecurity, useFactory: (gate: OperationGate, ws: WsSecurity, s: Settings) => new GraphqlSecurity(gate, ws, s.limits), inject: [OperationGate, WsSecurity, SETTINGS] },
+    { provide: WsHardening, useFactory: (moduleRef: ModuleRef, ws: WsSecurity) => new WsHardening(moduleRef, ws), inject: [ModuleRef, WsSecurity] },
+  ],
+  exports: [GraphqlSecurity],
+})
+export class GraphqlSecurityModule implements NestModule {
+  constructor(@Inject(WsHardening) readonly hardening: WsHardening) {}
+
+  configure(consumer: MiddlewareConsumer): void {
+    consumer.apply(DocumentScreenMiddleware).forRoutes('graphql');
+  }
+}

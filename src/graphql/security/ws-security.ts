@@ -1,0 +1,217 @@
+/**
+ * The WebSocket side of security: graphql-ws hooks (passed through Nest's Apollo driver as
+ * `subscriptions: { 'graphql-ws': ... }`) and the limits of the underlying ws server.
+ *
+ * - connection_init carries `{ authorization: "Bearer <key>" }`: a missing or unknown key
+ *   closes with 4401; a key already holding TALLY_WS_MAX_CONNECTIONS_PER_KEY connections
+ *   closes with 1013 (try again later). No init within TALLY_WS_INIT_TIMEOUT closes with
+ *   4408 and a second init with 4429 (both graphql-ws itself).
+ * - every subscribe (subscriptions, and queries or mutations sent over the socket) passes
+ *   the same OperationGate as HTTP, plus the standard validation (with introspection refused
+ *   in production) and a cap of TALLY_WS_MAX_SUBSCRIPTIONS live operations per connection;
+ *   a refusal is an `error` message for that operation, the connection stays.
+ * - frames above MAX_FRAME_BYTES close the connection (1009, by ws).
+ * - slow consumers: graphql-ws sends an operation's next message only after the previous
+ *   one was handed to the kernel, and meanwhile its CoalescingQueue merges or drops updates
+ *   (counted), so a client that does not read holds at most one message per operation in
+ *   Tally's buffers. A connection whose buffered bytes exceed MAX_BUFFERED_BYTES, or have
+ *   not drained for TALLY_WS_SLOW_CONSUMER_TIMEOUT, is dropped.
+ */
+import type { GraphQLWsSubscriptionsConfig } from '@nestjs/graphql';
+import { GraphQLError, getOperationAST, NoSchemaIntrospectionCustomRule, parse, specifiedRules, validate, type GraphQLSchema, type ValidationRule } from 'graphql';
+import type { Context } from 'graphql-ws';
+import type { IncomingMessage } from 'node:http';
+import type { Logger } from '../../ops/logger.js';
+import type { Metrics } from '../../ops/metrics.js';
+import type { ApiKeys, Principal } from '../../security/api-keys.js';
+import type { Limits } from '../../settings/limits.js';
+import { queueTotals } from '../live/coalescing-queue.js';
+import type { OperationGate } from './operation-gate.js';
+
+/** Largest WebSocket frame (and message) accepted: a subscribe message is a small document. */
+export const MAX_FRAME_BYTES = 64 * 1024;
+/** Bytes waiting in one connection's send buffer beyond which it is dropped at the next message. */
+export const MAX_BUFFERED_BYTES = 1024 * 1024;
+
+/** Close codes Tally uses besides graphql-ws's own (4400-4499). */
+export const CLOSE = { unauthorized: 4401, tooManyConnections: 1013 } as const;
+
+/** What graphql-ws's ws adapter puts in `ctx.extra`. */
+interface Socket {
+  readonly bufferedAmount: number;
+  close(code?: number, reason?: string): void;
+  terminate(): void;
+}
+interface Extra {
+  socket: Socket;
+  request: IncomingMessage;
+}
+type WsContext = Context<Record<string, unknown> | undefined, Extra>;
+
+interface Connection {
+  principal: Principal;
+  /** Messages handed to the socket so far (each after the previous one of its operation was sent). */
+  sent: number;
+  /** Since when the send buffer has held bytes with no message sent; undefined when moving. */
+  stalledSince?: number;
+  sentAtStall: number;
+}
+
+export class WsSecurity {
+  private readonly connections = new Map<Socket, Connection>();
+  private readonly perKey = new Map<string, number>();
+  private readonly rules: readonly ValidationRule[];
+  private timer: NodeJS.Timeout | undefined;
+  private reported = { coalesced: queueTotals.coalesced, dropped: queueTotals.dropped };
+
+  constructor(
+    private readonly keys: ApiKeys,
+    private readonly gate: OperationGate,
+    private readonly limits: Limits,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+    private readonly schema: () => GraphQLSchema,
+    production = process.env.NODE_ENV === 'production',
+  ) {
+    this.rules = production ? [...specifiedRules, NoSchemaIntrospectionCustomRule] : specifiedRules;
+    metrics.onCollect(() => this.collect());
+  }
+
+  /** The graphql-ws options for Nest's Apollo driver. */
+  options(path: string): GraphQLWsSubscriptionsConfig {
+    const hooks = {
+      path,
+      connectionInitWaitTimeout: this.limits.wsInitTimeoutMs,
+      onConnect: (ctx: WsContext) => this.onConnect(ctx),
+      onSubscribe: (ctx: WsContext, id: string, payload: { query: string; operationName?: string | null; variables?: Record<string, unknown> | null }) => this.onSubscribe(ctx, payload),
+      onNext: (ctx: WsContext) => this.onNext(ctx),
+      onClose: (ctx: WsContext) => this.onClose(ctx),
+    };
+    // Nest types the hooks with graphql-ws's default (empty) Extra; ours is what the ws adapter passes.
+    return hooks as unknown as GraphQLWsSubscriptionsConfig;
+  }
+
+  /** Applies the frame limit to the ws server Nest created (see findWebSocketServer). */
+  harden(wss: { options: { maxPayload?: number } }): void {
+    wss.options.maxPayload = MAX_FRAME_BYTES;
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  private onConnect(ctx: WsContext): boolean {
+    const { socket, request } = ctx.extra;
+    const params = ctx.connectionParams ?? {};
+    const auth = this.keys.authenticate(params.authorization ?? params.Authorization, request.socket.remoteAddress);
+    if (!auth.ok) {
+      this.gate.refused('ws', 'unauthenticated');
+      socket.close(CLOSE.unauthorized, auth.message);
+      return false; // graphql-ws would close with 4403; the socket is already closing with 4401
+    }
+    const { principal } = auth;
+    const open = this.perKey.get(principal.id) ?? 0;
+    if (open >= this.limits.wsMaxConnectionsPerKey) {
+      this.gate.refused('ws', 'too-many-connections');
+      socket.close(CLOSE.tooManyConnections, `this key already has ${open} connections; at most ${this.limits.wsMaxConnectionsPerKey}`);
+      return false;
+    }
+    this.perKey.set(principal.id, open + 1);
+    this.connections.set(socket, { principal, sent: 0, sentAtStall: 0 });
+    this.metrics.wsConnections.set(this.connections.size);
+    this.timer ??= setInterval(() => this.checkStalls(Date.now()), Math.max(10, Math.min(1_000, this.limits.wsSlowConsumerTimeoutMs / 4))).unref();
+    return true;
+  }
+
+  private onSubscribe(ctx: WsContext, payload: { query: string; operationName?: string | null; variables?: Record<string, unknown> | null }) {
+    const connection = this.connections.get(ctx.extra.socket);
+    if (connection === undefined) return [new GraphQLError('not authenticated', { extensions: { code: 'UNAUTHENTICATED' } })];
+    // graphql-ws has already registered this operation in ctx.subscriptions.
+    const live = Object.keys(ctx.subscriptions).length;
+    if (live > this.limits.wsMaxSubscriptions) {
+      this.gate.refused('ws', 'too-many-subscriptions');
+      return [new GraphQLError(`this connection already runs ${live - 1} operations; at most ${this.limits.wsMaxSubscriptions}`, { extensions: { code: 'TOO_MANY_SUBSCRIPTIONS' } })];
+    }
+    let document;
+    try {
+      document = parse(payload.query, { maxTokens: this.limits.maxTokens });
+    } catch (err) {
+      if (err instanceof GraphQLError && /more than \d+ tokens/.test(err.message)) this.gate.refused('ws', 'too-many-tokens');
+      return [err instanceof GraphQLError ? err : new GraphQLError(`Syntax Error: ${(err as Error).message}`)];
+    }
+    const structural = this.gate.screen(document, 'ws');
+    if (structural.length > 0) return structural;
+    const schema = this.schema();
+    const invalid = validate(schema, document, this.rules);
+    if (invalid.length > 0) return invalid;
+    const operation = getOperationAST(document, payload.operationName);
+    if (!operation) return [new GraphQLError('Unable to identify operation')];
+    const variables = payload.variables ?? undefined;
+    const refusal = this.gate.admit(connection.principal, schema, document, operation, variables, 'ws');
+    if (refusal) return [refusal];
+    return { schema, document, operationName: payload.operationName, variableValues: variables };
+  }
+
+  private onNext(ctx: WsContext): undefined {
+    const socket = ctx.extra.socket;
+    const c = this.connections.get(socket);
+    if (c) c.sent++;
+    if (socket.bufferedAmount > MAX_BUFFERED_BYTES) this.drop(socket, `${socket.bufferedAmount} bytes waiting to be read`);
+    return undefined;
+  }
+
+  private onClose(ctx: WsContext): void {
+    const connection = this.connections.get(ctx.extra.socket);
+    if (connection === undefined) return;
+    this.connections.delete(ctx.extra.socket);
+    const open = (this.perKey.get(connection.principal.id) ?? 1) - 1;
+    if (open > 0) this.perKey.set(connection.principal.id, open);
+    else this.perKey.delete(connection.principal.id);
+    this.metrics.wsConnections.set(this.connections.size);
+    if (this.connections.size === 0) this.stop();
+  }
+
+  /**
+   * Drops connections that made no progress for the slow-consumer timeout: bytes waiting in
+   * the send buffer at every check and no message sent since (a client that reads slowly
+   * still lets a message through now and then; one that reads nothing does not).
+   */
+  private checkStalls(now: number): void {
+    for (const [socket, c] of this.connections) {
+      if (socket.bufferedAmount === 0) c.stalledSince = undefined;
+      else if (c.stalledSince === undefined || c.sent !== c.sentAtStall) {
+        c.stalledSince = now;
+        c.sentAtStall = c.sent;
+      } else if (now - c.stalledSince >= this.limits.wsSlowConsumerTimeoutMs) this.drop(socket, `${socket.bufferedAmount} bytes unread for ${now - c.stalledSince} ms`);
+    }
+  }
+
+  private drop(socket: Socket, why: string): void {
+    const c = this.connections.get(socket);
+    this.metrics.wsSlowConsumers.inc();
+    this.log.warn({ key: c?.principal.id, why }, 'slow WebSocket consumer dropped');
+    // The client reads nothing, so a close frame would wait behind the rest: cut the socket.
+    socket.terminate();
+  }
+
+  private collect(): void {
+    this.metrics.subscriptionCoalesced.inc(queueTotals.coalesced - this.reported.coalesced);
+    this.metrics.subscriptionDropped.inc(queueTotals.dropped - this.reported.dropped);
+    this.reported = { coalesced: queueTotals.coalesced, dropped: queueTotals.dropped };
+  }
+}
+
+/**
+ * The ws server behind Nest's graphql-ws integration. Nest does not pass ws server options
+ * through (only graphql-ws hooks), so the frame limit is set on the server it created; this
+ * reads the driver's private field and fails start-up loudly if a Nest upgrade moves it.
+ */
+export function findWebSocketServer(graphqlModule: unknown): { options: { maxPayload?: number } } {
+  const driver = (graphqlModule as { graphQlAdapter?: { _subscriptionService?: { wss?: unknown } } }).graphQlAdapter;
+  const wss = driver?._subscriptionService?.wss as { options?: { maxPayload?: number }; handleUpgrade?: unknown } | undefined;
+  if (wss === undefined || typeof wss.options !== 'object' || typeof wss.handleUpgrade !== 'function') {
+    throw new Error('cannot find the WebSocket server of the GraphQL module to limit its frame size (has @nestjs/apollo changed?)');
+  }
+  return wss as { options: { maxPayload?: number } };
+}
