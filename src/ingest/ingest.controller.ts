@@ -1,6 +1,7 @@
 import { BadRequestException, Body, Controller, HttpCode, Inject, Param, PayloadTooLargeException, Post } from '@nestjs/common';
 import { EventIngest, MAX_EVENTS_PER_REQUEST } from './event-ingest.js';
 import type { IngestOutcome } from './event-processor.js';
+import { RequireRole } from '../security/roles.js';
 
 /** `POST /ingest/{source}` with a JSON array (or one object) or an NDJSON body. */
 @Controller('ingest')
@@ -8,6 +9,7 @@ export class IngestController {
   constructor(@Inject(EventIngest) private readonly ingestion: EventIngest) {}
 
   @Post(':source')
+  @RequireRole('writer')
   @HttpCode(200)
   async ingest(@Param('source') source: string, @Body() body: unknown): Promise<IngestOutcome> {
     let events: unknown[];
