@@ -8,6 +8,9 @@ import { ValidationPipe, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { AppModule } from './app.module.js';
+import { Metrics } from './ops/metrics.js';
+import { ApiKeys } from './security/api-keys.js';
+import { httpAuthMiddleware } from './security/http-auth.js';
 import type { TallyRuntime } from './settings/settings.module.js';
 
 /**
@@ -21,11 +24,13 @@ export const MAX_BODY = '10mb';
 
 export async function createTally(runtime: TallyRuntime): Promise<INestApplication> {
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(runtime), { logger: ['error', 'warn'], bodyParser: false });
+  // Static files answer without a key; every data call they make goes through /graphql.
+  app.useStaticAssets(PUBLIC_DIR, { index: 'index.html', fallthrough: true });
+  // Everything else needs a key (but /health and /metrics), checked before any body is read.
+  app.use(httpAuthMiddleware(app.get(ApiKeys), app.get(Metrics)));
   app.useBodyParser('json', { limit: MAX_BODY });
   app.useBodyParser('text', { type: ['application/x-ndjson', 'application/ndjson', 'text/plain'], limit: MAX_BODY });
   app.useGlobalPipes(new ValidationPipe({ transform: true, forbidUnknownValues: false }));
-  // Static files answer without a key; every data call they make goes through /graphql.
-  app.useStaticAssets(PUBLIC_DIR, { index: 'index.html', fallthrough: true });
   await app.listen(runtime.settings.port, runtime.settings.host);
   return app;
 }

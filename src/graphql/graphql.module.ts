@@ -16,6 +16,7 @@ import { IngestResolver } from './ingest/ingest.resolver.js';
 import { LeaderboardResolver } from './leaderboard/leaderboard.resolver.js';
 import { LeaderboardService } from './leaderboard/leaderboard.service.js';
 import { metricsPlugin } from './metrics.plugin.js';
+import { GraphqlSecurity, GraphqlSecurityModule } from './security/graphql-security.module.js';
 import { PipelineResolver } from './pipeline/pipeline.resolver.js';
 import { StatsResolver } from './stats/stats.resolver.js';
 import { StatsService } from './stats/stats.service.js';
@@ -33,14 +34,16 @@ import { StatsService } from './stats/stats.service.js';
     IngestModule,
     GraphQLModule.forRootAsync<ApolloDriverConfig>({
       driver: ApolloDriver,
-      inject: [Metrics],
-      useFactory: (metrics: Metrics) => ({
+      imports: [GraphqlSecurityModule],
+      inject: [Metrics, GraphqlSecurity],
+      useFactory: (metrics: Metrics, security: GraphqlSecurity) => ({
         path: '/graphql',
         // TALLY_SCHEMA_FILE: write the generated schema there (`npm run schema` writes schema.gql).
         autoSchemaFile: process.env.TALLY_SCHEMA_FILE || true,
         sortSchema: true,
-        subscriptions: { 'graphql-ws': { path: '/graphql' } },
-        plugins: [metricsPlugin(metrics)],
+        // plugins, parseOptions (token limit) and subscriptions: keys, roles, demand control and
+        // rate limits on HTTP and WebSocket alike (src/graphql/security).
+        ...security.apolloOptions('/graphql', [metricsPlugin(metrics)]),
         allowBatchedHttpRequests: false,
         csrfPrevention: true,
         introspection: process.env.NODE_ENV !== 'production',
