@@ -60,6 +60,11 @@ export class View {
     return this.entities.size;
   }
 
+  /** True when `entity` holds a vector, expired or not (an upsert of it allocates no new entity). */
+  has(entity: string): boolean {
+    return this.entities.has(entity);
+  }
+
   /** Index of `field` (for compiled read plans), or -1. */
   indexOf(field: string): number {
     return this.fieldIndex.get(field) ?? -1;

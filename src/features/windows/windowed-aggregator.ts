@@ -94,6 +94,11 @@ export class WindowedAggregator {
     return this.entities.size;
   }
 
+  /** True when `entity` holds state (an update of it allocates no new entity). */
+  has(entity: string): boolean {
+    return this.entities.has(entity);
+  }
+
   /** Adds one event of `entity` at event time `ts`. The caller has checked lateness and type. */
   update(entity: string, value: EventValue, ts: number): void {
     let slots = this.entities.get(entity);
