@@ -23,20 +23,10 @@
  * and the buffer needs no allocator. The header is the block at offset 0 (MAX_LEVEL
  * levels); 0 as a link means "none".
  *
- * Two additions to Redis' list keep member strings off the hot path:
- * - Top-level backward links. Walking back from a node, always on the top level of the
- *   node reached, retraces the search path to it in reverse (Pugh's analysis, backwards)
- *   and meets every predecessor and span a search would, without comparing a key. Rank
- *   reads and unlinking use that walk; only linking at a new key compares keys.
- * - The tie key. With ties 'first' it is the stamp (when the member reached its score).
- *   With ties 'redis' it is the 6 bytes of the member's UTF-8 that follow the longest
- *   prefix common to every member (zero-padded, as a 48-bit integer): two keys that differ
- *   order their members as memcmp would, so most ties are settled inside the node block
- *   and the strings are compared only when the keys are equal. Names like `player:12345`
- *   or zero-padded numbers are then told apart by their key alone. The common prefix only
- *   ever shrinks; each time it does, every key is recomputed (O(n), at most once per byte
- *   of the first member's name over the life of the set). Members with a code unit
- *   >= U+D800 (flagged wide) are always compared in full, by compareUtf8.
+ * Two additions to Redis' list keep member strings off the hot path (see the notes at
+ * the end of the file): backward links on each node's top level, so rank reads and
+ * unlinking walk back without comparing keys, and a tie key per node, so most equal
+ * scores are settled without reading the member strings.
  *
  * Invariants: for every level i and node x, fwd(x, i) is the next node of level > i in
  * key order (0 at the end) and span(x, i) its distance in level-0 steps (to the end when
@@ -610,3 +600,21 @@ export class SkipList {
     }
   }
 }
+
+/*
+ * Notes on the two additions to Redis' skip list.
+ *
+ * - Top-level backward links. Walking back from a node, always on the top level of the
+ *   node reached, retraces the search path to it in reverse (Pugh's analysis, backwards)
+ *   and meets every predecessor and span a search would, without comparing a key. Rank
+ *   reads and unlinking use that walk; only linking at a new key compares keys.
+ * - The tie key. With ties 'first' it is the stamp (when the member reached its score).
+ *   With ties 'redis' it is the 6 bytes of the member's UTF-8 that follow the longest
+ *   prefix common to every non-wide member seen (zero-padded, a 48-bit integer): keys that differ
+ *   order their members as memcmp would, so most ties are settled inside the node block
+ *   and the strings are compared only when the keys are equal. Names like `player:12345`
+ *   or zero-padded numbers are then told apart by their key alone. The common prefix only
+ *   ever shrinks; each time it does, every key is recomputed (O(n), at most once per byte
+ *   of the first member's name over the life of the set). Members with a code unit
+ *   >= U+D800 (flagged wide) are always compared in full, by compareUtf8.
+ */

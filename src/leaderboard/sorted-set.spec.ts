@@ -203,6 +203,27 @@ describe(SortedSet.name, () => {
     );
   });
 
+  it('orders ties by bytes when members share long prefixes and differ past the tie key', () => {
+    // Suffixes from a small alphabet (NUL and a 2-byte char included) after a shared
+    // prefix: keys often tie and strings decide; a late member shrinks the common prefix
+    // so every key is recomputed while the set is populated.
+    const suffix = fc.string({ unit: fc.constantFrom('0', '1', '9', '\u0000', 'é', 'z'), maxLength: 10 });
+    fc.assert(
+      fc.property(fc.array(fc.tuple(suffix, fc.integer({ min: 0, max: 2 })), { minLength: 1, maxLength: 80 }), fc.nat(79), (ops, shrinkAt) => {
+        const sut = new SortedSet();
+        const model = new Model('redis');
+        ops.forEach(([sfx, score], i) => {
+          const member = i === shrinkAt ? `p${sfx}` : `player:000000${sfx}`;
+          model.set(member, score, 0);
+          sut.set(member, score);
+        });
+        sut.assertValid();
+        expect(sut.revRange(0, -1)).toEqual(model.desc().map((m) => ({ member: m.member, score: m.score })));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('orders equal scores by UTF-8 bytes, not UTF-16 code units', () => {
     const sut = new SortedSet();
     // U+FFFF is one code unit 0xFFFF but three bytes EF BF BF; U+1F600 is 0xD83D 0xDE00 but F0 9F 98 80.
