@@ -6,6 +6,7 @@
  */
 import type { Logger } from '../ops/logger.js';
 import { RateLimitedLog } from '../ops/logger.js';
+import type { MemoryGuard } from '../ops/memory-guard.js';
 import type { Metrics } from '../ops/metrics.js';
 import { featureTopic, fenceTopic, geoTopic, leaderboardTopic, viewTopic, type Change, type ChangeFeed } from '../changes/change-feed.js';
 import type { FeatureStore, ViewStore } from '../features/index.js';
@@ -52,6 +53,8 @@ export class EventProcessor {
     private readonly metrics: Metrics,
     private readonly log: Logger,
     private readonly clock: () => number = Date.now,
+    /** The memory budget: when full, events that would create an entity are refused. */
+    private readonly memory?: MemoryGuard,
   ) {
     this.rateLimited = new RateLimitedLog(this.log);
   }
@@ -85,6 +88,9 @@ export class EventProcessor {
 
   private process(result: RouteResult, partition: number): RouteResult {
     if (!result.ok) return this.refuse(result);
+    if (this.memory?.full() && this.createsEntity(result)) {
+      return this.refuse({ ok: false, source: result.source, reason: 'memory-budget', message: `the memory budget (${this.memory.budget} bytes) is reached: events of new entities are refused` });
+    }
     const spec = this.router.source(result.source)!;
     if (!this.watermarks.admit(result.source, partition, result.ts, spec.latenessMs)) {
       const wm = this.watermarks.get(result.source, partition)!;
@@ -105,6 +111,27 @@ export class EventProcessor {
     }
     this.metrics.eventsAccepted.inc({ source: result.source });
     return result;
+  }
+
+  /** True when applying `routed` would add an entity (or member) to a store. Only asked when memory is full. */
+  private createsEntity(routed: Routed): boolean {
+    for (const u of routed.updates) {
+      switch (u.store) {
+        case 'feature':
+          if (!this.stores.features.feature(u.name).has(u.entity)) return true;
+          break;
+        case 'view':
+          if (!this.stores.views.view(u.name).has(u.entity)) return true;
+          break;
+        case 'leaderboard':
+          if (this.stores.leaderboards.require(u.name).rank(u.member, new Date(routed.ts).toISOString(), routed.ts) === null) return true;
+          break;
+        case 'geo':
+          if (this.stores.geo.collection(u.name).position(u.member) === undefined) return true;
+          break;
+      }
+    }
+    return false;
   }
 
   private apply(routed: Routed): void {

@@ -11,6 +11,7 @@ import type { Settings } from '../settings/settings.js';
 import { CHANGES, CLOCK, LOGGER, PIPELINE, SETTINGS } from '../settings/tokens.js';
 import { Health } from '../ops/health.js';
 import type { Logger } from '../ops/logger.js';
+import { MemoryGuard } from '../ops/memory-guard.js';
 import { Metrics } from '../ops/metrics.js';
 import { EventIngest } from './event-ingest.js';
 import { EventProcessor } from './event-processor.js';
@@ -64,9 +65,9 @@ class ExpiryTimer implements OnApplicationBootstrap, OnApplicationShutdown {
     { provide: Router, useFactory: (p: Pipeline) => new Router(p), inject: [PIPELINE] },
     {
       provide: EventProcessor,
-      useFactory: (router: Router, features: FeatureStore, views: ViewStore, leaderboards: LeaderboardStore, geo: GeoStore, changes: ChangeFeed<Change>, metrics: Metrics, log: Logger, clock: () => number) =>
-        new EventProcessor(router, { features, views, leaderboards, geo }, changes, metrics, log, clock),
-      inject: [Router, FeatureStore, ViewStore, LeaderboardStore, GeoStore, CHANGES, Metrics, LOGGER, CLOCK],
+      useFactory: (router: Router, features: FeatureStore, views: ViewStore, leaderboards: LeaderboardStore, geo: GeoStore, changes: ChangeFeed<Change>, metrics: Metrics, log: Logger, clock: () => number, memory: MemoryGuard) =>
+        new EventProcessor(router, { features, views, leaderboards, geo }, changes, metrics, log, clock, memory),
+      inject: [Router, FeatureStore, ViewStore, LeaderboardStore, GeoStore, CHANGES, Metrics, LOGGER, CLOCK, MemoryGuard],
     },
     { provide: EventIngest, useFactory: (p: EventProcessor) => new EventIngest(p), inject: [EventProcessor] },
     {

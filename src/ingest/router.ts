@@ -21,9 +21,10 @@ export type RejectReason =
   | 'future-timestamp'
   | 'late'
   | 'too-large'
-  | 'internal-error';
+  | 'internal-error'
+  | 'memory-budget';
 
-export const REJECT_REASONS: readonly RejectReason[] = ['unknown-source', 'invalid-json', 'not-an-object', 'missing-field', 'wrong-type', 'invalid-value', 'invalid-timestamp', 'future-timestamp', 'late', 'too-large', 'internal-error'];
+export const REJECT_REASONS: readonly RejectReason[] = ['unknown-source', 'invalid-json', 'not-an-object', 'missing-field', 'wrong-type', 'invalid-value', 'invalid-timestamp', 'future-timestamp', 'late', 'too-large', 'internal-error', 'memory-budget'];
 
 export type Update =
   | { store: 'feature'; name: string; entity: string; value: EventValue }
