@@ -1,4 +1,5 @@
 import { Module, type DynamicModule } from '@nestjs/common';
+import { DemoModule } from './demo/demo.module.js';
 import { TallyGraphqlModule } from './graphql/graphql.module.js';
 import { IngestModule } from './ingest/ingest.module.js';
 import { OpsModule } from './ops/ops.module.js';
@@ -8,6 +9,6 @@ import { SettingsModule, type TallyRuntime } from './settings/settings.module.js
 @Module({})
 export class AppModule {
   static forRoot(runtime: TallyRuntime): DynamicModule {
-    return { module: AppModule, imports: [SettingsModule.forRoot(runtime), OpsModule, IngestModule, TallyGraphqlModule] };
+    return { module: AppModule, imports: [SettingsModule.forRoot(runtime), OpsModule, IngestModule, TallyGraphqlModule, DemoModule] };
   }
 }

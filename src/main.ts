@@ -2,7 +2,8 @@
  * Tally's entry point: read settings and the pipeline file, refuse to start with every
  * problem listed if either is wrong, then serve.
  */
-import { loadPipeline, PipelineError } from './pipeline/load.js';
+import { resolve } from 'node:path';
+import { DEMO_PIPELINE_PATH, loadPipeline, PipelineError } from './pipeline/load.js';
 import { loadSettings, SettingsError } from './settings/settings.js';
 import { createTally, baseUrl } from './bootstrap.js';
 import { createLogger } from './ops/logger.js';
@@ -28,6 +29,8 @@ async function main(): Promise<void> {
     process.stderr.write(`tally: cannot start\n${problems.join('\n')}\n`);
     process.exit(1);
   }
+  // Demo events by default in embedded mode with the bundled demo pipeline; TALLY_DEMO=0/1 decides otherwise.
+  settings.demo ??= settings.kafkaBrokers.length === 0 && resolve(settings.pipelinePath) === DEMO_PIPELINE_PATH;
   if (!settings.apiKeys) log.warn('TALLY_API_KEYS is not set: every client may query, subscribe and ingest');
   const app = await createTally({ settings, pipeline });
   // Graceful stop: stop consuming, flush, close servers, then exit 0. A second signal exits at once.

@@ -24,6 +24,7 @@ const UPDATED = /* GraphQL */ `
 `;
 
 const SPAN_MS = 5 * 60_000;
+const MIN_SPAN_MS = 30_000;
 const REREAD_MS = 5_000;
 const STORAGE_KEY = 'tally.charts';
 /** Charts added from alerts, beyond which the oldest of them makes room. */
@@ -92,7 +93,10 @@ class Chart {
   }
 
   draw(): void {
-    drawSparkline(this.canvas, this.points, Date.now(), { spanMs: SPAN_MS, color: this.color, fromZero: true });
+    // The time axis grows with the data, up to SPAN_MS: a new chart is not a spike at the right edge.
+    const now = Date.now();
+    const span = Math.min(SPAN_MS, Math.max(MIN_SPAN_MS, now - (this.points[0]?.[0] ?? now)));
+    drawSparkline(this.canvas, this.points, now, { spanMs: span, color: this.color, fromZero: true });
   }
 
   dispose(): void {

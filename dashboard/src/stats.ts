@@ -29,6 +29,7 @@ const STATS_QUERY = /* GraphQL */ `
 
 const POLL_MS = 1_000;
 const SPAN_MS = 2 * 60_000;
+const MIN_SPAN_MS = 20_000;
 
 interface Tile {
   root: HTMLElement;
@@ -132,7 +133,10 @@ function set(t: Tile, value: string, note: string, series?: [number, number | nu
     t.value.classList.add('tick');
   }
   t.note.textContent = note;
-  if (t.canvas && series && now && color) drawSparkline(t.canvas, series, now, { spanMs: SPAN_MS, color, fromZero: true });
+  if (t.canvas && series && now && color) {
+    const span = Math.min(SPAN_MS, Math.max(MIN_SPAN_MS, now - (series[0]?.[0] ?? now)));
+    drawSparkline(t.canvas, series, now, { spanMs: span, color, fromZero: true });
+  }
 }
 
 function push(series: [number, number | null][], t: number, v: number | null): void {

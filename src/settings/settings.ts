@@ -3,6 +3,7 @@
  * throws one SettingsError listing every problem, so start-up fails once, completely.
  */
 import { DEMO_PIPELINE_PATH } from '../pipeline/load.js';
+import { loadDurability, type DurabilitySettings } from './durability.js';
 import { loadLimits, type Limits } from './limits.js';
 
 export type Role = 'reader' | 'writer' | 'admin';
@@ -21,6 +22,13 @@ export interface Settings {
   apiKeys?: Map<string, Role>;
   /** Demand control, rate limits, WebSocket caps, memory budget (limits.ts). */
   limits: Limits;
+  /** Snapshots and recovery (durability.ts). */
+  durability: DurabilitySettings;
+  /**
+   * TALLY_DEMO: run the demo event generator in-process (src/demo). Undefined = not said;
+   * main.ts turns it on in embedded mode with the bundled demo pipeline.
+   */
+  demo?: boolean;
 }
 
 export class SettingsError extends Error {
@@ -52,7 +60,10 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
       else apiKeys!.set(key, role);
     });
   }
+  const demo = env.TALLY_DEMO === undefined || env.TALLY_DEMO === '' ? undefined : parseSwitch(env.TALLY_DEMO);
+  if (demo === null) problems.push(`TALLY_DEMO: "${env.TALLY_DEMO}" must be 1 or 0 (true/false, on/off)`);
   const limits = loadLimits(env, problems);
+  const durability = loadDurability(env, problems);
   if (problems.length > 0) throw new SettingsError(problems);
   return {
     port,
@@ -64,5 +75,15 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     fsync,
     apiKeys,
     limits,
+    durability,
+    demo: demo ?? undefined,
   };
+}
+
+/** 1/true/on/yes -> true, 0/false/off/no -> false, anything else -> null. */
+function parseSwitch(value: string): boolean | null {
+  const v = value.trim().toLowerCase();
+  if (['1', 'true', 'on', 'yes'].includes(v)) return true;
+  if (['0', 'false', 'off', 'no'].includes(v)) return false;
+  return null;
 }

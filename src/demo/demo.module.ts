@@ -1,0 +1,49 @@
+import { Inject, Module, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { EventIngest } from '../ingest/event-ingest.js';
+import { IngestModule } from '../ingest/ingest.module.js';
+import type { Logger } from '../ops/logger.js';
+import type { Pipeline } from '../pipeline/pipeline.js';
+import type { Settings } from '../settings/settings.js';
+import { CLOCK, LOGGER, PIPELINE, SETTINGS } from '../settings/tokens.js';
+import { DemoGenerator } from './demo-generator.js';
+import { DemoRunner } from './demo-runner.js';
+import { embeddedSink } from './demo-sinks.js';
+
+/** Runs the demo generator while the app runs when `settings.demo` is on (TALLY_DEMO). */
+class DemoLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
+  private runner: DemoRunner | undefined;
+
+  constructor(
+    private readonly settings: Settings,
+    private readonly pipeline: Pipeline,
+    private readonly ingest: EventIngest,
+    private readonly log: Logger,
+    private readonly clock: () => number,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    if (!this.settings.demo) return;
+    const sink = embeddedSink((source, events) => this.ingest.ingest(source, events));
+    this.runner = new DemoRunner(new DemoGenerator(), sink, this.pipeline, { clock: this.clock, warn: (m) => this.log.warn(m) });
+    await this.runner.start();
+    this.log.info({ sink: sink.name }, 'demo events on (TALLY_DEMO=0 turns them off)');
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.runner?.stop();
+  }
+}
+
+@Module({
+  imports: [IngestModule],
+  providers: [
+    {
+      provide: DemoLifecycle,
+      useFactory: (s: Settings, p: Pipeline, ingest: EventIngest, log: Logger, clock: () => number) => new DemoLifecycle(s, p, ingest, log, clock),
+      inject: [SETTINGS, PIPELINE, EventIngest, LOGGER, CLOCK],
+    },
+  ],
+})
+export class DemoModule {
+  constructor(@Inject(DemoLifecycle) readonly lifecycle: DemoLifecycle) {}
+}
