@@ -49,8 +49,9 @@ export class RateLimiter {
       this.buckets.delete(id);
     }
     this.buckets.set(id, b);
-    if (cost <= b.tokens) {
-      b.tokens -= cost;
+    // The epsilon absorbs the rounding of many small refills.
+    if (cost <= b.tokens + 1e-9) {
+      b.tokens = Math.max(0, b.tokens - cost);
       return 0;
     }
     return Math.ceil(((cost - b.tokens) * 1000) / this.rate);

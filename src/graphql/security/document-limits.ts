@@ -4,8 +4,8 @@
  * (memoized), so a fragment "bomb" costs the walk nothing more than its text.
  *
  * - structure (`checkStructure`, variable-independent, run before the standard validation):
- *   depth and aliases per operation with fragments expanded, and how often one selection set
- *   selects the same response name. The last bound exists because graphql-js compares every
+ *   depth and aliases per operation with fragments expanded, nesting of argument literals,
+ *   and how often one selection set selects the same response name. The last bound exists because graphql-js compares every
  *   pair of same-named fields (OverlappingFieldsCanBeMergedRule): 600 repeats of one field
  *   take over a second to validate, 5 take nothing.
  * - cost (`operationCost`, with the request's variables): each field costs 1, times the
@@ -27,6 +27,7 @@ import {
   isObjectType,
   Kind,
   valueFromASTUntyped,
+  visit,
   type DocumentNode,
   type FieldNode,
   type FragmentDefinitionNode,
@@ -45,6 +46,8 @@ export interface DocumentLimits {
 
 /** Times one selection set may select the same response name (see the header). */
 export const MAX_FIELD_REPEATS = 5;
+/** Nesting of list and object literals in an argument: events sent inline nest a few levels. */
+export const MAX_VALUE_DEPTH = 32;
 
 /** Arguments whose integer value is the number of items a field returns. */
 const SIZE_ARGUMENTS = new Set(['limit', 'first', 'last', 'top', 'k']);
@@ -103,9 +106,26 @@ export function checkStructure(document: DocumentNode, limits: Pick<DocumentLimi
     if (depth > limits.maxDepth) errors.push(limitError('too-deep', `${name} nests fields ${depth} levels deep; at most ${limits.maxDepth}`));
     if (aliases > limits.maxAliases) errors.push(limitError('too-many-aliases', `${name} uses ${fmt(aliases)} aliases; at most ${limits.maxAliases}`));
   }
+  const valueDepth = deepestValue(document);
+  if (valueDepth > MAX_VALUE_DEPTH) errors.push(limitError('too-deep', `an argument value nests ${valueDepth} levels deep; at most ${MAX_VALUE_DEPTH}`));
   const repeated = repeatedField(document, fragments);
   if (repeated) errors.push(limitError('repeated-field', `field "${repeated.name}" is selected ${fmt(repeated.count)} times in one selection set; at most ${MAX_FIELD_REPEATS}`));
   return errors;
+}
+
+/** Deepest nesting of list and object literals anywhere in the document (1 for a scalar). */
+function deepestValue(document: DocumentNode): number {
+  let deepest = 0;
+  let depth = 0;
+  visit(document, {
+    enter(node) {
+      if (node.kind === Kind.LIST || node.kind === Kind.OBJECT) deepest = Math.max(deepest, ++depth + 1);
+    },
+    leave(node) {
+      if (node.kind === Kind.LIST || node.kind === Kind.OBJECT) depth--;
+    },
+  });
+  return deepest;
 }
 
 /** The first response name selected more than MAX_FIELD_REPEATS times in one selection set. */
