@@ -2,11 +2,14 @@ import { ApolloDriver, type ApolloDriverConfig } from '@nestjs/apollo';
 import { Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { GraphQLModule } from '@nestjs/graphql';
+import { DurabilityModule } from '../durability/durability.module.js';
 import { FeaturesModule } from '../features/features.module.js';
 import { GeoModule } from '../geo/geo.module.js';
 import { IngestModule } from '../ingest/ingest.module.js';
 import { LeaderboardModule } from '../leaderboard/leaderboard.module.js';
+import { Health } from '../ops/health.js';
 import { Metrics } from '../ops/metrics.js';
+import { DurabilityResolver } from './durability/durability.resolver.js';
 import { InputErrorFilter } from './errors.filter.js';
 import { FeatureLiveService } from './features/feature-live.service.js';
 import { FeaturesResolver } from './features/features.resolver.js';
@@ -16,6 +19,7 @@ import { IngestResolver } from './ingest/ingest.resolver.js';
 import { LeaderboardResolver } from './leaderboard/leaderboard.resolver.js';
 import { LeaderboardService } from './leaderboard/leaderboard.service.js';
 import { metricsPlugin } from './metrics.plugin.js';
+import { stalePlugin } from './stale.plugin.js';
 import { GraphqlSecurity, GraphqlSecurityModule } from './security/graphql-security.module.js';
 import { PipelineResolver } from './pipeline/pipeline.resolver.js';
 import { StatsResolver } from './stats/stats.resolver.js';
@@ -32,18 +36,19 @@ import { StatsService } from './stats/stats.service.js';
     LeaderboardModule,
     GeoModule,
     IngestModule,
+    DurabilityModule,
     GraphQLModule.forRootAsync<ApolloDriverConfig>({
       driver: ApolloDriver,
       imports: [GraphqlSecurityModule],
-      inject: [Metrics, GraphqlSecurity],
-      useFactory: (metrics: Metrics, security: GraphqlSecurity) => ({
+      inject: [Metrics, GraphqlSecurity, Health],
+      useFactory: (metrics: Metrics, security: GraphqlSecurity, health: Health) => ({
         path: '/graphql',
         // TALLY_SCHEMA_FILE: write the generated schema there (`npm run schema` writes schema.gql).
         autoSchemaFile: process.env.TALLY_SCHEMA_FILE || true,
         sortSchema: true,
         // plugins, parseOptions (token limit) and subscriptions: keys, roles, demand control and
         // rate limits on HTTP and WebSocket alike (src/graphql/security).
-        ...security.apolloOptions('/graphql', [metricsPlugin(metrics)]),
+        ...security.apolloOptions('/graphql', [metricsPlugin(metrics), stalePlugin(health)]),
         allowBatchedHttpRequests: false,
         csrfPrevention: true,
         introspection: process.env.NODE_ENV !== 'production',
@@ -51,6 +56,6 @@ import { StatsService } from './stats/stats.service.js';
       }),
     }),
   ],
-  providers: [FeaturesResolver, IngestResolver, FeatureLiveService, LeaderboardResolver, LeaderboardService, GeoResolver, GeoService, PipelineResolver, StatsResolver, StatsService, { provide: APP_FILTER, useClass: InputErrorFilter }],
+  providers: [FeaturesResolver, IngestResolver, FeatureLiveService, LeaderboardResolver, LeaderboardService, GeoResolver, GeoService, PipelineResolver, StatsResolver, StatsService, DurabilityResolver, { provide: APP_FILTER, useClass: InputErrorFilter }],
 })
 export class TallyGraphqlModule {}

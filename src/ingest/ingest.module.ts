@@ -15,21 +15,17 @@ import { MemoryGuard } from '../ops/memory-guard.js';
 import { Metrics } from '../ops/metrics.js';
 import { EventIngest } from './event-ingest.js';
 import { EventProcessor } from './event-processor.js';
+import { IngestGate } from './ingest-gate.js';
 import { IngestController } from './ingest.controller.js';
 import { KafkaIngest } from './kafka-ingest.js';
 import { Router } from './router.js';
 
-/** Starts the Kafka consumer (when KAFKA_BROKERS is set) once the app is built, stops it first on shutdown. */
-class KafkaLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
-  constructor(
-    private readonly kafka: KafkaIngest | null,
-    private readonly health: Health,
-  ) {}
-
-  async onApplicationBootstrap(): Promise<void> {
-    if (this.kafka) await this.kafka.start();
-    this.health.status = 'ok';
-  }
+/**
+ * Stops the Kafka consumer on shutdown. Starting it belongs to recovery (src/durability),
+ * which first restores the state and then seeks each partition to where that state ends.
+ */
+class KafkaLifecycle implements OnApplicationShutdown {
+  constructor(private readonly kafka: KafkaIngest | null) {}
 
   async onApplicationShutdown(): Promise<void> {
     await this.kafka?.stop();
@@ -39,17 +35,23 @@ class KafkaLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
 /** How often member TTLs (leaderboards, geo) and leaderboard periods are applied. */
 const EXPIRY_INTERVAL_MS = 1_000;
 
-/** Applies time-driven changes (TTL exits, period roll-over) once a second. */
+/**
+ * Applies time-driven changes (TTL exits, period roll-over) once a second, except while the
+ * IngestGate is shut (a snapshot or a restore in progress): the next tick catches up.
+ */
 class ExpiryTimer implements OnApplicationBootstrap, OnApplicationShutdown {
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly processor: EventProcessor,
+    private readonly gate: IngestGate,
     private readonly clock: () => number,
   ) {}
 
   onApplicationBootstrap(): void {
-    this.timer = setInterval(() => this.processor.expire(this.clock()), EXPIRY_INTERVAL_MS);
+    this.timer = setInterval(() => {
+      if (this.gate.open) this.processor.expire(this.clock());
+    }, EXPIRY_INTERVAL_MS);
     this.timer.unref();
   }
 
@@ -69,21 +71,22 @@ class ExpiryTimer implements OnApplicationBootstrap, OnApplicationShutdown {
         new EventProcessor(router, { features, views, leaderboards, geo }, changes, metrics, log, clock, memory),
       inject: [Router, FeatureStore, ViewStore, LeaderboardStore, GeoStore, CHANGES, Metrics, LOGGER, CLOCK, MemoryGuard],
     },
-    { provide: EventIngest, useFactory: (p: EventProcessor) => new EventIngest(p), inject: [EventProcessor] },
+    { provide: IngestGate, useFactory: () => new IngestGate() },
+    { provide: EventIngest, useFactory: (p: EventProcessor, g: IngestGate, c: () => number) => new EventIngest(p, g, c), inject: [EventProcessor, IngestGate, CLOCK] },
     {
       provide: KafkaIngest,
-      useFactory: (s: Settings, router: Router, processor: EventProcessor, metrics: Metrics, log: Logger, health: Health) => {
+      useFactory: (s: Settings, router: Router, processor: EventProcessor, metrics: Metrics, log: Logger, health: Health, gate: IngestGate) => {
         if (s.kafkaBrokers.length === 0) return null;
-        const kafka = new KafkaIngest({ brokers: s.kafkaBrokers, groupId: s.kafkaGroupId }, router, processor, metrics, log);
+        const kafka = new KafkaIngest({ brokers: s.kafkaBrokers, groupId: s.kafkaGroupId, sessionTimeoutMs: s.durability.kafkaSessionTimeoutMs }, router, processor, metrics, log, gate);
         health.kafka = () => ({ connected: kafka.connected, brokers: s.kafkaBrokers, groupId: s.kafkaGroupId });
         return kafka;
       },
-      inject: [SETTINGS, Router, EventProcessor, Metrics, LOGGER, Health],
+      inject: [SETTINGS, Router, EventProcessor, Metrics, LOGGER, Health, IngestGate],
     },
-    { provide: KafkaLifecycle, useFactory: (k: KafkaIngest | null, h: Health) => new KafkaLifecycle(k, h), inject: [KafkaIngest, Health] },
-    { provide: ExpiryTimer, useFactory: (p: EventProcessor, c: () => number) => new ExpiryTimer(p, c), inject: [EventProcessor, CLOCK] },
+    { provide: KafkaLifecycle, useFactory: (k: KafkaIngest | null) => new KafkaLifecycle(k), inject: [KafkaIngest] },
+    { provide: ExpiryTimer, useFactory: (p: EventProcessor, g: IngestGate, c: () => number) => new ExpiryTimer(p, g, c), inject: [EventProcessor, IngestGate, CLOCK] },
   ],
-  exports: [EventIngest, EventProcessor, Router],
+  exports: [EventIngest, EventProcessor, Router, IngestGate, KafkaIngest],
 })
 export class IngestModule {
   constructor(

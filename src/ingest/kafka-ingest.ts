@@ -8,11 +8,21 @@
  * reason, source topic, partition and offset in headers, and only after that write succeeds
  * are the batch's offsets resolved — a crash in between re-reads the batch rather than lose
  * a refused event.
+ *
+ * Positions are Tally's own, not the consumer group's: this class records the offset of the
+ * last message applied per partition (what a snapshot stores), start() seeks every partition
+ * to where the restored state ends, and offsets are committed to the group only when a
+ * snapshot holding them is on disk (commit(); auto-commit is off), for lag monitoring. Two
+ * guards keep the stores exact even if the client starts elsewhere (a rebalance, a consumer
+ * restart after a crash event): a message at or below the last applied offset is skipped,
+ * and a batch fetched beyond the next expected offset is dropped and the partition sought
+ * back. Each batch enters the IngestGate, so a snapshot sees no batch half applied.
  */
 import { Kafka, logLevel, Partitioners, type Consumer, type EachBatchPayload, type LogEntry, type Producer } from 'kafkajs';
 import type { Logger } from '../ops/logger.js';
 import type { Metrics } from '../ops/metrics.js';
 import type { EventProcessor } from './event-processor.js';
+import type { IngestGate } from './ingest-gate.js';
 import type { Router } from './router.js';
 
 export interface KafkaIngestOptions {
@@ -21,9 +31,26 @@ export interface KafkaIngestOptions {
   clientId?: string;
   /** Read a new group's partitions from the earliest offset (default) or only new messages. */
   fromBeginning?: boolean;
+  /** Consumer session timeout (KAFKA_SESSION_TIMEOUT_MS); default 30 s. */
+  sessionTimeoutMs?: number;
 }
 
 export const DLQ_SUFFIX = '.dlq';
+
+/** A partition's offsets as the broker holds them: `low` the earliest kept, `high` the next to be written. */
+export interface PartitionRange {
+  topic: string;
+  partition: number;
+  low: bigint;
+  high: bigint;
+}
+
+/** The offset of the last message applied from one partition. */
+export interface AppliedOffset {
+  topic: string;
+  partition: number;
+  offset: bigint;
+}
 
 export const DLQ_HEADERS = {
   reason: 'tally-reason',
@@ -39,6 +66,13 @@ export class KafkaIngest {
   private consumer: Consumer | undefined;
   private producer: Producer | undefined;
   private running = false;
+  /** Per `topic\u0000partition`: offset of the last message applied. */
+  private readonly applied = new Map<string, AppliedOffset>();
+  /** Per `topic\u0000partition`: the next offset to apply, once known. */
+  private readonly expected = new Map<string, bigint>();
+  /** Partitions already sought back once to their expected offset (see eachBatch). */
+  private readonly soughtBack = new Map<string, bigint>();
+  private catchUp: { targets: Map<string, bigint>; resolve: () => void } | undefined;
 
   constructor(
     private readonly options: KafkaIngestOptions,
@@ -46,6 +80,7 @@ export class KafkaIngest {
     private readonly processor: EventProcessor,
     private readonly metrics: Metrics,
     private readonly log: Logger,
+    private readonly gate: IngestGate,
   ) {
     this.kafka = new Kafka({
       clientId: options.clientId ?? 'tally',
@@ -60,13 +95,38 @@ export class KafkaIngest {
     return this.running;
   }
 
-  /** Creates missing source topics, joins the group and starts consuming. */
-  async start(): Promise<void> {
-    const topics = this.router.kafkaTopics();
-    await this.ensureTopics(topics);
+  /** Creates missing source and DLQ topics and connects the DLQ producer. */
+  async connect(): Promise<void> {
+    await this.ensureTopics(this.router.kafkaTopics());
     this.producer = this.kafka.producer({ allowAutoTopicCreation: true, createPartitioner: Partitioners.DefaultPartitioner });
     await this.producer.connect();
-    this.consumer = this.kafka.consumer({ groupId: this.options.groupId, maxWaitTimeInMs: 100, sessionTimeout: 30_000, heartbeatInterval: 3_000 });
+  }
+
+  /** Earliest kept and next offsets of every partition of every source topic. */
+  async partitionRanges(): Promise<PartitionRange[]> {
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      const out: PartitionRange[] = [];
+      for (const topic of this.router.kafkaTopics()) {
+        for (const p of await admin.fetchTopicOffsets(topic)) out.push({ topic, partition: p.partition, low: BigInt(p.low), high: BigInt(p.high) });
+      }
+      return out;
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  /**
+   * Joins the group and starts consuming, paused (resume() lets batches in), with every
+   * partition of `from` sought to its offset: the next message to apply. `applied` are the
+   * offsets the restored state already reflects (kept for the next snapshot).
+   */
+  async start(from: readonly { topic: string; partition: number; next: bigint }[], applied: readonly AppliedOffset[]): Promise<void> {
+    const topics = this.router.kafkaTopics();
+    for (const a of applied) this.applied.set(tpKey(a.topic, a.partition), { ...a });
+    for (const f of from) this.expected.set(tpKey(f.topic, f.partition), f.next);
+    this.consumer = this.kafka.consumer({ groupId: this.options.groupId, maxWaitTimeInMs: 100, sessionTimeout: this.options.sessionTimeoutMs ?? 30_000, heartbeatInterval: 3_000 });
     this.consumer.on(this.consumer.events.CRASH, (e) => {
       this.running = false;
       this.metrics.kafkaConnected.set(0);
@@ -79,10 +139,52 @@ export class KafkaIngest {
     });
     await this.consumer.connect();
     await this.consumer.subscribe({ topics, fromBeginning: this.options.fromBeginning ?? true });
-    await this.consumer.run({ eachBatchAutoResolve: false, autoCommit: true, eachBatch: (p) => this.eachBatch(p) });
+    await this.consumer.run({ eachBatchAutoResolve: false, autoCommit: false, eachBatch: (p) => this.eachBatch(p) });
+    this.pause();
+    for (const f of from) this.consumer.seek({ topic: f.topic, partition: f.partition, offset: f.next.toString() });
     this.running = true;
     this.metrics.kafkaConnected.set(1);
     this.log.info({ brokers: this.options.brokers, groupId: this.options.groupId, topics }, 'kafka ingest started');
+  }
+
+  /** Stops fetching from every source topic (a batch in progress finishes). */
+  pause(): void {
+    this.consumer?.pause(this.router.kafkaTopics().map((topic) => ({ topic })));
+  }
+
+  resume(): void {
+    this.consumer?.resume(this.router.kafkaTopics().map((topic) => ({ topic })));
+  }
+
+  /** The offset of the last message applied, per partition (what a snapshot records). */
+  appliedOffsets(): AppliedOffset[] {
+    return [...this.applied.values()].map((a) => ({ ...a }));
+  }
+
+  /** Commits `offsets` (last applied) to the consumer group as the next offsets to read; for lag monitoring only. */
+  async commit(offsets: readonly AppliedOffset[]): Promise<void> {
+    if (!this.consumer || offsets.length === 0) return;
+    await this.consumer.commitOffsets(offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: (o.offset + 1n).toString() })));
+  }
+
+  /** Resolves once every partition in `targets` has been applied up to (not including) its offset. */
+  caughtUp(targets: readonly { topic: string; partition: number; next: bigint }[]): Promise<void> {
+    return new Promise((resolve) => {
+      this.catchUp = { targets: new Map(targets.map((t) => [tpKey(t.topic, t.partition), t.next])), resolve };
+      this.checkCaughtUp();
+    });
+  }
+
+  private checkCaughtUp(): void {
+    const c = this.catchUp;
+    if (c === undefined) return;
+    for (const [k, target] of c.targets) {
+      if ((this.expected.get(k) ?? 0n) >= target) c.targets.delete(k);
+    }
+    if (c.targets.size === 0) {
+      this.catchUp = undefined;
+      c.resolve();
+    }
   }
 
   async stop(): Promise<void> {
@@ -108,15 +210,48 @@ export class KafkaIngest {
   }
 
   private async eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    // Paused for a snapshot or a restore, or shut down: leave the batch to be fetched again.
+    if (!this.gate.tryEnter()) return;
+    try {
+      await this.applyBatch(batch, resolveOffset, isRunning, isStale);
+    } finally {
+      this.gate.leave();
+    }
+    this.checkCaughtUp();
+    await heartbeat();
+  }
+
+  private async applyBatch(batch: EachBatchPayload['batch'], resolveOffset: (offset: string) => void, isRunning: () => boolean, isStale: () => boolean): Promise<void> {
+    const key = tpKey(batch.topic, batch.partition);
+    const expected = this.expected.get(key);
+    // kafkajs 2.2.4 keeps the offset it fetched from on the batch, untyped.
+    const fetched = (batch as unknown as { fetchedOffset?: string }).fetchedOffset ?? batch.firstOffset();
+    if (expected !== undefined && fetched !== null && BigInt(fetched) > expected) {
+      if (this.soughtBack.get(key) !== expected) {
+        // The client is ahead of the state (it started from the group's offsets): go back.
+        this.soughtBack.set(key, expected);
+        this.log.warn({ topic: batch.topic, partition: batch.partition, fetched, expected: expected.toString() }, 'kafka fetched past the applied offset; seeking back');
+        this.consumer?.seek({ topic: batch.topic, partition: batch.partition, offset: expected.toString() });
+        return;
+      }
+      // Sought back and still ahead: the broker no longer holds those offsets.
+      this.log.error({ topic: batch.topic, partition: batch.partition, from: expected.toString(), to: fetched }, 'kafka no longer holds these offsets (retention); continuing after the gap');
+    }
     const source = this.router.sourceOfTopic(batch.topic);
     const dlq: { key: Buffer | null; value: Buffer | null; headers: Record<string, string> }[] = [];
     let lastOffset: string | undefined;
     for (const message of batch.messages) {
       if (!isRunning() || isStale()) break;
+      const offset = BigInt(message.offset);
+      const next = this.expected.get(key);
+      // Applied already (the state holds it): skip, never count twice.
+      if (next !== undefined && offset < next) continue;
       lastOffset = message.offset;
       const result = source === undefined
         ? { ok: false as const, reason: 'unknown-source', message: `topic "${batch.topic}" feeds no source` }
         : this.processor.ingestRaw(source, message.value, batch.partition, Number(message.timestamp));
+      this.applied.set(key, { topic: batch.topic, partition: batch.partition, offset });
+      this.expected.set(key, offset + 1n);
       if (!result.ok) {
         dlq.push({
           key: message.key,
@@ -139,7 +274,6 @@ export class KafkaIngest {
     // Offsets are resolved only for what was processed (and its refusals written).
     if (lastOffset !== undefined) resolveOffset(lastOffset);
     this.metrics.consumerLag.set({ topic: batch.topic, partition: String(batch.partition) }, Number(batch.offsetLag()));
-    await heartbeat();
   }
 
   private kafkaLog(entry: LogEntry): void {
@@ -149,4 +283,8 @@ export class KafkaIngest {
     else if (entry.level === logLevel.WARN) this.log.warn(fields, message);
     else this.log.debug(fields, message);
   }
+}
+
+function tpKey(topic: string, partition: number): string {
+  return `${topic}\u0000${partition}`;
 }

@@ -11,12 +11,15 @@ export class OpsController {
     @Inject(Metrics) private readonly metrics: Metrics,
   ) {}
 
-  /** 200 while serving (with Kafka: consumer running); 503 otherwise, with the same report. */
+  /**
+   * 200 while serving (state restored and, with Kafka, caught up and the consumer running);
+   * 503 otherwise, with the same report (`restoring` while queries answer stale).
+   */
   @Get('health')
   @HttpCode(200)
   healthCheck(@Res({ passthrough: true }) res: Response): HealthReport {
     const report = this.health.report();
-    const serving = report.status !== 'starting' && (report.kafka === undefined || report.kafka.connected);
+    const serving = report.status === 'ok' && (report.kafka === undefined || report.kafka.connected);
     if (!serving) res.status(503);
     return report;
   }
