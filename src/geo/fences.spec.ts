@@ -155,6 +155,13 @@ describe(FenceSet.name, () => {
     expect(tested / 500).toBeLessThan(40);
   });
 
+  it('files a circle across the antimeridian on both sides (cell columns that do not divide 360)', () => {
+    const sut = new FenceSet([{ name: 'pacific', circle: { lat: 0, lon: 159.5230008, radiusMeters: 2278191 } }]);
+    expect(sut.containing(0, -179.9945144)).toEqual([0]);
+    expect(sut.containing(0, 179.99)).toEqual([0]);
+    expect(sut.containing(0, -170)).toEqual([]);
+  });
+
   it('rejects invalid definitions, listing every problem by path', () => {
     const bad = [
       { name: 'a', circle: { lat: 91, lon: 0, radiusMeters: 10 } },

@@ -25,11 +25,20 @@
  * infinitesimal step north-east of it is inside, so a rectangle holds its south and west
  * edges but not its north and east ones, and of two fences sharing an edge exactly one
  * holds a point on it (each crossing is computed from the edge's southern end, so a shared
- * edge rounds identically in both rings). Invariant: inside.get(subject), when present, is
- * non-empty, sorted, and lists the fences containing the subject's last evaluated position.
+ * edge rounds identically in both rings).
+ *
+ * Per-member state is two Int32 per member id (members are dense ids of the index), so
+ * the common cases compare without touching other memory: first = f + 1 for the lowest
+ * fence the member is inside (0: none); second = g + 1 for the next one (0: none), or
+ * -(k + 1) when it is inside three or more, all listed in `multi[k]`. Invariant: the
+ * fences a subject's state names are sorted, distinct, and are exactly the fences
+ * containing its last evaluated position.
  */
 import { LON_MAX, LON_MIN, validatePosition } from './coordinates.js';
-import { capLonHalfWidthDegrees, haversine, metersToLatDegrees } from './distance.js';
+import { DEG_TO_RAD, EARTH_RADIUS_METERS, capLonHalfWidthDegrees, haversine, metersToLatDegrees } from './distance.js';
+
+const D = DEG_TO_RAD;
+const R = EARTH_RADIUS_METERS;
 
 /** A fence as declared in the pipeline file: a circle or a polygon of [lat, lon] vertices. */
 export type FenceDef =
@@ -56,22 +65,37 @@ const MAX_LEVEL_EXP = 8;
 /** The shared result of an update that changes nothing; never mutated. */
 export const NO_FENCE_EVENTS: readonly FenceEvent[] = Object.freeze([]);
 const NO_FENCES: readonly number[] = Object.freeze([]);
+/** Numbers stored per circle in circleTerms. */
+const CIRCLE_TERMS = 6;
 
+/** A fence compiled for testing: its bounding box and its shape's precomputed terms. */
 interface Fence {
   name: string;
   latMin: number;
   latMax: number;
   lonMin: number; // may be < -180 or > 180 for a circle near the antimeridian
   lonMax: number;
-  circle?: { lat: number; lon: number; radiusMeters: number };
+  /** Whether [lonMin, lonMax] lies within [-180, 180], so that the longitude test is valid. */
+  lonBounded: boolean;
+  /** Circle: centre in radians, cosine of its latitude, radius; haversine's `a` below aLow is inside, above aHigh outside. */
+  circle?: { latR: number; lonR: number; cosLat: number; radiusMeters: number; aLow: number; aHigh: number };
   ring?: Float64Array; // lat0, lon0, lat1, lon1, ...
 }
 
 interface Level {
-  size: number; // cell side in degrees
-  columns: number; // cells per row
+  size: number; // cell side in degrees, a power of two
+  inverse: number; // 1 / size, exact
+  rows: number;
+  columns: number;
   cells: Map<number, number[]>;
 }
+
+/**
+ * Relative guard band around haversine's `a` at the radius: outside it the comparison of
+ * `a` decides containment exactly as comparing metres would (asin and sqrt are monotone and
+ * accurate to a few ulps, far inside 1e-9); inside it the metres are computed.
+ */
+const A_GUARD = 1e-9;
 
 /**
  * True when (lat, lon) is inside the polygon `ring` (flat [lat0, lon0, lat1, lon1, ...],
@@ -155,17 +179,31 @@ function openRing(ring: readonly (readonly [number, number])[]): [number, number
 
 function compile(def: FenceDef): Fence {
   if ('circle' in def) {
-    const c = { ...def.circle };
+    const c = def.circle;
     const dLat = metersToLatDegrees(c.radiusMeters);
     const dLon = capLonHalfWidthDegrees(c.lat, c.radiusMeters);
     const full = !Number.isFinite(dLon) || dLon >= 180;
+    const lonMin = full ? LON_MIN : c.lon - dLon;
+    const lonMax = full ? LON_MAX : c.lon + dLon;
+    const half = c.radiusMeters / (2 * EARTH_RADIUS_METERS);
+    // A radius of half the circumference or more covers the sphere: every `a` (<= 1) is inside.
+    const aRadius = half >= Math.PI / 2 ? 2 : Math.sin(half) ** 2;
     return {
       name: def.name,
-      circle: c,
-      latMin: Math.max(-90, c.lat - dLat),
-      latMax: Math.min(90, c.lat + dLat),
-      lonMin: full ? LON_MIN : c.lon - dLon,
-      lonMax: full ? LON_MAX : c.lon + dLon,
+      // A hair wider than the cap, so that rounding in the bounds never rejects a point haversine accepts.
+      latMin: Math.max(-90, c.lat - dLat * (1 + 1e-9) - 1e-9),
+      latMax: Math.min(90, c.lat + dLat * (1 + 1e-9) + 1e-9),
+      lonMin: full ? LON_MIN : lonMin - dLon * 1e-9 - 1e-9,
+      lonMax: full ? LON_MAX : lonMax + dLon * 1e-9 + 1e-9,
+      lonBounded: lonMin >= LON_MIN && lonMax <= LON_MAX,
+      circle: {
+        latR: c.lat * DEG_TO_RAD,
+        lonR: c.lon * DEG_TO_RAD,
+        cosLat: Math.cos(c.lat * DEG_TO_RAD),
+        radiusMeters: c.radiusMeters,
+        aLow: aRadius * (1 - A_GUARD),
+        aHigh: aRadius * (1 + A_GUARD),
+      },
     };
   }
   const vertices = openRing(def.polygon);
@@ -176,22 +214,46 @@ function compile(def: FenceDef): Fence {
   });
   const lats = vertices.map((v) => v[0]);
   const lons = vertices.map((v) => v[1]);
-  return { name: def.name, ring, latMin: Math.min(...lats), latMax: Math.max(...lats), lonMin: Math.min(...lons), lonMax: Math.max(...lons) };
+  return { name: def.name, latMin: Math.min(...lats), latMax: Math.max(...lats), lonMin: Math.min(...lons), lonMax: Math.max(...lons), lonBounded: true, ring };
 }
 
 export class FenceSet {
-  private readonly fences: Fence[];
+  private readonly fenceNames: string[];
   private readonly byName = new Map<string, number>();
+  // Struct of arrays by fence number: the candidate test reads only typed arrays.
+  private readonly latMin: Float64Array;
+  private readonly latMax: Float64Array;
+  private readonly lonMin: Float64Array;
+  private readonly lonMax: Float64Array;
+  private readonly lonBounded: Uint8Array;
+  private readonly isCircle: Uint8Array;
+  private readonly circleTerms: Float64Array; // per fence: latR, lonR, cosLat, radiusMeters, aLow, aHigh
+  private readonly rings: (Float64Array | undefined)[];
   private readonly levels: Level[] = [];
-  private readonly inside = new Map<number, readonly number[]>();
+  private first = new Int32Array(1024);
+  private second = new Int32Array(1024);
+  private readonly multi: (readonly number[] | undefined)[] = [];
+  private readonly freeMulti: number[] = [];
   private readonly scratch: number[] = [];
 
   /** Compiles and indexes `defs`; throws an Error listing every problem by path. */
   constructor(defs: readonly FenceDef[] = []) {
     const problems = validateFences(defs);
     if (problems.length > 0) throw new Error(`invalid fences:\n${problems.join('\n')}`);
-    this.fences = defs.map(compile);
-    this.fences.forEach((f, i) => {
+    const fences = defs.map(compile);
+    const n = fences.length;
+    this.fenceNames = fences.map((f) => f.name);
+    this.latMin = Float64Array.from(fences, (f) => f.latMin);
+    this.latMax = Float64Array.from(fences, (f) => f.latMax);
+    this.lonMin = Float64Array.from(fences, (f) => f.lonMin);
+    this.lonMax = Float64Array.from(fences, (f) => f.lonMax);
+    this.lonBounded = Uint8Array.from(fences, (f) => (f.lonBounded ? 1 : 0));
+    this.isCircle = Uint8Array.from(fences, (f) => (f.circle ? 1 : 0));
+    this.circleTerms = new Float64Array(n * CIRCLE_TERMS);
+    this.rings = fences.map((f) => f.ring);
+    fences.forEach((f, i) => {
+      const c = f.circle;
+      if (c !== undefined) this.circleTerms.set([c.latR, c.lonR, c.cosLat, c.radiusMeters, c.aLow, c.aHigh], i * CIRCLE_TERMS);
       this.byName.set(f.name, i);
       this.file(i, f);
     });
@@ -200,12 +262,17 @@ export class FenceSet {
 
   /** Number of fences. */
   get size(): number {
-    return this.fences.length;
+    return this.fenceNames.length;
   }
 
   /** Fence names in declaration order (a fence's number is its position here). */
   get names(): string[] {
-    return this.fences.map((f) => f.name);
+    return this.fenceNames.slice();
+  }
+
+  /** The name of fence number `fence`. */
+  nameOf(fence: number): string {
+    return this.fenceNames[fence];
   }
 
   /** The number of the fence called `name`, or -1. */
@@ -215,10 +282,20 @@ export class FenceSet {
 
   /** True when fence number `fence` contains (lat, lon). */
   contains(fence: number, lat: number, lon: number): boolean {
-    const f = this.fences[fence];
-    if (f.circle !== undefined) return pointInCircle(lat, lon, f.circle);
-    if (lat < f.latMin || lat > f.latMax || lon < f.lonMin || lon > f.lonMax) return false;
-    return pointInRing(lat, lon, f.ring as Float64Array);
+    if (lat < this.latMin[fence] || lat > this.latMax[fence]) return false;
+    if (this.lonBounded[fence] === 1 && (lon < this.lonMin[fence] || lon > this.lonMax[fence])) return false;
+    if (this.isCircle[fence] === 0) return pointInRing(lat, lon, this.rings[fence] as Float64Array);
+    // haversine(centre, point) <= radius, operation for operation, with the centre's terms hoisted.
+    const t = this.circleTerms;
+    const o = fence * CIRCLE_TERMS;
+    const v = Math.sin((lon * D - t[o + 1]) / 2);
+    if (v === 0) return R * Math.abs(lat * D - t[o]) <= t[o + 3];
+    const lat2r = lat * D;
+    const u = Math.sin((lat2r - t[o]) / 2);
+    const a = u * u + t[o + 2] * Math.cos(lat2r) * v * v;
+    if (a < t[o + 4]) return true;
+    if (a > t[o + 5]) return false;
+    return 2 * R * Math.asin(Math.sqrt(a)) <= t[o + 3];
   }
 
   /** Numbers of the fences containing (lat, lon), ascending; only fences filed near the point are tested. */
@@ -228,80 +305,139 @@ export class FenceSet {
 
   /** Numbers of the fences `subject` is inside, ascending (empty if none). */
   insideOf(subject: number): readonly number[] {
-    return this.inside.get(subject) ?? NO_FENCES;
+    if (subject >= this.first.length) return NO_FENCES;
+    const a = this.first[subject];
+    const b = this.second[subject];
+    if (a === 0) return NO_FENCES;
+    if (b === 0) return [a - 1];
+    if (b > 0) return [a - 1, b - 1];
+    return this.multi[-b - 1] as readonly number[];
+  }
+
+  /** True when `subject` is recorded inside exactly the sorted fences `now`. */
+  private isInside(subject: number, now: readonly number[]): boolean {
+    const n = now.length;
+    if (subject >= this.first.length) return n === 0;
+    const a = this.first[subject];
+    if (n === 0) return a === 0;
+    if (a !== now[0] + 1) return false;
+    const b = this.second[subject];
+    if (n === 1) return b === 0;
+    if (n === 2) return b === now[1] + 1;
+    return b < 0 && sameList(this.multi[-b - 1] as readonly number[], now);
   }
 
   /**
-   * Moves `subject` (a member id; `member` is its name for the events) to (lat, lon) at `ts`
-   * and returns the fence events this causes, exits first; NO_FENCE_EVENTS when none.
+   * Moves `subject` (a member id, >= 0; `member` is its name for the events) to (lat, lon)
+   * at `ts` and returns the fence events this causes, exits first; NO_FENCE_EVENTS when none.
    */
   update(subject: number, member: string, lat: number, lon: number, ts: number): readonly FenceEvent[] {
     const now = this.collect(lat, lon);
-    const before = this.inside.get(subject) ?? NO_FENCES;
-    if (sameList(before, now)) return NO_FENCE_EVENTS;
+    if (this.isInside(subject, now)) return NO_FENCE_EVENTS;
+    const before = this.insideOf(subject);
     const events: FenceEvent[] = [];
-    for (const f of before) if (!now.includes(f)) events.push({ fence: this.fences[f].name, member, kind: 'exit', lat, lon, ts });
-    for (const f of now) if (!before.includes(f)) events.push({ fence: this.fences[f].name, member, kind: 'enter', lat, lon, ts });
-    if (now.length === 0) this.inside.delete(subject);
-    else this.inside.set(subject, now.slice());
+    for (const f of before) if (!now.includes(f)) events.push({ fence: this.fenceNames[f], member, kind: 'exit', lat, lon, ts });
+    for (const f of now) if (!before.includes(f)) events.push({ fence: this.fenceNames[f], member, kind: 'enter', lat, lon, ts });
+    this.setState(subject, now);
     return events;
   }
 
   /** Takes `subject` out of every fence (removal, expiry): one exit per fence it was inside, at (lat, lon, ts). */
   leave(subject: number, member: string, lat: number, lon: number, ts: number): readonly FenceEvent[] {
-    const before = this.inside.get(subject);
-    if (before === undefined) return NO_FENCE_EVENTS;
-    this.inside.delete(subject);
-    return before.map((f) => ({ fence: this.fences[f].name, member, kind: 'exit' as const, lat, lon, ts }));
+    const before = this.insideOf(subject);
+    if (before.length === 0) return NO_FENCE_EVENTS;
+    this.setState(subject, NO_FENCES);
+    return before.map((f) => ({ fence: this.fenceNames[f], member, kind: 'exit' as const, lat, lon, ts }));
   }
 
   /** Sets the fences `subject` is inside without events (restoring a snapshot); unknown fence numbers are ignored. */
   restoreInside(subject: number, fences: readonly number[]): void {
-    const valid = [...new Set(fences)].filter((f) => Number.isInteger(f) && f >= 0 && f < this.fences.length).sort((a, b) => a - b);
-    if (valid.length === 0) this.inside.delete(subject);
-    else this.inside.set(subject, valid);
+    const valid = [...new Set(fences)].filter((f) => Number.isInteger(f) && f >= 0 && f < this.fenceNames.length).sort((a, b) => a - b);
+    this.setState(subject, valid);
+  }
+
+  /** Records that `subject` is inside exactly the sorted fences `list` (copied). */
+  private setState(subject: number, list: readonly number[]): void {
+    if (subject >= this.first.length) {
+      if (list.length === 0) return;
+      let n = this.first.length * 2;
+      while (n <= subject) n *= 2;
+      const first = new Int32Array(n);
+      first.set(this.first);
+      this.first = first;
+      const second = new Int32Array(n);
+      second.set(this.second);
+      this.second = second;
+    }
+    const old = this.second[subject];
+    if (old < 0) {
+      this.multi[-old - 1] = undefined;
+      this.freeMulti.push(-old - 1);
+    }
+    this.first[subject] = list.length > 0 ? list[0] + 1 : 0;
+    if (list.length <= 2) {
+      this.second[subject] = list.length === 2 ? list[1] + 1 : 0;
+    } else {
+      const k = this.freeMulti.length > 0 ? (this.freeMulti.pop() as number) : this.multi.length;
+      this.multi[k] = list.slice();
+      this.second[subject] = -k - 1;
+    }
   }
 
   /** Fills the scratch list with the fences containing (lat, lon), ascending. */
   private collect(lat: number, lon: number): number[] {
     const out = this.scratch;
     out.length = 0;
-    for (const level of this.levels) {
-      const key = cellKey(level, lat, lon);
-      const candidates = level.cells.get(key);
+    const levels = this.levels;
+    for (let l = 0; l < levels.length; l++) {
+      const candidates = levels[l].cells.get(cellKey(levels[l], lat, lon));
       if (candidates === undefined) continue;
-      for (const f of candidates) if (this.contains(f, lat, lon)) out.push(f);
+      for (let i = 0; i < candidates.length; i++) {
+        const f = candidates[i];
+        if (!this.contains(f, lat, lon)) continue;
+        // Insertion keeps `out` sorted; it holds the few fences around one point.
+        let j = out.length;
+        out.push(f);
+        while (j > 0 && out[j - 1] > f) {
+          out[j] = out[j - 1];
+          j--;
+        }
+        out[j] = f;
+      }
     }
-    if (out.length > 1) out.sort((a, b) => a - b);
     return out;
   }
 
   /** Files fence i in every cell its bounding box touches, at the finest level where that is <= MAX_CELLS_PER_FENCE cells. */
   private file(i: number, f: Fence): void {
+    // A circle across the antimeridian has a box beyond +/-180: file it as two boxes within.
+    const lons: [number, number][] = [[Math.max(LON_MIN, f.lonMin), Math.min(LON_MAX, f.lonMax)]];
+    if (f.lonMin < LON_MIN) lons.push([f.lonMin + 360, LON_MAX]);
+    if (f.lonMax > LON_MAX) lons.push([LON_MIN, f.lonMax - 360]);
     let exp = MIN_LEVEL_EXP;
     for (; exp < MAX_LEVEL_EXP; exp++) {
       const size = 2 ** exp;
-      if (spanCells(f.lonMin, f.lonMax, size, 180) * spanCells(f.latMin, f.latMax, size, 90) <= MAX_CELLS_PER_FENCE) break;
+      const columns = lons.reduce((sum, [lo, hi]) => sum + spanCells(lo, hi, size, 180), 0);
+      if (columns * spanCells(f.latMin, f.latMax, size, 90) <= MAX_CELLS_PER_FENCE) break;
     }
     const size = 2 ** exp;
     let level = this.levels.find((l) => l.size === size);
     if (level === undefined) {
-      level = { size, columns: Math.ceil(360 / size), cells: new Map() };
+      level = { size, inverse: 1 / size, rows: Math.ceil(180 / size), columns: Math.ceil(360 / size), cells: new Map() };
       this.levels.push(level);
     }
-    const rows = Math.ceil(180 / size);
-    const y0 = Math.max(0, Math.floor((f.latMin + 90) / size));
-    const y1 = Math.min(rows - 1, Math.floor((f.latMax + 90) / size));
-    const spanX = spanCells(f.lonMin, f.lonMax, size, 180);
-    const x0 = Math.floor((f.lonMin + 180) / size);
-    for (let y = y0; y <= y1; y++) {
-      for (let k = 0; k < Math.min(spanX, level.columns); k++) {
-        const x = (((x0 + k) % level.columns) + level.columns) % level.columns;
-        const key = y * level.columns + x;
-        const list = level.cells.get(key);
-        if (list === undefined) level.cells.set(key, [i]);
-        else list.push(i);
-      }
+    const keys = new Set<number>();
+    const y0 = cellRow(level, f.latMin);
+    const y1 = cellRow(level, f.latMax);
+    for (const [lo, hi] of lons) {
+      const x0 = cellColumn(level, lo);
+      const x1 = cellColumn(level, hi);
+      for (let y = y0; y <= y1; y++) for (let x = x0; x <= x1; x++) keys.add(y * level.columns + x);
+    }
+    for (const key of keys) {
+      const list = level.cells.get(key);
+      if (list === undefined) level.cells.set(key, [i]);
+      else list.push(i);
     }
   }
 }
@@ -311,15 +447,21 @@ function spanCells(min: number, max: number, size: number, offset: number): numb
   return Math.floor((max + offset) / size) - Math.floor((min + offset) / size) + 1;
 }
 
-/** Key of the cell of `level` holding (lat, lon); a latitude of exactly 90 or longitude of 180 joins the last cell. */
+/** Row of `level` holding latitude `lat`; 90 joins the last row. */
+function cellRow(level: Level, lat: number): number {
+  const y = Math.floor((lat + 90) * level.inverse);
+  return y < 0 ? 0 : y >= level.rows ? level.rows - 1 : y;
+}
+
+/** Column of `level` holding longitude `lon` in [-180, 180]; 180 joins the last column. */
+function cellColumn(level: Level, lon: number): number {
+  const x = Math.floor((lon + 180) * level.inverse);
+  return x < 0 ? 0 : x >= level.columns ? level.columns - 1 : x;
+}
+
+/** Key of the cell of `level` holding (lat, lon). */
 function cellKey(level: Level, lat: number, lon: number): number {
-  const size = level.size;
-  const rows = Math.ceil(180 / size);
-  let y = Math.floor((lat + 90) / size);
-  if (y >= rows) y = rows - 1;
-  let x = Math.floor((lon + 180) / size);
-  if (x >= level.columns) x = level.columns - 1;
-  return y * level.columns + x;
+  return cellRow(level, lat) * level.columns + cellColumn(level, lon);
 }
 
 function sameList(a: readonly number[], b: readonly number[]): boolean {

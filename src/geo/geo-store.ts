@@ -132,15 +132,14 @@ export class GeoCollection {
   fencesOf(member: string): string[] {
     const id = this.index.idOf(member);
     if (id < 0) return [];
-    return this.fences.insideOf(id).map((f) => this.fences.names[f]);
+    return this.fences.insideOf(id).map((f) => this.fences.nameOf(f));
   }
 
   /** Every member's state, for a snapshot. */
   *entries(): IterableIterator<GeoMemberState> {
-    const names = this.fences.names;
     for (const p of this.index.entries()) {
       const id = this.index.idOf(p.member);
-      yield { ...p, fences: this.fences.insideOf(id).map((f) => names[f]) };
+      yield { ...p, fences: this.fences.insideOf(id).map((f) => this.fences.nameOf(f)) };
     }
   }
 
