@@ -184,7 +184,7 @@ export class GeoMap {
     const k = Math.cos((lat * Math.PI) / 180);
     const spanLat = Math.max(b.maxLat - b.minLat, 0.005);
     const spanLon = Math.max(b.maxLon - b.minLon, 0.005) * k;
-    const scale = Math.max(spanLat / height, spanLon / width) * 1.15;
+    const scale = Math.max(spanLat / height, spanLon / width) * 1.3;
     this.view = { lat, lon, scale };
     this.dirty = true;
   }

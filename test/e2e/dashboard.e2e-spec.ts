@@ -1,0 +1,120 @@
+// The dashboard and GraphiQL in a real browser (headless Debian Chromium via playwright-core),
+// against the app in embedded mode with the demo pipeline: what a person would see.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Page } from 'playwright-core';
+import { DEMO_PIPELINE_PATH } from '../../src/pipeline/load.js';
+import { ensureWebAssets, launchChromium, RESULTS_DIR, type Chromium } from '../support/browser.js';
+import { gqlData, startTally, type RunningTally } from '../support/app.js';
+
+const WAIT = { timeout: 15_000 };
+
+describe('dashboard and GraphiQL in a browser', () => {
+  let tally: RunningTally;
+  let browser: Chromium;
+  const now = () => Date.now();
+  const ingest = async (source: string, events: unknown[]) => {
+    const r = await gqlData<{ ingest: { accepted: number; rejected: number } }>(tally.url, 'mutation($s: String!, $e: [JSON!]!) { ingest(source: $s, events: $e) { accepted rejected } }', { s: source, e: events });
+    expect(r.ingest).toEqual({ accepted: events.length, rejected: 0 });
+  };
+  /** A page that fails the test on script errors and on any request leaving Tally (no CDN). */
+  const open = async (path: string): Promise<{ page: Page; problems: string[] }> => {
+    const page = await browser.context.newPage();
+    const problems: string[] = [];
+    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+    await page.route('**/*', (route) => {
+      if (route.request().url().startsWith(tally.url)) return route.continue();
+      problems.push(`request outside Tally: ${route.request().url()}`);
+      return route.abort();
+    });
+    await page.goto(`${tally.url}${path}`);
+    return { page, problems };
+  };
+
+  beforeAll(async () => {
+    await ensureWebAssets();
+    tally = await startTally(readFileSync(DEMO_PIPELINE_PATH, 'utf8'));
+    browser = await launchChromium();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await tally?.close();
+  });
+
+  it('updates leaderboards, counters, charts, alerts and the map in place as events arrive', async () => {
+    const { page, problems } = await open('/');
+    await page.waitForSelector('body[data-ready="true"]', WAIT);
+    await page.waitForSelector('#conn[data-state="connected"]', WAIT);
+    await page.evaluate(() => ((window as unknown as { sameDocument: boolean }).sameDocument = true));
+    const text = (selector: string) => page.locator(selector).first().textContent();
+    await page.waitForFunction(() => document.querySelector('[data-testid="stat-accepted"]')?.textContent === '0', undefined, WAIT);
+
+    // leaderboard: rows appear, then reorder when a score changes
+    const board = '[data-testid="leaderboard-top_players"]';
+    await ingest('game_scores', [
+      { player_id: 'ada', points: 50 },
+      { player_id: 'bob', points: 30 },
+    ]);
+    await page.waitForSelector(`${board} li[data-member="ada"][data-rank="1"]`, WAIT);
+    await page.waitForSelector(`${board} li[data-member="bob"][data-rank="2"]`, WAIT);
+    await ingest('game_scores', [{ player_id: 'bob', points: 40 }]);
+    await page.waitForSelector(`${board} li[data-member="bob"][data-rank="1"]`, WAIT);
+    expect(await page.locator(`${board} li`).evaluateAll((lis) => lis.map((li) => `${li.querySelector('.rank')?.textContent} ${li.dataset.member} ${li.querySelector('.score')?.textContent}`))).toEqual(['1 bob 70', '2 ada 50']);
+
+    // counter: events accepted
+    await page.waitForFunction(() => document.querySelector('[data-testid="stat-accepted"]')?.textContent === '3', undefined, WAIT);
+
+    // a chart chosen in the form follows the entity's window value
+    await page.selectOption('#charts-panel select[aria-label="feature"]', 'card_txn_count');
+    await page.selectOption('#charts-panel select[aria-label="window"]', '5m');
+    await page.fill('#charts-panel input[aria-label="entity"]', 'card-0001');
+    await page.click('#charts-panel button[type="submit"]');
+    const chart = '[data-chart="card_txn_count:5m:card-0001"]';
+    await page.waitForSelector(`${chart}[data-value="0"]`, WAIT);
+    await ingest('transactions', [1, 2, 3].map((i) => ({ card_id: 'card-0001', amount: 10 * i, merchant_id: `m-00${i}`, ts: now() })));
+    await page.waitForSelector(`${chart}[data-value="3"]`, WAIT);
+    expect(await text(`${chart} [data-testid="chart-value"]`)).toBe('3');
+
+    // threshold alerts: the default watch (card_txn_count over 1m above 8) lists a burst
+    await ingest('transactions', Array.from({ length: 9 }, (_, i) => ({ card_id: 'card-0666', amount: 400 + i, merchant_id: `m-1${i}`, ts: now() })));
+    await page.waitForSelector('[data-testid="alerts"] li:has-text("card-0666")', WAIT);
+    expect(await text('[data-testid="alert-count"]')).toBe('1');
+
+    // map: members drawn, fence crossings listed
+    await ingest('driver_locations', [
+      { driver_id: 'driver-01', lat: 40.6413, lon: -73.7781, ts: now() }, // JFK, inside the airport fence
+      { driver_id: 'driver-02', lat: 40.7128, lon: -74.006, ts: now() }, // downtown
+      { driver_id: 'driver-03', lat: 40.758, lon: -73.9855, ts: now() }, // Midtown, in no fence
+    ]);
+    await page.waitForSelector('[data-testid="map"][data-points="3"]', WAIT);
+    await page.waitForSelector('[data-testid="fence-events"] li:has-text("driver-01")', WAIT);
+    expect(await text('.map-legend')).toContain('airport 1 inside');
+    expect(await text('.map-legend')).toContain('downtown 1 inside');
+    // the map canvas has been drawn (some non-background pixels)
+    const drawn = await page.locator('.map-canvas').evaluate((c: HTMLCanvasElement) => {
+      const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+      let lit = 0;
+      for (let i = 0; i < d.length; i += 4) if (d[i] + d[i + 1] + d[i + 2] > 200) lit++;
+      return lit;
+    });
+    expect(drawn).toBeGreaterThan(50);
+
+    expect(await page.evaluate(() => (window as unknown as { sameDocument?: boolean }).sameDocument)).toBe(true);
+    await page.screenshot({ path: join(RESULTS_DIR, 'dashboard.png'), fullPage: true });
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('runs a query in GraphiQL (bundled, no CDN) and shows the answer', async () => {
+    const query = '{ leaderboard(name: "top_players", limit: 2) { rank member score } }';
+    const { page, problems } = await open(`/graphiql/?query=${encodeURIComponent(query)}`);
+    await page.waitForSelector('.graphiql-execute-button', WAIT);
+    await page.click('.graphiql-execute-button');
+    await page.waitForFunction(() => /"member":\s*"bob"/.test((document.querySelector('.graphiql-response')?.textContent ?? '').replace(/\u00a0/g, ' ')), undefined, WAIT);
+    const answer = ((await page.locator('.graphiql-response').textContent()) ?? '').replace(/\u00a0/g, ' ');
+    expect(answer).toMatch(/"rank":\s*1,\s*"member":\s*"bob",\s*"score":\s*70/);
+    await page.screenshot({ path: join(RESULTS_DIR, 'graphiql.png') });
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+});
