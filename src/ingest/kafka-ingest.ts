@@ -37,6 +37,9 @@ export interface KafkaIngestOptions {
 
 export const DLQ_SUFFIX = '.dlq';
 
+/** Wait before handing back a batch that found the IngestGate shut. */
+const GATE_RETRY_MS = 50;
+
 /** A partition's offsets as the broker holds them: `low` the earliest kept, `high` the next to be written. */
 export interface PartitionRange {
   topic: string;
@@ -73,6 +76,8 @@ export class KafkaIngest {
   /** Partitions already sought back once to their expected offset (see eachBatch). */
   private readonly soughtBack = new Map<string, bigint>();
   private catchUp: { targets: Map<string, bigint>; resolve: () => void } | undefined;
+  /** Fetching paused by pause() (restore, snapshot); applied again on each join. */
+  private pausedByUs = true;
 
   constructor(
     private readonly options: KafkaIngestOptions,
@@ -119,8 +124,8 @@ export class KafkaIngest {
 
   /**
    * Joins the group and starts consuming, paused (resume() lets batches in), with every
-   * partition of `from` sought to its offset: the next message to apply. `applied` are the
-   * offsets the restored state already reflects (kept for the next snapshot).
+   * partition of `from` sought to its offset (the next message to apply) when assigned.
+   * `applied` are the offsets the restored state already reflects (kept for the next snapshot).
    */
   async start(from: readonly { topic: string; partition: number; next: bigint }[], applied: readonly AppliedOffset[]): Promise<void> {
     const topics = this.router.kafkaTopics();
@@ -136,24 +141,51 @@ export class KafkaIngest {
       this.running = true;
       this.metrics.kafkaConnected.set(1);
       this.log.info({ memberAssignment: e.payload.memberAssignment }, 'joined consumer group');
+      this.onAssignment(e.payload.memberAssignment);
     });
     await this.consumer.connect();
     await this.consumer.subscribe({ topics, fromBeginning: this.options.fromBeginning ?? true });
     await this.consumer.run({ eachBatchAutoResolve: false, autoCommit: false, eachBatch: (p) => this.eachBatch(p) });
-    this.pause();
-    for (const f of from) this.consumer.seek({ topic: f.topic, partition: f.partition, offset: f.next.toString() });
     this.running = true;
     this.metrics.kafkaConnected.set(1);
     this.log.info({ brokers: this.options.brokers, groupId: this.options.groupId, topics }, 'kafka ingest started');
   }
 
+  /**
+   * On every (re)join — the first, after a rebalance, after the client restarted itself —
+   * before fetching starts: seek each assigned partition to the next offset to apply, and
+   * keep fetching paused if it is. kafkajs calls GROUP_JOIN listeners synchronously there.
+   */
+  private onAssignment(assignment: Record<string, number[]>): void {
+    for (const [topic, partitions] of Object.entries(assignment)) {
+      for (const partition of partitions) {
+        const next = this.expected.get(tpKey(topic, partition));
+        if (next !== undefined) this.consumer?.seek({ topic, partition, offset: next.toString() });
+      }
+    }
+    if (this.pausedByUs) this.setPaused(true);
+  }
+
   /** Stops fetching from every source topic (a batch in progress finishes). */
   pause(): void {
-    this.consumer?.pause(this.router.kafkaTopics().map((topic) => ({ topic })));
+    this.pausedByUs = true;
+    this.setPaused(true);
   }
 
   resume(): void {
-    this.consumer?.resume(this.router.kafkaTopics().map((topic) => ({ topic })));
+    this.pausedByUs = false;
+    this.setPaused(false);
+  }
+
+  private setPaused(paused: boolean): void {
+    const topics = this.router.kafkaTopics().map((topic) => ({ topic }));
+    try {
+      if (paused) this.consumer?.pause(topics);
+      else this.consumer?.resume(topics);
+    } catch {
+      // No consumer group yet (joining, or the client restarting after a crash): the next
+      // GROUP_JOIN applies the state, and the IngestGate keeps batches out meanwhile.
+    }
   }
 
   /** The offset of the last message applied, per partition (what a snapshot records). */
@@ -210,8 +242,12 @@ export class KafkaIngest {
   }
 
   private async eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
-    // Paused for a snapshot or a restore, or shut down: leave the batch to be fetched again.
-    if (!this.gate.tryEnter()) return;
+    // Paused for a snapshot or a restore, or shut down: leave the batch to be fetched again
+    // (after a short wait, in case fetching could not be paused yet).
+    if (!this.gate.tryEnter()) {
+      await new Promise((resolve) => setTimeout(resolve, GATE_RETRY_MS));
+      return;
+    }
     try {
       await this.applyBatch(batch, resolveOffset, isRunning, isStale);
     } finally {
