@@ -199,6 +199,22 @@ describe(GeoIndex.name, () => {
     expect(sut.size).toBe(0);
   });
 
+  it('answers more hits than its kept scratch holds (12,000 points, no limit and a large limit)', () => {
+    const sut = new GeoIndex();
+    const model = new BruteForceIndex();
+    for (let i = 0; i < 12_000; i++) {
+      const lat = 40.7 + ((i * 7919) % 1000) / 20_000;
+      const lon = -74 + ((i * 104729) % 1000) / 20_000;
+      sut.set(`p${i}`, lat, lon, 0);
+      model.set(`p${i}`, lat, lon, 0);
+    }
+    const all = sut.search(40.72, -73.98, 5000);
+    expect(all.length).toBeGreaterThan(8000);
+    expect(all).toEqual(model.search(40.72, -73.98, 5000));
+    expect(sut.search(40.72, -73.98, 3000, 9000)).toEqual(model.search(40.72, -73.98, 3000, 9000));
+    expect(sut.nearest(40.72, -73.98, 5)).toEqual(model.search(40.72, -73.98, Infinity, 5));
+  });
+
   it('keeps working when members churn through many cells and ids are reused', () => {
     const sut = new GeoIndex({ gridStep: 20 });
     const model = new BruteForceIndex();

@@ -46,6 +46,8 @@ const MAX_GRID_STEP = 24;
 const INITIAL_CAPACITY = 1024;
 /** End of a cell list. */
 const NONE = -1;
+/** Heap scratch kept between searches: enough for any limit up to 4096 without reallocating. */
+const HEAP_SCRATCH_KEPT = 4096;
 /**
  * Metres subtracted from a cell's distance lower bound: a point's cell comes from one
  * rounding of its coordinates and the cell's edges from another, so a point may lie a few
@@ -105,8 +107,8 @@ export class GeoIndex {
   private cellPrev = new Int32Array(INITIAL_CAPACITY);
   private cellNext = new Int32Array(INITIAL_CAPACITY);
   // Scratch of the bounded max-heap of a search, reused so a query allocates only its results.
-  private heapDist = new Float64Array(64);
-  private heapId = new Int32Array(64);
+  private heapDist = new Float64Array(HEAP_SCRATCH_KEPT);
+  private heapId = new Int32Array(HEAP_SCRATCH_KEPT);
   private heapSize = 0;
 
   /** An empty index; throws on an invalid ttlMs or gridStep. */
@@ -340,11 +342,6 @@ export class GeoIndex {
   private query(lat: number, lon: number, radius: number, k: number): GeoHit[] {
     this.heapSize = 0;
     if (k === 0) return [];
-    if (this.heapDist.length < k) {
-      const n = Math.max(k, this.heapDist.length * 2);
-      this.heapDist = new Float64Array(n);
-      this.heapId = new Int32Array(n);
-    }
     const step = this.gridStep;
     const slices = this.slices;
     const cx = lonSlice(lon, step);
@@ -453,6 +450,7 @@ export class GeoIndex {
     const ids = this.heapId;
     let i: number;
     if (this.heapSize < k) {
+      if (this.heapSize === dist.length) return this.growHeap(d, id, k);
       i = this.heapSize++;
       while (i > 0) {
         const parent = (i - 1) >> 1;
@@ -507,6 +505,23 @@ export class GeoIndex {
       ids[i] = moving;
     }
     this.heapSize = 0;
+    // A query without a limit may have grown the scratch to its answer's size; do not keep that.
+    if (this.heapDist.length > HEAP_SCRATCH_KEPT) {
+      this.heapDist = new Float64Array(HEAP_SCRATCH_KEPT);
+      this.heapId = new Int32Array(HEAP_SCRATCH_KEPT);
+    }
     return out;
+  }
+
+  /** Doubles the heap's scratch arrays (it holds heapSize hits) and offers (d, id) again. */
+  private growHeap(d: number, id: number, k: number): void {
+    const n = Math.min(k, this.heapDist.length * 2);
+    const dist = new Float64Array(n);
+    const ids = new Int32Array(n);
+    dist.set(this.heapDist);
+    ids.set(this.heapId);
+    this.heapDist = dist;
+    this.heapId = ids;
+    this.offer(d, id, k);
   }
 }
