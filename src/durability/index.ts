@@ -15,3 +15,8 @@ export {
   type WatermarkState,
 } from './snapshot-files.js';
 export { ByteReader, ByteWriter } from './binary.js';
+export { writeStores, restoreStores, type StoreSet, type RestoreReport, type SectionCounts } from './store-codec.js';
+export { IngestLog, IngestLogCorruptError, type FsyncPolicy, type LogRecord } from './ingest-log.js';
+export { digestStores, type StateDigest, type StoreDigest } from './digest.js';
+export { Snapshotter, type SnapshotInfo } from './snapshotter.js';
+export { Recovery, pipelineHashOf } from './recovery.js';

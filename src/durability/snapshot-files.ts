@@ -9,7 +9,7 @@
  * checks at start-up is renamed `.corrupt` (kept for inspection) and the previous generation
  * is used instead.
  */
-import { open, readdir, readFile, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseSnapshot, SECTION, SnapshotEncoder, type ParsedSection, type SnapshotHeader } from './snapshot-format.js';
 
@@ -212,10 +212,11 @@ export class SnapshotDirectory {
     return { skipped };
   }
 
-  /** Opens `snapshot-<generation>.tsnap.tmp` for writing. */
+  /** Opens `snapshot-<generation>.tsnap.tmp` for writing (creating the directory if needed). */
   async create(generation: number, hooks: WriteHooks = {}): Promise<PendingSnapshot> {
     const final = join(this.dir, fileName(generation));
     const tmp = `${final}.tmp`;
+    await mkdir(this.dir, { recursive: true });
     const handle: FileHandle = await open(tmp, 'w');
     let bytes = 0;
     const sink = async (chunk: Buffer): Promise<void> => {
