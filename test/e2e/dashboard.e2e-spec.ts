@@ -105,7 +105,7 @@ describe('dashboard and GraphiQL in a browser', () => {
     await page.screenshot({ path: join(RESULTS_DIR, 'dashboard.png'), fullPage: true });
     expect(problems).toEqual([]);
     await page.close();
-  });
+  }, 60_000);
 
   it('runs a query in GraphiQL (bundled, no CDN) and shows the answer', async () => {
     const query = '{ leaderboard(name: "top_players", limit: 2) { rank member score } }';
@@ -118,5 +118,5 @@ describe('dashboard and GraphiQL in a browser', () => {
     await page.screenshot({ path: join(RESULTS_DIR, 'graphiql.png') });
     expect(problems).toEqual([]);
     await page.close();
-  });
+  }, 60_000);
 });
