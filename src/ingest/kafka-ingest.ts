@@ -324,3 +324,27 @@ export class KafkaIngest {
 function tpKey(topic: string, partition: number): string {
   return `${topic}\u0000${partition}`;
 }
+
+/**
+ * Writes JSON events to Kafka topics, keyed (by entity) so one entity's events stay in one
+ * partition, in order. For producers inside this repository — the demo generator and tools
+ * — so kafkajs stays behind this file. Connects on the first send.
+ */
+export class KafkaEventWriter {
+  private readonly producer: Producer;
+  private connecting: Promise<void> | undefined;
+
+  constructor(brokers: string[], clientId = 'tally-writer') {
+    const kafka = new Kafka({ clientId, brokers, logLevel: logLevel.ERROR, retry: { retries: 8 } });
+    this.producer = kafka.producer({ allowAutoTopicCreation: true, createPartitioner: Partitioners.DefaultPartitioner });
+  }
+
+  async send(topic: string, messages: readonly { key: string; value: unknown }[]): Promise<void> {
+    await (this.connecting ??= this.producer.connect());
+    await this.producer.send({ topic, messages: messages.map((m) => ({ key: m.key, value: JSON.stringify(m.value) })) });
+  }
+
+  async close(): Promise<void> {
+    if (this.connecting) await this.producer.disconnect();
+  }
+}
