@@ -1,7 +1,7 @@
 // Windowed counters: Tally's tiles against the Redis way of doing the same (per-bucket keys,
 // pipelined INCRBY + EXPIRE, one pair per window and feature), in the same run.
 import { FeatureStore, WindowedAggregator } from '../../src/features/index.js';
-import { heapUsed, makeZipf, median, mulberry32, timeIt, type BenchContext } from './lib.js';
+import { heapUsed, makeZipf, median, mulberry32, redisUsedMemory, timeIt, type BenchContext } from './lib.js';
 
 const ENTITIES = 100_000;
 const WINDOWS = [
@@ -88,10 +88,14 @@ export default async function (ctx: BenchContext): Promise<void> {
   const windows4 = [...WINDOWS, { label: '5m', ms: 300_000 }];
   for (const eventsPerEntity of [1, 10]) {
     const { bytes, entities } = bytesPerEntity(keys, windows4, eventsPerEntity, t0);
+    ctx.progress(`redis memory for the same events (${eventsPerEntity}/entity), per-bucket keys with TTL`);
+    const redisBytes = await redisBytesPerEntity(client, keys, windows4, eventsPerEntity, t0);
     ctx.record({
       metric: `bytes per entity, count x 4 windows, ${eventsPerEntity} event(s)/entity on average over 1h (keys excluded; ${entities.toLocaleString('en-US')} entities)`,
       unit: 'bytes',
       tally: bytes,
+      yardstick: redisBytes,
+      yardstickName: 'redis used_memory delta, INCRBY+EXPIRE per bucket key (window/60 buckets)',
       higherIsBetter: false,
       budget: '<= 200 bytes',
       budgetAbs: 200,
@@ -127,4 +131,31 @@ function bytesPerEntity(keys: string[], windows: { label: string; ms: number }[]
   for (let i = 0; i < extra; i++) f.update(keys[zipf()], 1, t0 + Math.floor((i / extra) * 3_600_000));
   const bytes = (heapUsed() - before - cdfBytes) / f.size;
   return { bytes, entities: f.size };
+}
+
+/** Redis memory per entity for the same events stored the usual way (one counter key per window bucket). */
+async function redisBytesPerEntity(client: import('ioredis').Redis, keys: string[], windows: { label: string; ms: number }[], eventsPerEntity: number, t0: number): Promise<number> {
+  await client.flushall();
+  const before = await redisUsedMemory(client);
+  const zipf = makeZipf(keys.length, 1.0, 3);
+  const extra = keys.length * (eventsPerEntity - 1);
+  const total = keys.length + extra;
+  let p = client.pipeline();
+  for (let i = 0; i < total; i++) {
+    const key = i < keys.length ? keys[i] : keys[zipf()];
+    const ts = i < keys.length ? t0 + i : t0 + Math.floor(((i - keys.length) / extra) * 3_600_000);
+    for (const w of windows) {
+      const bucketMs = w.ms / 60;
+      const k = `n:${w.label}:${key}:${Math.floor(ts / bucketMs)}`;
+      p.incrby(k, 1).expire(k, Math.ceil((w.ms + bucketMs) / 1000) + 86_400);
+    }
+    if (i % 2_000 === 1_999) {
+      await p.exec();
+      p = client.pipeline();
+    }
+  }
+  await p.exec();
+  const bytes = ((await redisUsedMemory(client)) - before) / keys.length;
+  await client.flushall();
+  return bytes;
 }
