@@ -102,7 +102,7 @@ export class EventProcessor {
       });
     }
     try {
-      this.apply(result);
+      this.apply(result, partition);
     } catch (err) {
       // A store refusing what the router let through is a bug; it must not stall ingest
       // (a Kafka batch that throws is retried forever), so the event is refused and reported.
@@ -134,7 +134,7 @@ export class EventProcessor {
     return false;
   }
 
-  private apply(routed: Routed): void {
+  private apply(routed: Routed, partition: number): void {
     const { ts } = routed;
     for (const u of routed.updates) {
       switch (u.store) {
@@ -157,7 +157,7 @@ export class EventProcessor {
         case 'geo': {
           const events = this.stores.geo.collection(u.name).set(u.member, u.lat, u.lon, ts);
           this.changes.publish(geoTopic(u.name), { kind: 'geo', name: u.name, member: u.member, ts });
-          if (events.length > 0) this.applyFenceEvents(u.name, events);
+          if (events.length > 0) this.applyFenceEvents(u.name, events, partition);
           break;
         }
       }
@@ -167,13 +167,16 @@ export class EventProcessor {
   /**
    * Publishes fence crossings and feeds them, as events of the derived source
    * `<index>.fences`, to whatever the pipeline declares on it (e.g. entries per fence).
+   * They count against the watermark of the partition whose position update caused them,
+   * so their lateness follows that partition's order — the same on a replay — and not the
+   * interleaving of partitions; TTL exits (no partition) use NO_PARTITION.
    */
-  applyFenceEvents(index: string, events: readonly FenceEvent[]): void {
+  applyFenceEvents(index: string, events: readonly FenceEvent[], partition: number = NO_PARTITION): void {
     const source = fenceSourceName(index);
     const arrival = this.clock();
     for (const e of events) {
       this.changes.publish(fenceTopic(index), { kind: 'fence', index, fence: e.fence, member: e.member, enter: e.kind === 'enter', lat: e.lat, lon: e.lon, ts: e.ts });
-      this.process(this.router.route(source, { fence: e.fence, member: e.member, kind: e.kind, lat: e.lat, lon: e.lon, ts: e.ts }, Math.max(arrival, e.ts)), NO_PARTITION);
+      this.process(this.router.route(source, { fence: e.fence, member: e.member, kind: e.kind, lat: e.lat, lon: e.lon, ts: e.ts }, Math.max(arrival, e.ts)), partition);
     }
   }
 
