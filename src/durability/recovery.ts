@@ -87,6 +87,8 @@ export class Recovery {
     o.health.restore = { state: 'loading' };
     if (o.dataDir !== undefined) {
       mkdirSync(this.snapshots!.dir, { recursive: true });
+      const leftovers = await this.snapshots!.removeLeftovers();
+      if (leftovers > 0) o.log.warn({ files: leftovers }, 'removed snapshot temp files left by an interrupted write');
       const { snapshot, skipped } = await this.snapshots!.loadNewest();
       for (const s of skipped) o.log.error({ path: s.path, problems: s.problems }, 'snapshot is torn or corrupt; renamed .corrupt, falling back to the previous generation');
       this.snapshot = snapshot;

@@ -263,6 +263,18 @@ export class SnapshotDirectory {
     return kept;
   }
 
+  /** Deletes temp files of writes a crash interrupted (they are never read). */
+  async removeLeftovers(): Promise<number> {
+    let n = 0;
+    for (const name of await readdir(this.dir).catch(() => [] as string[])) {
+      if (/^snapshot-\d{12}\.tsnap\.tmp$/.test(name)) {
+        await unlink(join(this.dir, name)).catch(() => undefined);
+        n++;
+      }
+    }
+    return n;
+  }
+
   /** The META of a snapshot, read from the start of the file only (undefined if unreadable). */
   async readMeta(path: string): Promise<SnapshotMeta | undefined> {
     try {
