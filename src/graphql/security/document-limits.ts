@@ -55,6 +55,16 @@ const SIZE_ARGUMENTS = new Set(['limit', 'first', 'last', 'top', 'k']);
 /** Codes of the errors below, also the `reason` label of tally_requests_refused_total. */
 export type LimitCode = 'too-deep' | 'too-many-aliases' | 'repeated-field' | 'too-costly';
 
+/** True for graphql-js's parse error on `maxTokens` (16.x words it "more that N tokens"). */
+export function isTokenLimitError(err: unknown): err is GraphQLError {
+  return err instanceof GraphQLError && /contains more tha[nt] \d+ tokens/.test(err.message);
+}
+
+/** The token-limit parse error, with the code Tally gives it on both transports. */
+export function tokenLimitError(err: GraphQLError): GraphQLError {
+  return new GraphQLError(err.message, { extensions: { code: 'TOO_MANY_TOKENS', reason: 'too-many-tokens' } });
+}
+
 export function limitError(code: LimitCode, message: string): GraphQLError {
   return new GraphQLError(message, { extensions: { code: code.toUpperCase().replace(/-/g, '_'), reason: code } });
 }

@@ -11,6 +11,7 @@ import type { NextFunction, Request, Response } from 'express';
 import { GraphQLError, parse } from 'graphql';
 import type { Settings } from '../../settings/settings.js';
 import { SETTINGS } from '../../settings/tokens.js';
+import { isTokenLimitError, tokenLimitError } from './document-limits.js';
 import { OperationGate } from './operation-gate.js';
 
 /** Documents remembered as passing, and the longest one remembered. */
@@ -34,9 +35,9 @@ export class DocumentScreenMiddleware implements NestMiddleware {
     try {
       errors = this.gate.screen(parse(query, { maxTokens: this.settings.limits.maxTokens }), 'http');
     } catch (err) {
-      if (!(err instanceof GraphQLError && /more than \d+ tokens/.test(err.message))) return next(); // syntax: Apollo reports it
+      if (!isTokenLimitError(err)) return next(); // a syntax error: Apollo reports it
       this.gate.refused('http', 'too-many-tokens');
-      errors = [new GraphQLError(err.message, { extensions: { code: 'TOO_MANY_TOKENS' } })];
+      errors = [tokenLimitError(err)];
     }
     if (errors.length > 0) {
       res.status(400).json({ errors: errors.map((e) => ({ message: e.message, extensions: { code: e.extensions.code } })) });

@@ -26,6 +26,7 @@ import type { Metrics } from '../../ops/metrics.js';
 import type { ApiKeys, Principal } from '../../security/api-keys.js';
 import type { Limits } from '../../settings/limits.js';
 import { queueTotals } from '../live/coalescing-queue.js';
+import { isTokenLimitError, tokenLimitError } from './document-limits.js';
 import type { OperationGate } from './operation-gate.js';
 
 /** Largest WebSocket frame (and message) accepted: a subscribe message is a small document. */
@@ -137,7 +138,10 @@ export class WsSecurity {
     try {
       document = parse(payload.query, { maxTokens: this.limits.maxTokens });
     } catch (err) {
-      if (err instanceof GraphQLError && /more than \d+ tokens/.test(err.message)) this.gate.refused('ws', 'too-many-tokens');
+      if (isTokenLimitError(err)) {
+        this.gate.refused('ws', 'too-many-tokens');
+        return [tokenLimitError(err)];
+      }
       return [err instanceof GraphQLError ? err : new GraphQLError(`Syntax Error: ${(err as Error).message}`)];
     }
     const structural = this.gate.screen(document, 'ws');
