@@ -25,7 +25,7 @@ describe(ExpiryQueue.name, () => {
             } else {
               now += o.tick;
               const got: number[] = [];
-              sut.expire(now, seen, (id) => got.push(id));
+              sut.expire(now, (id) => seen[id], (id) => got.push(id));
               const due = [...live].filter(([, s]) => s <= now - ttl).map(([id]) => id);
               for (const id of due) live.delete(id);
               expect(got.sort((a, b) => a - b)).toEqual(due.sort((a, b) => a - b));

@@ -17,7 +17,7 @@
  * storing its bucket. Invariants: every linked id's queued time is <= its last-seen time;
  * no non-empty bucket has a key below `low`; bucket slots and keys correspond one to one
  * through byKey. Expiry is exact: an id is reported by the first expire(now) with
- * now - ttl >= seen[id].
+ * now - ttl >= its last-seen time.
  */
 
 /** Buckets per ttl: the bucket rescanned by every expire() call holds ~1/1024 of the ids. */
@@ -78,10 +78,11 @@ export class ExpiryQueue {
   }
 
   /**
-   * Unqueues every id with seen[id] <= now - ttlMs and calls onExpired(id) for each, in
-   * bucket order; returns how many. onExpired must not add or delete ids of this queue.
+   * Unqueues every id with seenOf(id) <= now - ttlMs (seenOf gives the owner's current
+   * last-seen time) and calls onExpired(id) for each, in bucket order; returns how many.
+   * onExpired must not add or delete ids of this queue.
    */
-  expire(now: number, seen: Float64Array, onExpired: (id: number) => void): number {
+  expire(now: number, seenOf: (id: number) => number, onExpired: (id: number) => void): number {
     if (this.byKey.size === 0) return 0;
     const limit = now - this.ttlMs;
     const cutoff = Math.floor(limit / this.width);
@@ -94,7 +95,7 @@ export class ExpiryQueue {
       this.dropBucket(slot);
       while (id !== NONE) {
         const following = this.next[id];
-        const s = seen[id];
+        const s = seenOf(id);
         if (s <= limit) {
           expired++;
           onExpired(id);
