@@ -69,7 +69,7 @@ describe('tally (help and usage)', () => {
   it('lists the commands; each has help', async () => {
     const r = await cli('help');
     expect(r.code).toBe(0);
-    for (const c of ['validate', 'snapshot', 'bench']) {
+    for (const c of ['validate', 'snapshot', 'replay', 'bench', 'demo']) {
       expect(r.out).toMatch(new RegExp(`^  ${c} +\\S`, 'm'));
       const help = await cli(c, '--help');
       expect(help).toEqual({ code: 0, out: expect.stringMatching(/^usage: tally /), err: '' });

@@ -5,12 +5,13 @@
 import { describeOptions, parseArgs, UsageError } from './args.js';
 import { benchCommand } from './bench.js';
 import type { Command } from './command.js';
+import { demoCommand } from './demo.js';
 import { EXIT, processOutput, type Output } from './output.js';
 import { replayCommand } from './replay.js';
 import { snapshotCommand } from './snapshot.js';
 import { validateCommand } from './validate.js';
 
-export const COMMANDS: Command[] = [validateCommand, snapshotCommand, replayCommand, benchCommand];
+export const COMMANDS: Command[] = [validateCommand, snapshotCommand, replayCommand, benchCommand, demoCommand];
 
 export function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -39,7 +39,8 @@ running instance; --digest-at reads both at the same instant).
 
 The replay uses a consumer group of its own (tally-replay-<time> unless --group), so
 running instances keep their partitions. DIR must hold no snapshot unless --resume
-(then the replay continues from the newest one).
+(then the replay continues from the newest one). The app's own logs are off unless
+TALLY_LOG_LEVEL is set (e.g. TALLY_LOG_LEVEL=info).
 Exit status: 0 done, 1 failed (Kafka unreachable, offsets gone, ...), 2 wrong usage.`,
   options: {
     'data-dir': { value: true, placeholder: 'DIR', description: 'where the snapshot is written (DIR/snapshots/); default TALLY_DATA_DIR' },
@@ -79,9 +80,10 @@ Exit status: 0 done, 1 failed (Kafka unreachable, offsets gone, ...), 2 wrong us
     const started = Date.now();
     let app: INestApplication | undefined;
     try {
-      // The app logs JSON lines on stdout: only its errors here, unless TALLY_LOG_LEVEL says otherwise.
+      // The app logs JSON lines on stdout, which here carries the summary: none of them unless
+      // TALLY_LOG_LEVEL asks (a refused or failed restore is reported below from /health's reason).
       const level = process.env.TALLY_LOG_LEVEL;
-      process.env.TALLY_LOG_LEVEL = level ?? 'error';
+      process.env.TALLY_LOG_LEVEL = level ?? 'fatal';
       try {
         app = await createTally({ settings, pipeline });
       } finally {
@@ -91,7 +93,7 @@ Exit status: 0 done, 1 failed (Kafka unreachable, offsets gone, ...), 2 wrong us
       const kafka = app.get(KafkaIngest);
       const health = app.get(Health);
       const ranges = await kafka.partitionRanges();
-      const progress = new Progress(io, ranges);
+      const progress = new Progress(io, ranges, started);
       const outcome = await new Promise<'done' | string>((done) => {
         const timer = setInterval(() => {
           const state = health.restore?.state;
@@ -146,6 +148,8 @@ class Progress {
   constructor(
     private readonly io: Output,
     ranges: readonly PartitionRange[],
+    /** When the replay started (the app reads while it starts). */
+    private readonly started: number,
   ) {
     for (const r of ranges) this.low.set(`${r.topic}\u0000${r.partition}`, r.low);
     this.total = ranges.reduce((n, r) => n + Number(r.high - r.low), 0);
@@ -171,7 +175,8 @@ class Progress {
     this.lastLine = now;
     const fraction = this.total === 0 ? 1 : this.applied / this.total;
     const [t0, a0] = this.samples[0] ?? [now, this.applied];
-    const rate = now > t0 ? ((this.applied - a0) * 1000) / (now - t0) : 0;
+    // the last two seconds while running; the whole run's average on the final line
+    const rate = final ? (this.applied * 1000) / Math.max(1, now - this.started) : now > t0 ? ((this.applied - a0) * 1000) / (now - t0) : 0;
     const eta = rate > 0 ? Math.ceil((this.total - this.applied) / rate) : undefined;
     const filled = Math.round(fraction * BAR_WIDTH);
     const line = `[${'#'.repeat(filled)}${'.'.repeat(BAR_WIDTH - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}%  ${this.applied.toLocaleString('en')}/${this.total.toLocaleString('en')} messages  ${Math.round(rate).toLocaleString('en')}/s${eta !== undefined && !final ? `  eta ${eta}s` : ''}`;

@@ -50,11 +50,11 @@ export function describeInspection(r: SnapshotInspection): string {
   }
   if (r.offsets) {
     lines.push('', r.offsets.length === 0 ? 'source offsets: none (embedded mode, or nothing read from Kafka yet)' : 'source offsets (last message applied; a restart reads from the next one)');
-    table(lines, r.offsets.map((o) => [`${o.topic}[${o.partition}]`, o.offset]));
+    table(lines, [...r.offsets].sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition).map((o) => [`${o.topic}[${o.partition}]`, o.offset]));
   }
   if (r.watermarks && r.watermarks.length > 0) {
     lines.push('', 'watermarks (newest event time per source partition; -1 = HTTP ingest)');
-    table(lines, r.watermarks.map((w) => [`${w.source}[${w.partition}]`, new Date(w.ts).toISOString()]));
+    table(lines, [...r.watermarks].sort((a, b) => a.source.localeCompare(b.source) || a.partition - b.partition).map((w) => [`${w.source}[${w.partition}]`, new Date(w.ts).toISOString()]));
   }
   if (r.sections.length > 0) {
     lines.push('', 'sections');

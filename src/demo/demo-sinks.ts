@@ -3,6 +3,8 @@
  * ingest, or Kafka topics (via the ingest's Kafka writer, so kafkajs stays in one file).
  */
 import type { IngestOutcome } from '../ingest/event-processor.js';
+import { KafkaEventWriter } from '../ingest/kafka-ingest.js';
+import type { Pipeline } from '../pipeline/pipeline.js';
 import type { DemoSink } from './demo-runner.js';
 
 /** Events per HTTP request / in-process call (the ingest takes at most 10,000). */
@@ -48,5 +50,19 @@ export function httpSink(baseUrl: string, apiKey?: string): DemoSink {
       return total;
     },
     close: async () => {},
+  };
+}
+
+/** Each source's Kafka topic (as the pipeline names it), keyed by entity. Refusals show in Tally's DLQ, not here. */
+export function kafkaSink(brokers: string[], pipeline: Pick<Pipeline, 'sources'>): DemoSink {
+  const writer = new KafkaEventWriter(brokers, 'tally-demo');
+  const topics = new Map(pipeline.sources.map((s) => [s.name, s.topic]));
+  return {
+    name: `Kafka (${brokers.join(',')})`,
+    async send(source, events) {
+      await writer.send(topics.get(source) ?? source, events);
+      return { accepted: events.length, rejected: 0 };
+    },
+    close: () => writer.close(),
   };
 }

@@ -7,9 +7,9 @@ import type { Settings } from '../settings/settings.js';
 import { CLOCK, LOGGER, PIPELINE, SETTINGS } from '../settings/tokens.js';
 import { DemoGenerator } from './demo-generator.js';
 import { DemoRunner } from './demo-runner.js';
-import { embeddedSink } from './demo-sinks.js';
+import { embeddedSink, kafkaSink } from './demo-sinks.js';
 
-/** Runs the demo generator while the app runs when `settings.demo` is on (TALLY_DEMO). */
+/** Runs the demo generator while the app runs when `settings.demo` is on (TALLY_DEMO): into the embedded ingest, or Kafka. */
 class DemoLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
   private runner: DemoRunner | undefined;
 
@@ -23,7 +23,8 @@ class DemoLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
 
   async onApplicationBootstrap(): Promise<void> {
     if (!this.settings.demo) return;
-    const sink = embeddedSink((source, events) => this.ingest.ingest(source, events));
+    // With Kafka, events go to the source topics (and come back through the consumer, as real traffic would).
+    const sink = this.settings.kafkaBrokers.length > 0 ? kafkaSink(this.settings.kafkaBrokers, this.pipeline) : embeddedSink((source, events) => this.ingest.ingest(source, events));
     this.runner = new DemoRunner(new DemoGenerator(), sink, this.pipeline, { clock: this.clock, warn: (m) => this.log.warn(m) });
     await this.runner.start();
     this.log.info({ sink: sink.name }, 'demo events on (TALLY_DEMO=0 turns them off)');

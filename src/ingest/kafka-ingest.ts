@@ -335,7 +335,8 @@ export class KafkaEventWriter {
   private connecting: Promise<void> | undefined;
 
   constructor(brokers: string[], clientId = 'tally-writer') {
-    const kafka = new Kafka({ clientId, brokers, logLevel: logLevel.ERROR, retry: { retries: 8 } });
+    // quiet: a failed write rejects send(), and the caller reports it
+    const kafka = new Kafka({ clientId, brokers, logLevel: logLevel.NOTHING, retry: { retries: 8 } });
     this.producer = kafka.producer({ allowAutoTopicCreation: true, createPartitioner: Partitioners.DefaultPartitioner });
   }
 
