@@ -40,18 +40,21 @@ import { StringInterner } from './interner.js';
  * at city speed changes cell about once every ten updates at one update per second.
  */
 export const DEFAULT_GRID_STEP = 17;
-/** Grid steps accepted: below 4 the rings wrap the world at once; above 24 slice numbers pass Int32 packing comfort. */
+/**
+ * Grid steps accepted: below 4 a cell spans over 22 degrees of longitude and prunes nothing;
+ * above 24 cells are ~2 m x 1 m, finer than GPS noise, and a 1 km query would walk ~10^6 cells.
+ */
 const MIN_GRID_STEP = 4;
 const MAX_GRID_STEP = 24;
-/** Ids allocated up front; arrays then double. */
+/** Ids allocated up front (24 KB of records); the record buffer then doubles. */
 const INITIAL_CAPACITY = 1024;
 /** End of a cell list. */
 const NONE = -1;
 /**
  * The record of id i: Int32 slots i * 6 + (REC_LAT, REC_LON, REC_PREV, REC_NEXT) for the
  * fixed-point position and the cell-list links, and Float64 slot i * 3 + REC_SEEN (bytes
- * 16-23) for the last-seen time. What an update reads and writes shares one cache line,
- * where five parallel arrays would cost five misses per update at a million members.
+ * 16-23) for the last-seen time. What an update reads and writes lies in one or two
+ * adjacent cache lines, where five parallel arrays cost up to five misses at a million members.
  */
 const REC_INT32S = 6;
 const REC_FLOAT64S = 3;
@@ -68,7 +71,11 @@ const HEAP_SCRATCH_KEPT = 4096;
  * 1e-14 degrees outside its cell's computed box; 1 mm covers that with room to spare.
  */
 const CELL_BOUND_SLACK_METERS = 0.001;
-/** Ring cells examined per occupied cell before the search switches to scanning the occupied cells. */
+/**
+ * Ring cells examined per occupied cell before the search switches to scanning the occupied
+ * cells: a ring cell costs a distance bound and a probe, about what the scan costs per
+ * occupied cell, so once the rings have cost one scan the scan is the cheaper way to finish.
+ */
 const RING_CELLS_PER_OCCUPIED_CELL = 1;
 /** Ring cells always allowed before that switch (a 9 x 9 neighbourhood). */
 const MIN_RING_CELLS = 81;
