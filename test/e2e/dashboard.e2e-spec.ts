@@ -107,6 +107,30 @@ describe('dashboard and GraphiQL in a browser', () => {
     await page.close();
   }, 60_000);
 
+  it('asks for a key when keys are set, then works with a reader key over HTTP and graphql-ws', async () => {
+    const READER = 'dashboard-reader-key-0001';
+    const keyed = await startTally(readFileSync(DEMO_PIPELINE_PATH, 'utf8'), { TALLY_API_KEYS: `${READER}:reader,dashboard-writer-key-0001:writer` });
+    try {
+      const page = await browser.context.newPage();
+      await page.goto(`${keyed.url}/`);
+      await page.waitForSelector('#banner:has-text("API key")', WAIT);
+      expect(await page.locator('body').getAttribute('data-ready')).toBeNull();
+      await page.fill('#api-key', READER);
+      await Promise.all([page.waitForEvent('load'), page.click('#key-form button[type="submit"]')]);
+      await page.waitForSelector('body[data-ready="true"]', WAIT);
+      await page.waitForSelector('#conn[data-state="connected"]', WAIT);
+      expect(await page.textContent('#key-state')).toBe('key set');
+      // the leaderboard subscription (graphql-ws, key in connection_init) delivers
+      const r = await fetch(`${keyed.url}/ingest/game_scores`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer dashboard-writer-key-0001' }, body: JSON.stringify([{ player_id: 'keyed', points: 9 }]) });
+      expect(r.status).toBe(200);
+      await page.waitForSelector('[data-testid="leaderboard-top_players"] li[data-member="keyed"][data-rank="1"]', WAIT);
+      await page.evaluate(`localStorage.removeItem('tally.apiKey')`);
+      await page.close();
+    } finally {
+      await keyed.close();
+    }
+  }, 60_000);
+
   it('runs a query in GraphiQL (bundled, no CDN) and shows the answer', async () => {
     const query = '{ leaderboard(name: "top_players", limit: 2) { rank member score } }';
     const { page, problems } = await open(`/graphiql/?query=${encodeURIComponent(query)}`);
