@@ -301,7 +301,7 @@ export class GeoMap {
       ctx.moveTo(0, y);
       ctx.lineTo(width, y);
       ctx.stroke();
-      ctx.fillText(`${lat.toFixed(digits)}°`, 4, y - 3);
+      if (y > 14 && y < height - 18) ctx.fillText(`${lat.toFixed(digits)}°`, 4, y - 3); // clear of the longitude labels
     }
     for (let lon = Math.ceil(left / step) * step; lon <= right; lon += step) {
       const x = Math.round(this.project(top, lon)[0]) + 0.5;
