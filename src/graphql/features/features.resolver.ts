@@ -2,7 +2,7 @@ import { Inject } from '@nestjs/common';
 import { Args, Query, Resolver, Subscription } from '@nestjs/graphql';
 import { FeatureStore, OnlineFeatures, ViewStore } from '../../features/index.js';
 import { CLOCK } from '../../settings/tokens.js';
-import { FeatureArgs, FeatureThresholdArgs, FeatureVectorArgs, OnlineFeaturesArgs } from './dto/features.args.js';
+import { checkOnlineFeaturesArgs, FeatureArgs, FeatureThresholdArgs, FeatureVectorArgs } from './dto/features.args.js';
 import { FeatureLiveService } from './feature-live.service.js';
 import { FeatureRow, toFeatureRowModel } from './models/feature-row.model.js';
 import { FeatureValue, toFeatureValueModel } from './models/feature-value.model.js';
@@ -32,7 +32,9 @@ export class FeaturesResolver {
   }
 
   @Query(() => [FeatureRow], { description: 'Many entities x many `feature:window` and `view:field` names in one call, values in the order asked.' })
-  onlineFeatures(@Args() { entities, features }: OnlineFeaturesArgs): FeatureRow[] {
+  onlineFeatures(@Args('entities', { type: () => [String] }) entities: string[], @Args('features', { type: () => [String] }) features: string[]): FeatureRow[] {
+    // Plain list arguments skip the global ValidationPipe (the hot path of inference clients).
+    checkOnlineFeaturesArgs(entities, features);
     return this.online.fetch(entities, features, this.clock()).map(toFeatureRowModel);
   }
 

@@ -1,5 +1,6 @@
+import { BadRequestException } from '@nestjs/common';
 import { ArgsType, Field, Float } from '@nestjs/graphql';
-import { ArrayMaxSize, ArrayMinSize, IsString, MaxLength } from 'class-validator';
+import { IsString, MaxLength } from 'class-validator';
 
 /** Entities one onlineFeatures call may ask for (a batch is served in one call). */
 export const MAX_ONLINE_ENTITIES = Number(process.env.TALLY_MAX_ONLINE_ENTITIES ?? 1_000);
@@ -19,10 +20,28 @@ export class FeatureVectorArgs {
   @Field() @IsString() @MaxLength(512) entity!: string;
 }
 
-@ArgsType()
-export class OnlineFeaturesArgs {
-  @Field(() => [String]) @ArrayMaxSize(MAX_ONLINE_ENTITIES) @IsString({ each: true }) @MaxLength(512, { each: true }) entities!: string[];
-  @Field(() => [String]) @ArrayMinSize(1) @ArrayMaxSize(MAX_ONLINE_FEATURES) @IsString({ each: true }) features!: string[];
+/** Longest entity key onlineFeatures accepts. */
+export const MAX_ENTITY_LENGTH = 512;
+
+/**
+ * The bounds of onlineFeatures' arguments, checked by hand rather than by class-validator:
+ * the global ValidationPipe (plainToInstance + validate over every list element) was about a
+ * quarter of the CPU of a 1 x 20 request. GraphQL has already checked that both are lists of
+ * strings. Throws what the ValidationPipe would: a BadRequestException with class-validator's
+ * messages.
+ */
+export function checkOnlineFeaturesArgs(entities: readonly string[], features: readonly string[]): void {
+  const problems: string[] = [];
+  if (entities.length > MAX_ONLINE_ENTITIES) problems.push(`entities must contain no more than ${MAX_ONLINE_ENTITIES} elements`);
+  for (const e of entities) {
+    if (e.length > MAX_ENTITY_LENGTH) {
+      problems.push(`each value in entities must be shorter than or equal to ${MAX_ENTITY_LENGTH} characters`);
+      break;
+    }
+  }
+  if (features.length < 1) problems.push('features must contain at least 1 elements');
+  if (features.length > MAX_ONLINE_FEATURES) problems.push(`features must contain no more than ${MAX_ONLINE_FEATURES} elements`);
+  if (problems.length > 0) throw new BadRequestException(problems);
 }
 
 @ArgsType()
