@@ -62,7 +62,17 @@ export const DLQ_HEADERS = {
   topic: 'tally-source-topic',
   partition: 'tally-source-partition',
   offset: 'tally-source-offset',
+  /** Present when the key and value were not copied: their size in bytes. */
+  omitted: 'tally-omitted-bytes',
 } as const;
+
+/**
+ * Largest key + value copied into a DLQ record. The DLQ topic is created with the broker's
+ * defaults (max.message.bytes about 1 MB) while a source topic may accept more, so a larger
+ * refused message is recorded without its key and value (the headers say where to read it:
+ * source topic, partition, offset) rather than fail the write and stop the consumer.
+ */
+export const MAX_DLQ_COPY_BYTES = 512 * 1024;
 
 export class KafkaIngest {
   private readonly kafka: Kafka;
@@ -289,9 +299,11 @@ export class KafkaIngest {
       this.applied.set(key, { topic: batch.topic, partition: batch.partition, offset });
       this.expected.set(key, offset + 1n);
       if (!result.ok) {
+        const bytes = (message.key?.length ?? 0) + (message.value?.length ?? 0);
+        const copy = bytes <= MAX_DLQ_COPY_BYTES;
         dlq.push({
-          key: message.key,
-          value: message.value,
+          key: copy ? message.key : null,
+          value: copy ? message.value : null,
           headers: {
             [DLQ_HEADERS.reason]: result.reason,
             [DLQ_HEADERS.error]: result.message,
@@ -299,6 +311,7 @@ export class KafkaIngest {
             [DLQ_HEADERS.topic]: batch.topic,
             [DLQ_HEADERS.partition]: String(batch.partition),
             [DLQ_HEADERS.offset]: message.offset,
+            ...(copy ? {} : { [DLQ_HEADERS.omitted]: String(bytes) }),
           },
         });
       }
