@@ -4,6 +4,7 @@
  */
 import type { EventProcessor, IngestOutcome } from './event-processor.js';
 import type { IngestGate } from './ingest-gate.js';
+import { nestedDeeperThan } from './router.js';
 
 /** Events one HTTP or GraphQL ingest call may carry. */
 export const MAX_EVENTS_PER_REQUEST = 10_000;
@@ -55,7 +56,9 @@ export class EventIngest {
     let outcome: IngestOutcome;
     try {
       const arrival = this.clock();
-      if (this.journal) seq = this.journal.append(source, events, arrival);
+      // An event too deep to serialize (refused as too-deep) is logged as null, refused again
+      // on replay (as not-an-object): it must not make the whole call unloggable.
+      if (this.journal) seq = this.journal.append(source, events.some((e) => nestedDeeperThan(e)) ? events.map((e) => (nestedDeeperThan(e) ? null : e)) : events, arrival);
       outcome = this.processor.ingest(source, events, arrival);
     } finally {
       this.gate.leave();

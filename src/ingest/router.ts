@@ -22,9 +22,10 @@ export type RejectReason =
   | 'late'
   | 'too-large'
   | 'internal-error'
-  | 'memory-budget';
+  | 'memory-budget'
+  | 'too-deep';
 
-export const REJECT_REASONS: readonly RejectReason[] = ['unknown-source', 'invalid-json', 'not-an-object', 'missing-field', 'wrong-type', 'invalid-value', 'invalid-timestamp', 'future-timestamp', 'late', 'too-large', 'internal-error', 'memory-budget'];
+export const REJECT_REASONS: readonly RejectReason[] = ['unknown-source', 'invalid-json', 'not-an-object', 'missing-field', 'wrong-type', 'invalid-value', 'invalid-timestamp', 'future-timestamp', 'late', 'too-large', 'internal-error', 'memory-budget', 'too-deep'];
 
 export type Update =
   | { store: 'feature'; name: string; entity: string; value: EventValue }
@@ -55,6 +56,30 @@ export const MAX_KEY_LENGTH = 512;
 export const MAX_FUTURE_MS = 5 * 60_000;
 /** Raw events larger than this are refused before parsing. */
 export const MAX_EVENT_BYTES = 1 << 20;
+/**
+ * Events nesting objects and arrays deeper than this are refused: JSON.parse takes any depth,
+ * but JSON.stringify (the ingest log) and other recursive code overflow the stack a few
+ * thousand levels down. Real events nest a few levels.
+ */
+export const MAX_EVENT_DEPTH = 64;
+
+/** True when `value` nests objects or arrays more than `max` levels deep (an object is 1). Iterative; no allocation for a flat event. */
+export function nestedDeeperThan(value: unknown, max: number = MAX_EVENT_DEPTH): boolean {
+  if (value === null || typeof value !== 'object') return false;
+  let stack: [object, number][] | undefined;
+  let node: object = value;
+  let depth = 1;
+  for (;;) {
+    if (depth > max) return true;
+    for (const k in node) {
+      const child = (node as Record<string, unknown>)[k];
+      if (child !== null && typeof child === 'object') (stack ??= []).push([child, depth + 1]);
+    }
+    const next = stack?.pop();
+    if (next === undefined) return false;
+    [node, depth] = next;
+  }
+}
 
 /** Latitudes Redis (and so Tally) accept: the limits of Web Mercator. */
 const MAX_LAT = 85.05112878;
@@ -192,6 +217,7 @@ export class Router {
     if (event === null || typeof event !== 'object' || Array.isArray(event)) {
       return this.reject(source, 'not-an-object', `an event must be a JSON object, got ${show(event)}`);
     }
+    if (nestedDeeperThan(event)) return this.reject(source, 'too-deep', `the event nests objects or arrays more than ${MAX_EVENT_DEPTH} levels deep`);
     const e = event as Record<string, unknown>;
     try {
       const ts = compiled.timestamp ? this.timestamp(compiled, e) : fallbackTs;
