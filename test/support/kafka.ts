@@ -25,6 +25,8 @@ export function requireKafka(): string {
 export interface TopicSpec {
   topic: string;
   numPartitions: number;
+  /** Topic-level configs, e.g. `{ 'max.message.bytes': '16777216' }`. */
+  config?: Record<string, string>;
 }
 
 export interface OutgoingMessage {
@@ -77,7 +79,12 @@ export async function createTopics(brokers: string, topics: TopicSpec[]): Promis
   try {
     await admin.createTopics({
       waitForLeaders: true,
-      topics: topics.map((t) => ({ topic: t.topic, numPartitions: t.numPartitions, replicationFactor: 1 })),
+      topics: topics.map((t) => ({
+        topic: t.topic,
+        numPartitions: t.numPartitions,
+        replicationFactor: 1,
+        configEntries: Object.entries(t.config ?? {}).map(([name, value]) => ({ name, value })),
+      })),
     });
     await admin.fetchTopicMetadata({ topics: topics.map((t) => t.topic) });
   } finally {
