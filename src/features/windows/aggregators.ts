@@ -29,6 +29,11 @@ export interface Aggregator<IR> {
   merge(acc: IR, ir: IR): IR;
   /** The feature value of an IR, or null when no event contributed. */
   finalize(acc: IR): number | null;
+  /**
+   * Optional read fast path: finalize(merge of `irs` into empty()) without building the
+   * accumulator; `irs` is non-empty and not changed. Sketches have one; numbers need none.
+   */
+  mergeFinalize?(irs: readonly IR[]): number | null;
 }
 
 const count: Aggregator<number> = {
@@ -137,6 +142,7 @@ const distinct: Aggregator<HyperLogLog> = {
   empty: () => new HyperLogLog(),
   merge: (acc, ir) => acc.merge(ir),
   finalize: (acc) => acc.count(),
+  mergeFinalize: (irs) => HyperLogLog.countOf(irs),
 };
 
 function quantile(q: number): Aggregator<QuantileSketch> {
@@ -155,6 +161,7 @@ function quantile(q: number): Aggregator<QuantileSketch> {
     empty: () => new QuantileSketch(),
     merge: (acc, ir) => acc.merge(ir),
     finalize: (acc) => acc.quantile(q),
+    mergeFinalize: (irs) => QuantileSketch.quantileOf(irs, q),
   };
 }
 

@@ -37,6 +37,9 @@ export function hash32(s: string): number {
   return h >>> 0;
 }
 
+/** The hashes of a sparse union being counted by countOf (reused: reads allocate nothing). */
+const unionScratch = new Set<number>();
+
 export class HyperLogLog {
   private sparse: Set<number> | undefined = new Set();
   private registers: Uint8Array | undefined;
@@ -64,6 +67,32 @@ export class HyperLogLog {
     const b = other.registers!;
     for (let i = 0; i < M; i++) if (b[i] > a[i]) a[i] = b[i];
     return this;
+  }
+
+  /**
+   * count() of the union of `counters`, exactly as merging them into a fresh counter would
+   * answer, without building it while the union stays sparse (the common window read: a
+   * handful of values per tile). Counters are not changed.
+   */
+  static countOf(counters: readonly HyperLogLog[]): number {
+    if (counters.length === 1) return counters[0].count();
+    const union = unionScratch;
+    union.clear();
+    for (const c of counters) {
+      if (c.sparse === undefined) return HyperLogLog.mergedCount(counters);
+      for (const h of c.sparse) union.add(h);
+      if (union.size > SPARSE_LIMIT) return HyperLogLog.mergedCount(counters);
+    }
+    const n = union.size;
+    union.clear();
+    return n;
+  }
+
+  private static mergedCount(counters: readonly HyperLogLog[]): number {
+    unionScratch.clear();
+    const acc = new HyperLogLog();
+    for (const c of counters) acc.merge(c);
+    return acc.count();
   }
 
   /** Estimated number of distinct values (exact while sparse). */

@@ -62,6 +62,8 @@ export class WindowedAggregator {
   readonly retentionMs: number;
   private readonly entities = new Map<string, unknown[]>();
   private sweepCursor: Iterator<[string, unknown[]]> | undefined;
+  /** Tile IRs of the window being read (sketch aggregations); emptied after each read. */
+  private readonly readScratch: unknown[] = [];
 
   constructor(def: WindowedFeatureDefinition) {
     this.name = def.name;
@@ -167,6 +169,15 @@ export class WindowedAggregator {
     const width = this.series[w.series].width;
     const from = firstTileInWindow(now, w.ms, width);
     const agg = this.aggregator;
+    const lastEventAt = slots[LAST_EVENT] as number;
+    if (agg.mergeFinalize !== undefined) {
+      // Sketches: hand the tiles in the window to the aggregator's own union read.
+      const irs = this.readScratch;
+      for (let k = 0, p = at + 1; k < n; k++, p += TILE) if ((slots[p] as number) >= from) irs.push(slots[p + 1]);
+      const value = irs.length === 0 ? emptyValue : agg.mergeFinalize(irs);
+      irs.length = 0;
+      return { value, lastEventAt };
+    }
     let acc = agg.empty();
     let merged = 0;
     for (let k = 0, p = at + 1; k < n; k++, p += TILE) {
@@ -175,7 +186,7 @@ export class WindowedAggregator {
         merged++;
       }
     }
-    return { value: merged === 0 ? emptyValue : agg.finalize(acc), lastEventAt: slots[LAST_EVENT] as number };
+    return { value: merged === 0 ? emptyValue : agg.finalize(acc), lastEventAt };
   }
 
   /** Newest event time of `entity`, or null. */
