@@ -143,4 +143,17 @@ describe('dashboard and GraphiQL in a browser', () => {
     expect(problems).toEqual([]);
     await page.close();
   }, 60_000);
+
+  it('streams a subscription in GraphiQL over graphql-ws', async () => {
+    const subscription = 'subscription { leaderboardChanged(name: "best_runs", top: 3) { rank member score } }';
+    const { page, problems } = await open(`/graphiql/?query=${encodeURIComponent(subscription)}`);
+    await page.waitForSelector('.graphiql-execute-button', WAIT);
+    await page.click('.graphiql-execute-button');
+    // the first push is the current top; a new best run then arrives over the same socket
+    await page.waitForFunction(`/"member":\\s*"ada"/.test(document.querySelector('.graphiql-response')?.textContent.replace(/\\u00a0/g, ' ') ?? '')`, undefined, WAIT);
+    await ingest('game_scores', [{ player_id: 'cyd', points: 99 }]);
+    await page.waitForFunction(`/"rank":\\s*1,\\s*"member":\\s*"cyd"/.test(document.querySelector('.graphiql-response')?.textContent.replace(/\\u00a0/g, ' ') ?? '')`, undefined, WAIT);
+    expect(problems).toEqual([]);
+    await page.close();
+  }, 60_000);
 });
