@@ -40,7 +40,7 @@ airport and downtown fences — and sends them, until Ctrl-C or --duration:
     const sink = brokers.length > 0 && options.url === undefined ? kafkaSink(brokers, pipeline) : httpSink(url, key);
     const runner = new DemoRunner(new DemoGenerator({ seed }), sink, pipeline, { warn: (m) => io.err(`${m}\n`) });
     io.err(`tally demo: sending to ${sink.name}${durationMs ? ` for ${options.duration}` : ' (Ctrl-C stops)'}\n`);
-    await runner.start();
+    runner.start();
     const started = Date.now();
     await new Promise<void>((resolve) => {
       const report = setInterval(() => {

@@ -52,10 +52,14 @@ export class DemoRunner {
     this.clock = options.clock ?? Date.now;
   }
 
-  /** Sends the opening events (profiles, first positions), then a step every interval. */
-  async start(): Promise<void> {
+  /**
+   * Sends the opening events (profiles, first positions), then a step every interval. Returns
+   * at once: a sink that waits (ingest held while the state is restored) delays the steps,
+   * not the caller.
+   */
+  start(): void {
     this.running = true;
-    await this.deliver(this.generator.start(this.clock()));
+    this.inflight = this.deliver(this.generator.start(this.clock()));
     this.timer = setInterval(() => {
       // one step at a time: a slow sink delays steps instead of piling them up
       this.inflight = this.inflight.then(() => (this.running ? this.deliver(this.generator.step(this.clock())) : undefined));

@@ -1,4 +1,4 @@
-import { Inject, Module, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Module, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import { EventIngest } from '../ingest/event-ingest.js';
 import { IngestModule } from '../ingest/ingest.module.js';
 import type { Logger } from '../ops/logger.js';
@@ -10,7 +10,7 @@ import { DemoRunner } from './demo-runner.js';
 import { embeddedSink, kafkaSink } from './demo-sinks.js';
 
 /** Runs the demo generator while the app runs when `settings.demo` is on (TALLY_DEMO): into the embedded ingest, or Kafka. */
-class DemoLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
+class DemoLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private runner: DemoRunner | undefined;
 
   constructor(
@@ -21,16 +21,17 @@ class DemoLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
     private readonly clock: () => number,
   ) {}
 
-  async onApplicationBootstrap(): Promise<void> {
+  onApplicationBootstrap(): void {
     if (!this.settings.demo) return;
     // With Kafka, events go to the source topics (and come back through the consumer, as real traffic would).
     const sink = this.settings.kafkaBrokers.length > 0 ? kafkaSink(this.settings.kafkaBrokers, this.pipeline) : embeddedSink((source, events) => this.ingest.ingest(source, events));
     this.runner = new DemoRunner(new DemoGenerator(), sink, this.pipeline, { clock: this.clock, warn: (m) => this.log.warn(m) });
-    await this.runner.start();
+    this.runner.start();
     this.log.info({ sink: sink.name }, 'demo events on (TALLY_DEMO=0 turns them off)');
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  /** Stops before the ingest closes (and the last snapshot is taken). */
+  async beforeApplicationShutdown(): Promise<void> {
     await this.runner?.stop();
   }
 }
