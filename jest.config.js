@@ -21,6 +21,9 @@ const common = {
   setupFiles: ['<rootDir>/test/support/quiet-logs.ts'],
 };
 export default {
+  // testTimeout is a global option (a project's own is ignored when several projects run):
+  // e2e and integration suites wait for a broker, a redis-server and subscriptions.
+  testTimeout: 120000,
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/test/unit/**/*.spec.ts'] },
     {
