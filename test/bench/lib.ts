@@ -249,7 +249,8 @@ export async function redisBenchmarkAll(args: string[]): Promise<RedisBenchmarkR
   const bin = findRedisBenchmark();
   if (!bin) throw new Error('redis-benchmark was not found; it comes with Debian redis-server (package redis-tools).');
   const { host, port } = await benchRedis();
-  const fullArgs = ['-h', host, '-p', String(port), ...args.filter((a) => a !== '--csv'), '--csv'];
+  // Options go before a custom command's words: redis-benchmark takes everything after them as the command.
+  const fullArgs = ['-h', host, '-p', String(port), '--csv', ...args.filter((a) => a !== '--csv')];
   const { code, stdout, stderr } = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
     const child = spawn(bin, fullArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
