@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { ValidationPipe, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { NextFunction, Request, Response } from 'express';
 import { AppModule } from './app.module.js';
 import { Metrics } from './ops/metrics.js';
 import { ApiKeys } from './security/api-keys.js';
@@ -26,6 +27,11 @@ export async function createTally(runtime: TallyRuntime): Promise<INestApplicati
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(runtime), { logger: ['error', 'warn'], bodyParser: false });
   // Static files answer without a key; every data call they make goes through /graphql.
   app.useStaticAssets(PUBLIC_DIR, { index: 'index.html', fallthrough: true });
+  // A browser opening /graphql (a page load, not an API call) lands on the bundled GraphiQL.
+  app.use('/graphql', (req: Request, res: Response, next: NextFunction) => {
+    if (req.method === 'GET' && req.query.query === undefined && (req.headers.accept ?? '').includes('text/html')) return res.redirect(302, '/graphiql/');
+    next();
+  });
   // Everything else needs a key (but /health and /metrics), checked before any body is read.
   app.use(httpAuthMiddleware(app.get(ApiKeys), app.get(Metrics)));
   app.useBodyParser('json', { limit: MAX_BODY });
