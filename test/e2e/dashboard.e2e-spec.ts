@@ -140,6 +140,9 @@ describe('dashboard and GraphiQL in a browser', () => {
     const answer = ((await page.locator('.graphiql-response').textContent()) ?? '').replace(/\u00a0/g, ' ');
     expect(answer).toMatch(/"rank":\s*1,\s*"member":\s*"bob",\s*"score":\s*70/);
     await page.screenshot({ path: join(RESULTS_DIR, 'graphiql.png') });
+    // a browser opening /graphql is sent here (the driver's own GraphiQL would load from a CDN)
+    const r = await fetch(`${tally.url}/graphql`, { headers: { accept: 'text/html' }, redirect: 'manual' });
+    expect([r.status, r.headers.get('location')]).toEqual([302, '/graphiql/']);
     expect(problems).toEqual([]);
     await page.close();
   }, 60_000);
