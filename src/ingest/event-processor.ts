@@ -42,6 +42,9 @@ export const MAX_REPORTED_ERRORS = 100;
 /** Partition number used for events that do not come from Kafka. */
 export const NO_PARTITION = -1;
 
+/** The `source` label of events refused as unknown-source, whatever name they gave. */
+export const UNKNOWN_SOURCE_LABEL = '(unknown)';
+
 export class EventProcessor {
   private readonly rateLimited: RateLimitedLog;
   readonly watermarks = new Watermarks();
@@ -189,8 +192,11 @@ export class EventProcessor {
   }
 
   private refuse(r: Rejected): Rejected {
-    this.metrics.eventsRejected.inc({ source: r.source, reason: r.reason });
-    this.rateLimited.warn(`${r.source}:${r.reason}`, this.clock(), { source: r.source, reason: r.reason, error: r.message }, 'event refused');
+    // An unknown source name comes from the request (POST /ingest/<anything>): one label for
+    // all of them, or each new name would add a metric series (and a log key) for good.
+    const source = r.reason === 'unknown-source' ? UNKNOWN_SOURCE_LABEL : r.source;
+    this.metrics.eventsRejected.inc({ source, reason: r.reason });
+    this.rateLimited.warn(`${source}:${r.reason}`, this.clock(), { source: r.source, reason: r.reason, error: r.message }, 'event refused');
     return r;
   }
 }

@@ -192,6 +192,10 @@ describe.each([
       }),
       { numRuns: 100, seed: 20261125 },
     );
+    // A hundred unknown source names, one metric series: names from requests add none.
+    const metrics = await (await fetch(`${tally.url}/metrics`)).text();
+    expect(metric(metrics, 'tally_events_rejected_total{source="(unknown)",reason="unknown-source"}')).toBeGreaterThan(0);
+    expect(metrics).not.toContain('source="nope-');
   }, 300_000);
 
   it('refuses a 10 MB body whole, and keeps serving', async () => {
