@@ -36,7 +36,7 @@ export interface LeaderboardOptions {
   ttlMs?: number;
   /** Equal scores: 'redis' (member bytes, as ZREVRANGE; default) or 'first' (first to reach it ranks higher). */
   ties?: TieOrder;
-  /** Seed for the skip lists' level generator; default 1. */
+  /** Accepted for compatibility; the sorted sets draw no random levels any more. */
   seed?: number;
 }
 

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { MemberIndex } from './member-index.js';
-import { SkipList } from './skiplist.js';
+import { CountedBTree } from './counted-btree.js';
 
 describe(MemberIndex.name, () => {
   it('finds exactly the members a Map holds through adds, removes and rehashes', () => {
@@ -9,7 +9,7 @@ describe(MemberIndex.name, () => {
         fc.array(fc.tuple(fc.boolean(), fc.integer({ min: 0, max: 200 })), { maxLength: 400 }),
         fc.integer(),
         (ops, seed) => {
-          const list = new SkipList();
+          const list = new CountedBTree();
           const sut = new MemberIndex(list, seed >>> 0);
           const model = new Map<string, number>();
           for (const [add, k] of ops) {

@@ -1,5 +1,5 @@
 /*
- * MemberIndex: member string -> skip list node, as an open-addressing hash table in typed
+ * MemberIndex: member string -> member id (a handle of the ordered structure), as an open-addressing hash table in typed
  * arrays (linear probing, backward-shift deletion, no tombstones).
  *
  * Why not a Map<string, number>: V8's OrderedHashMap spends 24 bytes per entry plus a
@@ -7,13 +7,16 @@
  * per member at 1M/100k members. Here a slot is a 4-byte node handle plus a 1-byte tag
  * (8 more hash bits), 5 bytes at a load of 3/8..3/4, so 7-13 bytes per member, which is
  * what keeps a member within Redis' own footprint. The member string itself is held once,
- * by the skip list's names.
+ * by the tree's names.
  *
  * Invariants: slot[i] = 0 means empty (0 is the list header, never indexed); every live
  * handle sits in the probe run that starts at its home slot (hash & mask) with no empty
  * slot between; size <= MAX_LOAD * capacity.
  */
-import type { SkipList } from './skiplist.js';
+/** What the index needs of the structure that owns the handles: each handle's member. */
+export interface HandleNames {
+  nameOf(x: number): string;
+}
 
 /** Grow past 3/4 full: linear probing stays near 2.5 probes per hit there (Knuth). */
 const MAX_LOAD = 0.75;
@@ -47,7 +50,7 @@ export class MemberIndex {
    *   pick it at random to make crafted colliding member names impractical.
    */
   constructor(
-    private readonly list: SkipList,
+    private readonly list: HandleNames,
     private readonly seed: number,
     capacity = 0,
   ) {
