@@ -10,11 +10,13 @@
  *      retention gap) or beyond what it ever held (a recreated topic) means the events in
  *      between cannot be replayed: refuse to become ready and say why, unless
  *      TALLY_REBUILD_FROM_EARLIEST is set, which drops the snapshot and reads from the start;
- *   4. join the consumer group paused, each partition sought to the offset after the
- *      snapshot's (partitions absent from it: the earliest offset).
+ *   4. work out each partition's next offset: the one after the snapshot's (partitions
+ *      absent from it: the earliest offset).
  *
  * run() — in the background while queries are answered (marked stale) from what is loaded:
- *   5. load the snapshot into the stores and watermarks, a slice at a time;
+ *   5. join the consumer group, paused, each partition sought to its next offset (joining
+ *      may wait out a killed predecessor's session), while the snapshot is loaded into the
+ *      stores and watermarks, a slice at a time;
  *   6. replay the ingest-log records after the snapshot's log position, then log new calls;
  *   7. open the gate, resume Kafka and wait until every partition has reached the offset it
  *      had when Tally started; then report ready (`/health` status ok).
@@ -29,7 +31,7 @@ import type { EventIngest } from '../ingest/event-ingest.js';
 import type { EventProcessor } from '../ingest/event-processor.js';
 import type { IngestGate } from '../ingest/ingest-gate.js';
 import type { AppliedOffset, KafkaIngest, PartitionRange } from '../ingest/kafka-ingest.js';
-import type { Health } from '../ops/health.js';
+import type { Health, RestoreReport } from '../ops/health.js';
 import type { Logger } from '../ops/logger.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import { IngestLog, type FsyncPolicy } from './ingest-log.js';
@@ -60,9 +62,10 @@ export class Recovery {
   ingestLog: IngestLog | null = null;
   private snapshot: Snapshot | undefined;
   private targets: Target[] = [];
+  private kafkaStart: { from: Target[]; applied: AppliedOffset[] } | undefined;
   private refused = false;
-  /** Resolves when ready (or never, when refused or failed). */
   private readyResolve: (() => void) | undefined;
+  /** Resolves once ready (never, when refused or failed: see /health). */
   readonly ready = new Promise<void>((resolve) => (this.readyResolve = resolve));
 
   constructor(private readonly o: RecoveryOptions) {
@@ -127,7 +130,7 @@ export class Recovery {
     this.targets = ranges.map((r) => ({ topic: r.topic, partition: r.partition, next: r.high }));
     const behind = ranges.reduce((n, r, i) => n + Number(r.high - from[i].next), 0);
     o.log.info({ partitions: ranges.length, messagesToReplay: behind }, 'kafka positions restored');
-    await kafka.start(from, applied);
+    this.kafkaStart = { from, applied };
   }
 
   private refuse(reason: string): void {
@@ -138,11 +141,21 @@ export class Recovery {
     this.o.gate.close();
   }
 
-  /** Steps 5-7 (see the header). Never throws: a failure is logged and reported by /health. */
+  /**
+   * Steps 5-7 (see the header). Never throws: a failure is logged and reported by /health.
+   * When prepare() refused, the snapshot and the log are still loaded, so queries answer
+   * (stale) from the last known state, but ingest stays closed and Kafka is not read.
+   */
   async run(onConsistent: () => void = () => undefined): Promise<void> {
-    if (this.refused) return;
     const o = this.o;
+    const progress = (state: RestoreReport['state'], more: Partial<RestoreReport> = {}) => {
+      if (!this.refused) o.health.restore = { ...o.health.restore!, ...more, state };
+    };
     try {
+      // Joining the group can take a session timeout (a killed predecessor still holds its
+      // partitions): do it while the snapshot loads. The consumer stays paused until step 7.
+      const joining = this.refused || !this.kafkaStart ? undefined : o.kafka?.start(this.kafkaStart.from, this.kafkaStart.applied);
+      joining?.catch(() => undefined);
       const snap = this.snapshot;
       if (snap) {
         const report = await restoreStores(snap.stores, o.stores);
@@ -152,20 +165,25 @@ export class Recovery {
       }
       let replayed = 0;
       if (this.ingestLog) {
-        o.health.restore = { ...o.health.restore!, state: 'replaying' };
+        progress('replaying');
         const after = snap?.meta.logSeq ?? 0;
-        await this.ingestLog.advanceTo(after);
+        if (!this.refused) await this.ingestLog.advanceTo(after);
         replayed = await this.ingestLog.replay(after, (r) => o.processor.ingest(r.source, r.events, r.arrival));
-        o.ingest.useJournal(this.ingestLog);
         if (replayed > 0) o.log.info({ records: replayed }, 'ingest log replayed');
       }
-      o.health.restore = { ...o.health.restore!, state: o.kafka ? 'catching-up' : 'done', replayedLogRecords: replayed };
+      if (this.refused) {
+        o.log.warn({ snapshot: snap?.path, replayedLogRecords: replayed }, 'last known state loaded for stale reads; not ready (see /health)');
+        return;
+      }
+      if (this.ingestLog) o.ingest.useJournal(this.ingestLog);
+      progress(o.kafka ? 'catching-up' : 'done', { replayedLogRecords: replayed });
       o.gate.resume();
       onConsistent();
       if (o.kafka) {
+        await joining;
         o.kafka.resume();
         await o.kafka.caughtUp(this.targets);
-        o.health.restore = { ...o.health.restore!, state: 'done' };
+        progress('done');
       }
       o.health.status = 'ok';
       o.log.info({ snapshot: snap?.path, replayedLogRecords: replayed }, 'state restored: ready');
