@@ -102,6 +102,7 @@ export class ByteWriter {
 export class ByteReader {
   private pos: number;
   private readonly end: number;
+  private readonly view: DataView;
 
   constructor(
     private readonly buf: Buffer,
@@ -110,6 +111,7 @@ export class ByteReader {
   ) {
     this.pos = start;
     this.end = end;
+    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   }
 
   get position(): number {
@@ -151,7 +153,7 @@ export class ByteReader {
 
   f64(): number {
     this.need(8);
-    const v = this.buf.readDoubleLE(this.pos);
+    const v = this.view.getFloat64(this.pos, true);
     this.pos += 8;
     return v;
   }

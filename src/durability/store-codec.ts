@@ -114,6 +114,9 @@ function featureDescriptor(f: WindowedAggregator): Buffer {
   return d.take();
 }
 
+/** Aggregations whose IR is one number. */
+const NUMERIC_IR = new Set(['count', 'sum', 'min', 'max']);
+
 type IrWriter = (w: ByteWriter, ir: unknown) => void;
 type IrReader = (r: ByteReader) => unknown;
 
@@ -344,14 +347,18 @@ async function restoreFeature(f: WindowedAggregator, descriptor: Buffer, frames:
   const now = f.tileWidths();
   if (widths.length !== now.length || widths.some((w, i) => w !== now[i])) return `tile widths changed from [${widths.join(', ')}] to [${now.join(', ')}] (windows changed)`;
   const ir = irCodec(aggregation).read;
+  const numeric = NUMERIC_IR.has(aggregation);
+  const series = widths.length;
   f.clear();
   return eachRecord(frames, (r) => {
     const key = r.str();
     const slots: unknown[] = [r.f64()];
-    for (let s = 0; s < widths.length; s++) {
+    for (let s = 0; s < series; s++) {
       const n = r.varint();
       slots.push(n);
-      for (let k = 0; k < n; k++) slots.push(r.f64(), ir(r));
+      // Numeric IRs (most features) without a call per tile.
+      if (numeric) for (let k = 0; k < n; k++) slots.push(r.f64(), r.f64());
+      else for (let k = 0; k < n; k++) slots.push(r.f64(), ir(r));
     }
     f.load(key, slots);
   });
