@@ -12,6 +12,7 @@ import { LeaderboardModule } from '../leaderboard/leaderboard.module.js';
 import { LeaderboardStore } from '../leaderboard/index.js';
 import { Health } from '../ops/health.js';
 import type { Logger } from '../ops/logger.js';
+import { Metrics } from '../ops/metrics.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import type { Settings } from '../settings/settings.js';
 import { CLOCK, LOGGER, PIPELINE, SETTINGS } from '../settings/tokens.js';
@@ -50,6 +51,7 @@ export class Durability implements OnApplicationBootstrap, BeforeApplicationShut
     health: Health,
     private readonly log: Logger,
     private readonly clock: () => number,
+    private readonly metrics: Metrics,
   ) {
     this.recovery = new Recovery({
       dataDir: settings.dataDir,
@@ -82,6 +84,13 @@ export class Durability implements OnApplicationBootstrap, BeforeApplicationShut
         clock: this.clock,
         log: this.log,
         writeDelayMs: this.settings.durability.snapshotWriteDelayMs,
+        onWritten: (info) => {
+          this.metrics.snapshotLast.set(info.createdAt / 1000);
+          this.metrics.snapshotBytes.set(info.bytes);
+          this.metrics.snapshotSeconds.observe(info.durationMs / 1000);
+          this.metrics.snapshotIngestHeld.observe(info.ingestPausedMs / 1000);
+        },
+        onFailed: () => this.metrics.snapshotFailures.inc(),
       });
     }
     void this.recovery.run(() => this.schedule());
@@ -147,8 +156,9 @@ export class Durability implements OnApplicationBootstrap, BeforeApplicationShut
         health: Health,
         log: Logger,
         clock: () => number,
-      ) => new Durability(settings, pipeline, { features, views, leaderboards, geo }, processor, ingest, gate, kafka, health, log, clock),
-      inject: [SETTINGS, PIPELINE, FeatureStore, ViewStore, LeaderboardStore, GeoStore, EventProcessor, EventIngest, IngestGate, KafkaIngest, Health, LOGGER, CLOCK],
+        metrics: Metrics,
+      ) => new Durability(settings, pipeline, { features, views, leaderboards, geo }, processor, ingest, gate, kafka, health, log, clock, metrics),
+      inject: [SETTINGS, PIPELINE, FeatureStore, ViewStore, LeaderboardStore, GeoStore, EventProcessor, EventIngest, IngestGate, KafkaIngest, Health, LOGGER, CLOCK, Metrics],
     },
   ],
   exports: [Durability],

@@ -61,6 +61,9 @@ export interface SnapshotterOptions {
   log: Logger;
   /** Test hook: ms to wait after each chunk written. */
   writeDelayMs?: number;
+  /** Told of each snapshot written, or of the error (metrics). */
+  onWritten?: (info: SnapshotInfo) => void;
+  onFailed?: (err: Error) => void;
 }
 
 export class Snapshotter {
@@ -125,12 +128,14 @@ export class Snapshotter {
       }
       const info: SnapshotInfo = { generation, path, bytes, reason, createdAt, durationMs: performance.now() - started, ingestPausedMs, offsets, logSeq, counts };
       this.last = info;
+      o.onWritten?.(info);
       o.log.info({ generation, path, bytes, reason, durationMs: Math.round(info.durationMs), ingestPausedMs: Math.round(ingestPausedMs), logSeq }, 'snapshot written');
       return info;
     } catch (err) {
       release();
       await pending.abort();
       o.log.error({ generation, reason, error: (err as Error).message }, 'snapshot failed');
+      o.onFailed?.(err as Error);
       throw err;
     } finally {
       this.writing = false;

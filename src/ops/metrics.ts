@@ -40,6 +40,11 @@ export class Metrics {
   readonly memoryBudget = new Gauge({ name: 'tally_memory_budget_bytes', help: 'TALLY_MEMORY_BUDGET: heap + external memory above which new entities are refused', registers: [this.registry] });
   readonly memoryUsed = new Gauge({ name: 'tally_memory_used_bytes', help: 'Heap + external memory at the last check (includes garbage not yet collected)', registers: [this.registry] });
   readonly memoryFull = new Gauge({ name: 'tally_memory_over_budget', help: '1 while memory is at or above the budget (new entities are refused)', registers: [this.registry] });
+  readonly snapshotLast = new Gauge({ name: 'tally_snapshot_last_success_timestamp_seconds', help: 'When the stores of the last snapshot written were captured', registers: [this.registry] });
+  readonly snapshotBytes = new Gauge({ name: 'tally_snapshot_bytes', help: 'Size of the last snapshot written', registers: [this.registry] });
+  readonly snapshotSeconds = new Histogram({ name: 'tally_snapshot_duration_seconds', help: 'Snapshot writes, request to file in place', buckets: [0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60], registers: [this.registry] });
+  readonly snapshotIngestHeld = new Histogram({ name: 'tally_snapshot_ingest_held_seconds', help: 'How long each snapshot held ingest while the stores were serialised', buckets: [0.001, 0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10], registers: [this.registry] });
+  readonly snapshotFailures = new Counter({ name: 'tally_snapshot_failures_total', help: 'Snapshot writes that failed', registers: [this.registry] });
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'tally_' });
