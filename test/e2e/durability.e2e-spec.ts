@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { inspectSnapshot } from '../../src/durability/index.js';
+import { startTally } from '../support/app.js';
 import { createTopics, produce, requireKafka, uniqueName } from '../support/kafka.js';
 import { mulberry32 } from '../support/random.js';
 import { health, ready, sleep, startTallyProcess, stopTallyProcess, waitForHealth, type TallyProcess } from '../support/tally-process.js';
@@ -183,6 +184,29 @@ leaderboards:
       expect(fresh.extensions?.stale).toBeUndefined();
       await stopTallyProcess(c, 'SIGTERM');
     });
+  });
+
+  it('lets only an admin key write a snapshot or read the digest', async () => {
+    const keys = { reader: 'reader-key-0123456789', writer: 'writer-key-0123456789', admin: 'admin-key-01234567890' };
+    const tally = await startTally('sources: [{ name: tx }]\nfeatures: [{ name: n, source: tx, entity: card, aggregation: count, windows: [lifetime] }]\n', {
+      TALLY_API_KEYS: Object.entries(keys).map(([role, key]) => `${key}:${role}`).join(','),
+      TALLY_DATA_DIR: join(workDir(), 'data'),
+    });
+    try {
+      const ask = async (key: string, query: string) => {
+        const res = await fetch(`${tally.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: JSON.stringify({ query }) });
+        return { status: res.status, body: (await res.json()) as { data?: Record<string, { generation?: number; digest?: string }> } };
+      };
+      for (const query of ['mutation { snapshot { generation } }', '{ digest { digest } }']) {
+        expect((await ask(keys.reader, query)).status).toBe(403);
+        expect((await ask(keys.writer, query)).status).toBe(403);
+      }
+      await waitForHealth(tally.url, (h) => h.status === 'ok');
+      expect((await ask(keys.admin, 'mutation { snapshot { generation } }')).body.data).toEqual({ snapshot: { generation: 1 } });
+      expect((await ask(keys.admin, '{ digest { digest } }')).body.data?.digest.digest).toMatch(/^[0-9a-f]{64}$/);
+    } finally {
+      await tally.close();
+    }
   });
 
   describe('embedded mode', () => {
