@@ -473,7 +473,10 @@ export class CountedBTree {
     }
     let b = node;
     if (this.lSize[b] === LEAF) {
-      const r = this.splitLeaf(b);
+      // A key past either end of the leaf is likely the first of a run of appends there
+      // (ascending names under one score): leave the old leaf 3/4 full, not half.
+      const at = this.leafSearch(b, 0, LEAF, score, t, x);
+      const r = this.splitLeaf(b, at === LEAF ? LEAF - MIN_LEAF : at === 0 ? MIN_LEAF : LEAF >> 1);
       if (!this.keyBefore(score, t, x, r << LEAF_SHIFT)) b = r;
     }
     const n = this.lSize[b];
@@ -590,10 +593,9 @@ export class CountedBTree {
     return p;
   }
 
-  /** Moves the upper half of full leaf b to a new leaf after it; returns the new leaf. */
-  private splitLeaf(b: number): number {
+  /** Moves the entries of full leaf b past its first `half` to a new leaf after it; returns the new leaf. */
+  private splitLeaf(b: number, half: number): number {
     const r = this.newLeaf();
-    const half = LEAF >> 1;
     const from = (b << LEAF_SHIFT) + half;
     const to = r << LEAF_SHIFT;
     this.shiftLeaf(to, from, from + LEAF - half);
