@@ -80,3 +80,69 @@ export async function topSelfTime<T>(fn: () => Promise<T>, top = 8): Promise<{ r
   const rows = [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, top);
   return { result: result!, top: rows.map(([k, v]) => `${k} ${((v * 100) / total).toFixed(1)}%`) };
 }
+
+export interface ServerChild {
+  url: string;
+  pid: number;
+  /** Sends a command to test/bench/tally-server.mjs and resolves its answer. */
+  call<T = Record<string, number>>(cmd: string, args?: Record<string, unknown>): Promise<T>;
+  stop(): Promise<void>;
+}
+
+/** Starts test/bench/tally-server.mjs (built Tally, or the raw ws yardstick with TALLY_BENCH_RAW_WS=1) in a child process. */
+export async function startServerChild(env: Record<string, string>): Promise<ServerChild> {
+  buildDist();
+  const { spawn } = await import('node:child_process');
+  const { createInterface } = await import('node:readline');
+  const child = spawn(process.execPath, ['--expose-gc', join(ROOT, 'test/bench/tally-server.mjs')], {
+    cwd: ROOT,
+    env: { ...process.env, TALLY_LOG_LEVEL: 'error', NODE_ENV: 'production', ...env },
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  let nextId = 1;
+  let ready!: (v: { url: string; pid: number }) => void;
+  const started = new Promise<{ url: string; pid: number }>((resolve, reject) => {
+    ready = resolve;
+    child.once('exit', (code) => reject(new Error(`tally-server exited with code ${code} before listening`)));
+  });
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    if (!line.startsWith('{')) return;
+    let m: Record<string, unknown>;
+    try {
+      m = JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      return;
+    }
+    if (typeof m.url === 'string' && typeof m.pid === 'number') ready({ url: m.url, pid: m.pid });
+    else if (typeof m.id === 'number' && pending.has(m.id)) {
+      const p = pending.get(m.id)!;
+      pending.delete(m.id);
+      if (typeof m.error === 'string') p.reject(new Error(m.error));
+      else p.resolve(m);
+    }
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.once('exit', () => {
+    for (const p of pending.values()) p.reject(new Error('tally-server exited'));
+    pending.clear();
+  });
+  const { url, pid } = await started;
+  return {
+    url,
+    pid,
+    call<T>(cmd: string, args: Record<string, unknown> = {}): Promise<T> {
+      const id = nextId++;
+      return new Promise<T>((resolve, reject) => {
+        pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+        child.stdin!.write(`${JSON.stringify({ id, cmd, ...args })}\n`);
+      });
+    },
+    async stop() {
+      child.stdin!.end();
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}

@@ -1,0 +1,180 @@
+// Child process of the fan-out and read-under-write benchmarks: the built Tally (dist/) with
+// the pipeline of TALLY_PIPELINE, or, with TALLY_BENCH_RAW_WS=1, the yardstick instead: a bare
+// `ws` server that speaks just enough graphql-ws (ack, subscribe) to broadcast the same payloads.
+// Either way the process also drives load on itself, so the benchmark's process only plays the
+// clients. Started with --expose-gc. Commands arrive as JSON lines on stdin and each is answered
+// with one JSON line on stdout carrying the same `id`:
+//
+//   {"id":1,"cmd":"heap"}                                  -> {"heap": bytes after GC}
+//   {"id":2,"cmd":"rounds","rate":400,"durationMs":5000}   -> one event for each of the 100
+//        entities (e-0..e-99) per round, `rate` rounds per second, one round per macrotask;
+//        Tally: ingested into source `ticks` ({entity, v, ts}); raw: one payload per entity,
+//        serialised once and sent to each socket subscribed to it  -> {"rounds": n}
+//   {"id":3,"cmd":"ingestMax","durationMs":3000,"batch":100} -> {"eventsPerS": n}
+//   {"id":4,"cmd":"ingestPaced","rate":20000,"durationMs":10000,"batch":100} -> {"events": n}
+//   {"id":5,"cmd":"eldStart"} / {"id":6,"cmd":"eldStop"}   -> event-loop delay p50/p99/max (ms)
+//
+// Prints `{"url": "http://127.0.0.1:port", "pid": n}` first; stops when stdin closes.
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { createInterface } from 'node:readline';
+import { WebSocketServer } from 'ws';
+
+const ENTITIES = 100;
+const raw = process.env.TALLY_BENCH_RAW_WS === '1';
+const dist = new URL('../../dist', import.meta.url).pathname;
+
+let url;
+let app;
+let ingest;
+/** raw mode: entity -> sockets subscribed to it, with the subscription id each used */
+const topics = new Map();
+let wss;
+
+if (raw) {
+  const { createServer } = await import('node:http');
+  const server = createServer((_req, res) => res.writeHead(404).end());
+  wss = new WebSocketServer({ server, path: '/graphql', perMessageDeflate: false });
+  wss.on('connection', (socket) => {
+    socket.on('message', (data) => {
+      const m = JSON.parse(String(data));
+      if (m.type === 'connection_init') socket.send('{"type":"connection_ack"}');
+      else if (m.type === 'subscribe') {
+        const entity = m.payload.variables.entity;
+        let set = topics.get(entity);
+        if (!set) topics.set(entity, (set = []));
+        set.push(socket);
+      }
+    });
+    socket.on('error', () => {});
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  url = `http://127.0.0.1:${server.address().port}`;
+} else {
+  const { baseUrl, createTally } = await import(`${dist}/bootstrap.js`);
+  const { EventIngest } = await import(`${dist}/ingest/event-ingest.js`);
+  const { loadPipeline } = await import(`${dist}/pipeline/load.js`);
+  const { loadSettings } = await import(`${dist}/settings/settings.js`);
+  const settings = loadSettings({ ...process.env, PORT: '0', HOST: '127.0.0.1', KAFKA_BROKERS: '' });
+  app = await createTally({ settings, pipeline: loadPipeline(settings.pipelinePath) });
+  ingest = app.get(EventIngest);
+  url = baseUrl(app);
+}
+
+const entityNames = Array.from({ length: ENTITIES }, (_, i) => `e-${i}`);
+const tick = () => new Promise((resolve) => setImmediate(resolve));
+/** Slow-client bound of the raw yardstick: above this many unsent bytes a socket skips a message. */
+const RAW_MAX_BUFFERED = 1 << 20;
+let rawSkipped = 0;
+
+async function rounds(rate, durationMs) {
+  const start = performance.now();
+  let done = 0;
+  let v = 0;
+  for (;;) {
+    const elapsed = performance.now() - start;
+    if (elapsed >= durationMs) break;
+    if (done >= (elapsed * rate) / 1000) {
+      await tick();
+      continue;
+    }
+    const ts = Date.now();
+    v++;
+    if (raw) {
+      const asOf = new Date(ts).toISOString();
+      for (const e of entityNames) {
+        const sockets = topics.get(e);
+        if (!sockets) continue;
+        const payload = `{"id":"1","type":"next","payload":{"data":{"featureUpdated":{"value":${v},"asOf":"${asOf}"}}}}`;
+        for (const s of sockets) {
+          if (s.bufferedAmount > RAW_MAX_BUFFERED) rawSkipped++;
+          else s.send(payload);
+        }
+      }
+    } else {
+      const events = entityNames.map((entity) => ({ entity, v, ts }));
+      const r = await ingest.ingest('ticks', events);
+      if (r.rejected > 0) throw new Error(`ticks: ${r.rejected} refused: ${JSON.stringify(r.errors.slice(0, 2))}`);
+    }
+    done++;
+    await tick();
+  }
+  return { rounds: done, rawSkipped };
+}
+
+let seq = 0;
+function txBatch(n) {
+  const ts = Date.now();
+  const out = new Array(n);
+  for (let i = 0; i < n; i++) {
+    seq++;
+    out[i] = { card_id: `card-${String((seq * 7919) % 100_000).padStart(6, '0')}`, amount: (seq % 50_000) / 100, merchant_id: `m-${seq % 5000}`, ts };
+  }
+  return out;
+}
+
+async function ingestMax(durationMs, batch) {
+  const start = performance.now();
+  let events = 0;
+  while (performance.now() - start < durationMs) {
+    await ingest.ingest('transactions', txBatch(batch));
+    events += batch;
+    await tick();
+  }
+  return { eventsPerS: (events * 1000) / (performance.now() - start) };
+}
+
+async function ingestPaced(rate, durationMs, batch) {
+  const start = performance.now();
+  let events = 0;
+  for (;;) {
+    const elapsed = performance.now() - start;
+    if (elapsed >= durationMs) break;
+    if (events + batch > (elapsed * rate) / 1000) {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      continue;
+    }
+    await ingest.ingest('transactions', txBatch(batch));
+    events += batch;
+  }
+  return { events, eventsPerS: (events * 1000) / (performance.now() - start) };
+}
+
+let eld;
+const commands = {
+  heap: async () => {
+    globalThis.gc?.();
+    globalThis.gc?.();
+    await tick();
+    globalThis.gc?.();
+    return { heap: process.memoryUsage().heapUsed, rss: process.memoryUsage().rss };
+  },
+  rounds: (m) => rounds(m.rate, m.durationMs),
+  ingestMax: (m) => ingestMax(m.durationMs, m.batch),
+  ingestPaced: (m) => ingestPaced(m.rate, m.durationMs, m.batch),
+  eldStart: () => {
+    eld = monitorEventLoopDelay({ resolution: 1 });
+    eld.enable();
+    return {};
+  },
+  eldStop: () => {
+    eld.disable();
+    return { p50: eld.percentile(50) / 1e6, p99: eld.percentile(99) / 1e6, max: eld.max / 1e6 };
+  },
+};
+
+const stop = async () => {
+  if (app) await app.close();
+  if (wss) wss.close();
+  process.exit(0);
+};
+createInterface({ input: process.stdin }).on('line', async (line) => {
+  const m = JSON.parse(line);
+  try {
+    const result = await commands[m.cmd](m);
+    process.stdout.write(`${JSON.stringify({ id: m.id, ...result })}\n`);
+  } catch (err) {
+    process.stdout.write(`${JSON.stringify({ id: m.id, error: String(err?.stack ?? err) })}\n`);
+  }
+});
+process.stdin.on('end', stop);
+process.stdout.write(`${JSON.stringify({ url, pid: process.pid })}\n`);
