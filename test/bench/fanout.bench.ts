@@ -95,12 +95,14 @@ async function connectClients(url: string, n: number): Promise<Clients> {
 }
 
 interface Measured {
+  /** with `profile`: the functions with the most self time in the server during one more run */
+  top?: string[];
   msgsPerS: number;
   bytesPerSubscriber: number;
   rounds: number;
 }
 
-async function measure(server: ServerChild, n: number, ctx: BenchContext, label: string): Promise<Measured> {
+async function measure(server: ServerChild, n: number, ctx: BenchContext, label: string, profile = false): Promise<Measured> {
   const before = (await server.call<{ heap: number }>('heap')).heap;
   ctx.progress(`${label}: connecting ${n.toLocaleString('en-US')} subscribers`);
   const clients = await connectClients(server.url, n);
@@ -126,9 +128,16 @@ async function measure(server: ServerChild, n: number, ctx: BenchContext, label:
       // let what is in flight arrive before the next run counts
       await new Promise((res) => setTimeout(res, 500));
     }
+    let top: string[] | undefined;
+    if (profile) {
+      await server.call('profileStart');
+      await server.call('rounds', { rate: 1e9, durationMs: 2_000 });
+      top = (await server.call<{ top: string[] }>('profileStop')).top;
+      await new Promise((res) => setTimeout(res, 500));
+    }
     const msgsPerS = Math.max(...runs);
     ctx.progress(`${label}: ${Math.round(msgsPerS).toLocaleString('en-US')} messages/s delivered (${runs.map((x) => Math.round(x).toLocaleString('en-US')).join(', ')}), ${((after - before) / n).toFixed(0)} bytes of heap per subscriber`);
-    return { msgsPerS, bytesPerSubscriber: (after - before) / n, rounds: rounds / RUNS };
+    return { msgsPerS, bytesPerSubscriber: (after - before) / n, rounds: rounds / RUNS, ...(top ? { top } : {}) };
   } finally {
     await clients.close();
   }
@@ -143,7 +152,7 @@ export default async function (ctx: BenchContext): Promise<void> {
     const tallyServer = await startServerChild({ ...TALLY_ENV, TALLY_PIPELINE: pipelinePath });
     let tally: Measured;
     try {
-      tally = await measure(tallyServer, n, ctx, `Tally, ${n.toLocaleString('en-US')}`);
+      tally = await measure(tallyServer, n, ctx, `Tally, ${n.toLocaleString('en-US')}`, n === SIZES[SIZES.length - 1]);
     } finally {
       await tallyServer.stop();
     }
@@ -154,6 +163,7 @@ export default async function (ctx: BenchContext): Promise<void> {
     } finally {
       await rawServer.stop();
     }
+    if (tally.top) ctx.note(`CPU profile of Tally's server during one more ${n.toLocaleString('en-US')}-subscriber run (2 s), functions with the most self time: ${tally.top.join('; ')}.`);
     const k = n >= 1000 ? `${n / 1000}k` : String(n);
     ctx.record({
       metric: `fan-out, ${k} subscribers on ${TOPICS} topics: messages delivered (best of ${RUNS} runs of ${MEASURE_MS / 1000} s)`,

@@ -13,8 +13,11 @@
 //   {"id":3,"cmd":"ingestMax","durationMs":3000,"batch":100} -> {"eventsPerS": n}
 //   {"id":4,"cmd":"ingestPaced","rate":20000,"durationMs":10000,"batch":100} -> {"events": n}
 //   {"id":5,"cmd":"eldStart"} / {"id":6,"cmd":"eldStop"}   -> event-loop delay p50/p99/max (ms)
+//   {"id":7,"cmd":"profileStart"} / {"id":8,"cmd":"profileStop"} -> {"top": [the functions with
+//        the most self time in between, "name (file:line) 12.3%"]}
 //
 // Prints `{"url": "http://127.0.0.1:port", "pid": n}` first; stops when stdin closes.
+import { Session } from 'node:inspector/promises';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { WebSocketServer } from 'ws';
@@ -139,8 +142,36 @@ async function ingestPaced(rate, durationMs, batch) {
   return { events, eventsPerS: (events * 1000) / (performance.now() - start) };
 }
 
+const root = new URL('../..', import.meta.url).pathname;
+let session;
+async function profileStart() {
+  session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 200 });
+  await session.post('Profiler.start');
+  return {};
+}
+async function profileStop() {
+  const { profile } = await session.post('Profiler.stop');
+  session.disconnect();
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const self = new Map();
+  for (const id of profile.samples) {
+    const { functionName, url: file, lineNumber } = byId.get(id).callFrame;
+    const where = file.replace(/^file:\/\//, '').replace(root, '');
+    const key = `${functionName || '(anonymous)'}${where ? ` (${where}:${lineNumber + 1})` : ''}`;
+    self.set(key, (self.get(key) ?? 0) + 1);
+  }
+  const total = profile.samples.length || 1;
+  const top = [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, 10);
+  return { top: top.map(([k, v]) => `${k} ${((v * 100) / total).toFixed(1)}%`) };
+}
+
 let eld;
 const commands = {
+  profileStart,
+  profileStop,
   heap: async () => {
     globalThis.gc?.();
     globalThis.gc?.();
