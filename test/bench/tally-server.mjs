@@ -12,7 +12,8 @@
 //        serialised once and sent to each socket subscribed to it  -> {"rounds": n}
 //   {"id":3,"cmd":"ingestMax","durationMs":3000,"batch":100} -> {"eventsPerS": n}
 //   {"id":4,"cmd":"ingestPaced","rate":20000,"durationMs":10000,"batch":100} -> {"events": n}
-//   {"id":5,"cmd":"eldStart"} / {"id":6,"cmd":"eldStop"}   -> event-loop delay p50/p99/max (ms)
+//   {"id":5,"cmd":"eldStart"} / {"id":6,"cmd":"eldStop"}   -> event-loop delay p50/p99/max (ms) and CPU
+//        time of the process over wall time in between (1 = one core busy)
 //   {"id":7,"cmd":"profileStart"} / {"id":8,"cmd":"profileStop"} -> {"top": [the functions with
 //        the most self time in between, "name (file:line) 12.3%"]}
 //
@@ -169,6 +170,7 @@ async function profileStop() {
 }
 
 let eld;
+let cpuAt;
 const commands = {
   profileStart,
   profileStop,
@@ -185,11 +187,14 @@ const commands = {
   eldStart: () => {
     eld = monitorEventLoopDelay({ resolution: 1 });
     eld.enable();
+    cpuAt = { usage: process.cpuUsage(), t: performance.now() };
     return {};
   },
   eldStop: () => {
     eld.disable();
-    return { p50: eld.percentile(50) / 1e6, p99: eld.percentile(99) / 1e6, max: eld.max / 1e6 };
+    const cpu = process.cpuUsage(cpuAt.usage);
+    const busy = (cpu.user + cpu.system) / 1000 / (performance.now() - cpuAt.t);
+    return { p50: eld.percentile(50) / 1e6, p99: eld.percentile(99) / 1e6, max: eld.max / 1e6, cpu: busy };
   },
 };
 
