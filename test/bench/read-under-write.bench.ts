@@ -9,9 +9,9 @@
 // reads open loop: on a fixed schedule, whether or not earlier ones have answered, each timed
 // from send to the last byte of its answer.
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { Agent, request } from 'node:http';
 import { join } from 'node:path';
 import { ROOT, startServerChild } from './dist-app.js';
+import { paced } from './loopback-load.js';
 import { mulberry32, percentiles, type BenchContext } from './lib.js';
 
 const RATE = 1_000;
@@ -44,71 +44,6 @@ const FEATURES = [
   'card_merchants:24h',
 ];
 const QUERY = 'query Score($entities: [String!]!, $features: [String!]!) { onlineFeatures(entities: $entities, features: $features) { entity values freshness } }';
-
-interface Paced {
-  latenciesMs: Float64Array;
-  errors: number;
-  unanswered: number;
-}
-
-/** POSTs `bodies` round robin at `rate`/s for `durationMs`; a request unanswered 2 s after the last send counts with the time it waited. */
-async function paced(url: string, bodies: Buffer[], rate: number, durationMs: number): Promise<Paced> {
-  const agent = new Agent({ keepAlive: true, maxSockets: 32 });
-  const { hostname, port, pathname } = new URL(url);
-  const total = Math.round((rate * durationMs) / 1000);
-  const lat = new Float64Array(total).fill(Number.NaN);
-  const sentAt = new Float64Array(total);
-  let sent = 0;
-  let settled = 0;
-  let errors = 0;
-  const start = performance.now();
-  await new Promise<void>((resolve) => {
-    let drain: NodeJS.Timeout | undefined;
-    const settle = () => {
-      if (++settled === total) {
-        clearTimeout(drain);
-        resolve();
-      }
-    };
-    const send = () => {
-      const i = sent++;
-      const body = bodies[i % bodies.length]!;
-      const t0 = performance.now();
-      sentAt[i] = t0;
-      const req = request({ agent, hostname, port, path: pathname, method: 'POST', headers: { 'content-type': 'application/json', 'content-length': body.length } }, (res) => {
-        res.on('data', () => undefined);
-        res.on('end', () => {
-          lat[i] = performance.now() - t0;
-          if (res.statusCode !== 200) errors++;
-          settle();
-        });
-      });
-      req.on('error', () => {
-        lat[i] = performance.now() - t0;
-        errors++;
-        settle();
-      });
-      req.end(body);
-    };
-    const tick = () => {
-      const due = Math.min(total, Math.floor(((performance.now() - start) * rate) / 1000) + 1);
-      while (sent < due) send();
-      if (sent < total) setTimeout(tick, 0);
-      else drain = setTimeout(resolve, 2_000);
-    };
-    tick();
-  });
-  const end = performance.now();
-  let unanswered = 0;
-  for (let i = 0; i < sent; i++) {
-    if (Number.isNaN(lat[i])) {
-      lat[i] = end - sentAt[i]!;
-      unanswered++;
-    }
-  }
-  agent.destroy();
-  return { latenciesMs: lat.subarray(0, sent), errors: errors + unanswered, unanswered };
-}
 
 interface Eld {
   /** server CPU time / wall time */

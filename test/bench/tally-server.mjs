@@ -17,6 +17,10 @@
 //   {"id":7,"cmd":"profileStart"} / {"id":8,"cmd":"profileStop"} -> {"top": [the functions with
 //        the most self time in between, "name (file:line) 12.3%"]}
 //
+// With TALLY_BENCH_REDIS_PORT=port it is instead the "feature store on Redis" design: a bare
+// node:http handler answering the onlineFeatures request body (variables.entities, .features)
+// with one HMGET per entity (pipelined) of the hash `f:<entity>` on that redis-server.
+//
 // Prints `{"url": "http://127.0.0.1:port", "pid": n}` first; stops when stdin closes.
 import { Session } from 'node:inspector/promises';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -25,6 +29,7 @@ import { WebSocketServer } from 'ws';
 
 const ENTITIES = 100;
 const raw = process.env.TALLY_BENCH_RAW_WS === '1';
+const redisPort = process.env.TALLY_BENCH_REDIS_PORT;
 const dist = new URL('../../dist', import.meta.url).pathname;
 
 let url;
@@ -34,7 +39,38 @@ let ingest;
 const topics = new Map();
 let wss;
 
-if (raw) {
+if (redisPort) {
+  const { createServer } = await import('node:http');
+  const { Redis } = await import('ioredis');
+  const redis = new Redis({ host: '127.0.0.1', port: Number(redisPort) });
+  const server = createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', async () => {
+      const { variables } = JSON.parse(Buffer.concat(chunks).toString());
+      const fields = [...variables.features, 'asOf'];
+      const p = redis.pipeline();
+      for (const e of variables.entities) p.hmget(`f:${e}`, ...fields);
+      const replies = await p.exec();
+      const out = variables.entities.map((entity, i) => {
+        const row = replies[i][1];
+        const asOf = row[row.length - 1];
+        const values = new Array(fields.length - 1);
+        const freshness = new Array(fields.length - 1);
+        for (let k = 0; k < values.length; k++) {
+          values[k] = row[k] === null ? null : Number(row[k]);
+          freshness[k] = row[k] === null || asOf === null ? null : new Date(Number(asOf)).toISOString();
+        }
+        return { entity, values, freshness };
+      });
+      const body = JSON.stringify({ data: { onlineFeatures: out } });
+      res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+      res.end(body);
+    });
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  url = `http://127.0.0.1:${server.address().port}`;
+} else if (raw) {
   const { createServer } = await import('node:http');
   const server = createServer((_req, res) => res.writeHead(404).end());
   wss = new WebSocketServer({ server, path: '/graphql', perMessageDeflate: false });
@@ -83,7 +119,38 @@ async function rounds(rate, durationMs) {
     }
     const ts = Date.now();
     v++;
-    if (raw) {
+    if (redisPort) {
+  const { createServer } = await import('node:http');
+  const { Redis } = await import('ioredis');
+  const redis = new Redis({ host: '127.0.0.1', port: Number(redisPort) });
+  const server = createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', async () => {
+      const { variables } = JSON.parse(Buffer.concat(chunks).toString());
+      const fields = [...variables.features, 'asOf'];
+      const p = redis.pipeline();
+      for (const e of variables.entities) p.hmget(`f:${e}`, ...fields);
+      const replies = await p.exec();
+      const out = variables.entities.map((entity, i) => {
+        const row = replies[i][1];
+        const asOf = row[row.length - 1];
+        const values = new Array(fields.length - 1);
+        const freshness = new Array(fields.length - 1);
+        for (let k = 0; k < values.length; k++) {
+          values[k] = row[k] === null ? null : Number(row[k]);
+          freshness[k] = row[k] === null || asOf === null ? null : new Date(Number(asOf)).toISOString();
+        }
+        return { entity, values, freshness };
+      });
+      const body = JSON.stringify({ data: { onlineFeatures: out } });
+      res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+      res.end(body);
+    });
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  url = `http://127.0.0.1:${server.address().port}`;
+} else if (raw) {
       const asOf = new Date(ts).toISOString();
       for (const e of entityNames) {
         const sockets = topics.get(e);
