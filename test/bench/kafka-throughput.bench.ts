@@ -22,7 +22,7 @@ const CARDS = 100_000;
 const MERCHANTS = 1_000;
 const TOPIC = 'transactions';
 const PARTITIONS = 3;
-const RUNS = 3;
+const RUNS = 5;
 const TIMEOUT_MS = 180_000;
 /** The Redis consumer is timed over the first events only: at its rate the whole topic would take minutes. */
 const REDIS_EVENTS = 100_000;
