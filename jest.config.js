@@ -16,7 +16,11 @@ const swc = [
 const common = {
   testEnvironment: 'node',
   extensionsToTreatAsEsm: ['.ts'],
-  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  moduleNameMapper: {
+    '^(\\.{1,2}/.*)\\.js$': '$1',
+    // an ES module required by @fastify/static: see the file
+    '^content-disposition$': '<rootDir>/test/support/content-disposition.cjs',
+  },
   transform: { '^.+\\.ts$': swc },
   setupFiles: ['<rootDir>/test/support/quiet-logs.ts'],
 };

@@ -1,5 +1,5 @@
 import { Controller, Get, Header, HttpCode, Inject, Res } from '@nestjs/common';
-import type { Response } from 'express';
+import type { FastifyReply } from 'fastify';
 import { Health, type HealthReport } from './health.js';
 import { Metrics } from './metrics.js';
 
@@ -17,7 +17,7 @@ export class OpsController {
    */
   @Get('health')
   @HttpCode(200)
-  healthCheck(@Res({ passthrough: true }) res: Response): HealthReport {
+  healthCheck(@Res({ passthrough: true }) res: FastifyReply): HealthReport {
     const report = this.health.report();
     const serving = report.status === 'ok' && (report.kafka === undefined || report.kafka.connected);
     if (!serving) res.status(503);
@@ -26,7 +26,7 @@ export class OpsController {
 
   @Get('metrics')
   @Header('Cache-Control', 'no-store')
-  async metricsText(@Res({ passthrough: true }) res: Response): Promise<string> {
+  async metricsText(@Res({ passthrough: true }) res: FastifyReply): Promise<string> {
     res.type(this.metrics.contentType);
     return this.metrics.text();
   }

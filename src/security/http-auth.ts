@@ -1,9 +1,10 @@
 /**
  * Authentication and roles on HTTP.
  *
- * - `httpAuthMiddleware` runs first, before any body is read: a missing or unknown key gets
- *   401 at once, so an anonymous client can make Tally neither parse a body nor run anything.
- *   `/health` and `/metrics` answer without a key. The principal is remembered per request.
+ * - `httpAuthHook` is a Fastify onRequest hook: it runs before any body is read, so a missing
+ *   or unknown key gets 401 at once and an anonymous client can make Tally neither parse a
+ *   body nor run anything. `/health`, `/metrics` and the static files of the dashboard answer
+ *   without a key. The principal is remembered per request.
  * - `HttpRoleGuard` (a global Nest guard) checks the role of controller routes (403), marked
  *   with RequireRole or defaulting by method (roles.ts), and takes the route's cost from the
  *   principal's rate bucket (429): one unit per request, one per event for ingest bodies.
@@ -11,7 +12,7 @@
  */
 import { ForbiddenException, HttpException, HttpStatus, Inject, Injectable, UnauthorizedException, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import type { NextFunction, Request, Response } from 'express';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { IncomingMessage } from 'node:http';
 import { Metrics } from '../ops/metrics.js';
 import type { Role } from '../settings/settings.js';
@@ -22,33 +23,37 @@ import { defaultHttpRole, ROLE_METADATA } from './roles.js';
 /** Paths that answer without a key (monitoring). */
 export const OPEN_PATHS: ReadonlySet<string> = new Set(['/health', '/metrics']);
 
+/** The route pattern of the static files (@fastify/static's wildcard route, see bootstrap.ts). */
+export const STATIC_ROUTE = '/*';
+
 const principals = new WeakMap<IncomingMessage, Principal>();
 
-/** The principal the middleware authenticated for `req`, if any. */
-export function principalOf(req: IncomingMessage): Principal | undefined {
-  return principals.get(req);
+/** The principal the hook authenticated for `req` (Fastify's request or the Node one), if any. */
+export function principalOf(req: IncomingMessage | FastifyRequest): Principal | undefined {
+  return principals.get('raw' in req ? req.raw : req);
 }
 
-const pathOf = (req: IncomingMessage): string => {
+const pathOf = (req: { url?: string }): string => {
   const url = req.url ?? '/';
   const q = url.indexOf('?');
   return q < 0 ? url : url.slice(0, q);
 };
 
-export function httpAuthMiddleware(keys: ApiKeys, metrics: Metrics) {
-  return (req: Request, res: Response, next: NextFunction): void => {
+export function httpAuthHook(keys: ApiKeys, metrics: Metrics) {
+  return (req: FastifyRequest, reply: FastifyReply, done: () => void): void => {
     const path = pathOf(req);
-    if (OPEN_PATHS.has(path)) return next();
+    // Monitoring, and the dashboard's files (their data calls go through /graphql with a key).
+    if (OPEN_PATHS.has(path) || (req.routeOptions.url === STATIC_ROUTE && (req.method === 'GET' || req.method === 'HEAD'))) return done();
     const auth = keys.authenticate(req.headers.authorization, req.socket.remoteAddress);
     if (auth.ok) {
-      principals.set(req, auth.principal);
-      return next();
+      principals.set(req.raw, auth.principal);
+      return done();
     }
     metrics.requestsRefused.inc({ transport: 'http', reason: 'unauthenticated' });
-    res.status(401).setHeader('WWW-Authenticate', 'Bearer realm="tally"');
+    reply.code(401).header('WWW-Authenticate', 'Bearer realm="tally"');
     // Answer in the shape the client speaks; the body is never read.
-    if (path === '/graphql') res.json({ errors: [{ message: auth.message, extensions: { code: 'UNAUTHENTICATED' } }] });
-    else res.json({ statusCode: 401, error: 'Unauthorized', message: auth.message });
+    if (path === '/graphql') reply.send({ errors: [{ message: auth.message, extensions: { code: 'UNAUTHENTICATED' } }] });
+    else reply.send({ statusCode: 401, error: 'Unauthorized', message: auth.message });
   };
 }
 
@@ -73,7 +78,7 @@ export class HttpRoleGuard implements CanActivate {
 
   canActivate(context: ExecutionContext): boolean {
     if (context.getType() !== 'http') return true; // GraphQL: the OperationGate checked it
-    const req = context.switchToHttp().getRequest<Request>();
+    const req = context.switchToHttp().getRequest<FastifyRequest>();
     if (OPEN_PATHS.has(pathOf(req))) return true;
     const principal = principalOf(req);
     if (principal === undefined) throw new UnauthorizedException('an API key is required: Authorization: Bearer <key>');
@@ -86,7 +91,7 @@ export class HttpRoleGuard implements CanActivate {
     if (wait > 0) {
       this.metrics.requestsRefused.inc({ transport: 'http', reason: 'rate-limited' });
       const seconds = Math.ceil(wait / 1000);
-      context.switchToHttp().getResponse<Response>().setHeader('Retry-After', String(seconds));
+      context.switchToHttp().getResponse<FastifyReply>().header('Retry-After', String(seconds));
       throw new HttpException(`rate limit: this key may spend ${this.rate.rate} cost units per second; retry in ${seconds} s`, HttpStatus.TOO_MANY_REQUESTS);
     }
     return true;

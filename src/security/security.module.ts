@@ -7,8 +7,8 @@ import { HttpRoleGuard } from './http-auth.js';
 import { RateLimiter } from './rate-limiter.js';
 
 /**
- * API keys, the per-key rate limiter and the role guard of HTTP routes. The HTTP middleware
- * (httpAuthMiddleware) is installed by bootstrap.ts ahead of the body parsers.
+ * API keys, the per-key rate limiter and the role guard of HTTP routes. The key check
+ * (httpAuthHook, a Fastify onRequest hook) is installed by bootstrap.ts, before any body is read.
  */
 @Module({
   providers: [

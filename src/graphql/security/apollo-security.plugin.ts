@@ -4,16 +4,16 @@
  * execution, so a refused operation runs no resolver. 403 for a role, 400 for the cost, 429
  * with Retry-After for the rate. The key itself was checked (401) before the body was read
  * (src/security/http-auth.ts), the structure before Apollo validated the document
- * (document-screen.middleware.ts).
+ * (document-screen.ts).
  */
 import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
 import { GraphQLError } from 'graphql';
-import type { Request } from 'express';
+import type { FastifyRequest } from 'fastify';
 import { principalOf } from '../../security/http-auth.js';
 import type { OperationGate } from './operation-gate.js';
 
 interface HttpContext extends BaseContext {
-  req?: Request;
+  req?: FastifyRequest;
 }
 
 export function securityPlugin(gate: OperationGate): ApolloServerPlugin<HttpContext> {

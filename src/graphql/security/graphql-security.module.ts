@@ -1,4 +1,4 @@
-import { Inject, Module, type MiddlewareConsumer, type NestModule, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Module, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import type { ApolloServerPlugin } from '@apollo/server';
 import type { ApolloDriverConfig } from '@nestjs/apollo';
@@ -12,7 +12,7 @@ import type { Limits } from '../../settings/limits.js';
 import type { Settings } from '../../settings/settings.js';
 import { LOGGER, SETTINGS } from '../../settings/tokens.js';
 import { securityPlugin } from './apollo-security.plugin.js';
-import { DocumentScreenMiddleware } from './document-screen.middleware.js';
+import { DocumentScreen } from './document-screen.js';
 import { OperationGate } from './operation-gate.js';
 import { findWebSocketServer, WsSecurity } from './ws-security.js';
 
@@ -53,6 +53,7 @@ class WsHardening implements OnApplicationBootstrap, OnApplicationShutdown {
 @Module({
   imports: [SecurityModule],
   providers: [
+    DocumentScreen,
     { provide: OperationGate, useFactory: (s: Settings, rate: RateLimiter, m: Metrics) => new OperationGate(s.limits, rate, m), inject: [SETTINGS, RateLimiter, Metrics] },
     {
       provide: WsSecurity,
@@ -63,12 +64,8 @@ class WsHardening implements OnApplicationBootstrap, OnApplicationShutdown {
     { provide: GraphqlSecurity, useFactory: (gate: OperationGate, ws: WsSecurity, s: Settings) => new GraphqlSecurity(gate, ws, s.limits), inject: [OperationGate, WsSecurity, SETTINGS] },
     { provide: WsHardening, useFactory: (moduleRef: ModuleRef, ws: WsSecurity) => new WsHardening(moduleRef, ws), inject: [ModuleRef, WsSecurity] },
   ],
-  exports: [GraphqlSecurity],
+  exports: [GraphqlSecurity, DocumentScreen],
 })
-export class GraphqlSecurityModule implements NestModule {
+export class GraphqlSecurityModule {
   constructor(@Inject(WsHardening) readonly hardening: WsHardening) {}
-
-  configure(consumer: MiddlewareConsumer): void {
-    consumer.apply(DocumentScreenMiddleware).forRoutes('graphql');
-  }
 }
