@@ -304,7 +304,9 @@ async function startOnce(opts: StartKafkaOptions): Promise<KafkaBroker> {
 
   const cp = `${KAFKA_LIBS}/*`;
   const jvm = ['-Xms256m', '-Xmx512m', '-Djava.awt.headless=true', `-Dlog4j2.configurationFile=${log4jFile}`, `-Dkafka.logs.dir=${logsDir}`];
-  const clusterId = randomBytes(16).toString('base64url');
+  // base64url may start with "-", which the storage tool's argument parser takes for an option.
+  let clusterId = randomBytes(16).toString('base64url');
+  while (clusterId.startsWith('-')) clusterId = randomBytes(16).toString('base64url');
   const format = await run('java', [...jvm, '-cp', cp, 'kafka.tools.StorageTool', 'format', '--standalone', '-t', clusterId, '-c', propsFile], dir);
   if (format.code !== 0) {
     throw new Error(`Formatting the Kafka data directory failed (exit ${format.code}):\n${tail(format.output, 30)}`);
