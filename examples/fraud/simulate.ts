@@ -2,7 +2,7 @@
 // three cards under a card-testing attack (many small payments at many merchants in the last
 // minutes, then large ones). Sends over HTTP ingest, or to Kafka when KAFKA_BROKERS is set.
 //
-//   npm start                                   # embedded mode, demo pipeline (it has these features)
+//   TALLY_PIPELINE=examples/fraud/pipeline.yaml npm start   # embedded mode, no demo events
 //   npx tsx examples/fraud/simulate.ts          # TALLY_URL, TALLY_API_KEY as in lib/tally-client.ts
 //   npx tsx examples/fraud/score.ts card-0001 card-0007 card-0042 card-0099 card-0123
 //
