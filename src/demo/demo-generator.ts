@@ -14,6 +14,7 @@
  * Plain TypeScript, no I/O, no timers: time is passed in and randomness is seeded, so the
  * same seed and clock give the same events (DemoRunner sends them).
  */
+import { mulberry32 } from './random.js';
 
 /** One event for one source; `key` is its entity (the Kafka message key). */
 export interface DemoEvent {
@@ -87,18 +88,6 @@ const ADJECTIVES = ['swift', 'quiet', 'lucky', 'neon', 'brave', 'cosmic', 'iron'
 const NOUNS = ['fox', 'otter', 'falcon', 'comet', 'panda', 'wolf', 'raven', 'tiger', 'badger', 'lynx', 'gecko', 'yak', 'koala', 'viper', 'moose', 'heron'];
 const COUNTRIES = ['US', 'US', 'US', 'US', 'CA', 'GB', 'FR', 'DE', 'BR', 'JP', 'MX'];
 const CREDIT_LIMITS = [500, 1_000, 2_500, 5_000, 10_000, 25_000];
-
-/** mulberry32: a small seeded PRNG; returns [0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const pad = (n: number, width: number) => String(n).padStart(width, '0');
 export const demoCardId = (i: number): string => `card-${pad(i, 4)}`;

@@ -12,6 +12,10 @@ import { cpus, release, totalmem, type } from 'node:os';
 import type { Redis } from 'ioredis';
 import { Redis as RedisClient } from 'ioredis';
 import { findRedisBenchmark, startRedis, type RedisServer } from '../support/redis-server.js';
+import { mulberry32 } from '../support/random.js';
+
+/** Seeded PRNG (the one the tests and the demo use): returns floats in [0, 1). */
+export { mulberry32 };
 
 export interface BenchRow {
   metric: string;
@@ -144,18 +148,6 @@ export async function timeIt(fn: () => unknown, opts: { minMs?: number; warmupMs
   };
   await measure(warmupMs);
   return measure(minMs);
-}
-
-/** Seeded PRNG: returns floats in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**

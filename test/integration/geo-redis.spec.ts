@@ -20,23 +20,13 @@
 import { Redis } from 'ioredis';
 import { GeoIndex, haversine, type GeoHit } from '../../src/geo/index.js';
 import { startRedis, type RedisServer } from '../support/redis-server.js';
+import { mulberry32 } from '../support/random.js';
 
 /** Per test: the project's testTimeout is not applied to tests of a multi-project run. */
 const TIMEOUT_MS = 120_000;
 const KEY = 'geo:points';
 /** Metres within which Redis's 52-bit positions may decide differently from Tally's. */
 const TOLERANCE_M = 1;
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Point {
   member: string;
