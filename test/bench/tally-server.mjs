@@ -119,38 +119,7 @@ async function rounds(rate, durationMs) {
     }
     const ts = Date.now();
     v++;
-    if (redisPort) {
-  const { createServer } = await import('node:http');
-  const { Redis } = await import('ioredis');
-  const redis = new Redis({ host: '127.0.0.1', port: Number(redisPort) });
-  const server = createServer((req, res) => {
-    const chunks = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', async () => {
-      const { variables } = JSON.parse(Buffer.concat(chunks).toString());
-      const fields = [...variables.features, 'asOf'];
-      const p = redis.pipeline();
-      for (const e of variables.entities) p.hmget(`f:${e}`, ...fields);
-      const replies = await p.exec();
-      const out = variables.entities.map((entity, i) => {
-        const row = replies[i][1];
-        const asOf = row[row.length - 1];
-        const values = new Array(fields.length - 1);
-        const freshness = new Array(fields.length - 1);
-        for (let k = 0; k < values.length; k++) {
-          values[k] = row[k] === null ? null : Number(row[k]);
-          freshness[k] = row[k] === null || asOf === null ? null : new Date(Number(asOf)).toISOString();
-        }
-        return { entity, values, freshness };
-      });
-      const body = JSON.stringify({ data: { onlineFeatures: out } });
-      res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
-      res.end(body);
-    });
-  });
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  url = `http://127.0.0.1:${server.address().port}`;
-} else if (raw) {
+    if (raw) {
       const asOf = new Date(ts).toISOString();
       for (const e of entityNames) {
         const sockets = topics.get(e);
