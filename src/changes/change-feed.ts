@@ -30,15 +30,6 @@ export class ChangeFeed<T = unknown> {
       if (set.size === 0 && this.listeners.get(topic) === set) this.listeners.delete(topic);
     };
   }
-
-  hasListeners(topic: string): boolean {
-    return this.listeners.has(topic);
-  }
-
-  /** Number of topics with at least one listener. */
-  get topics(): number {
-    return this.listeners.size;
-  }
 }
 
 /** What the ingest path publishes after applying an event. */

@@ -25,7 +25,6 @@ export type RejectReason =
   | 'memory-budget'
   | 'too-deep';
 
-export const REJECT_REASONS: readonly RejectReason[] = ['unknown-source', 'invalid-json', 'not-an-object', 'missing-field', 'wrong-type', 'invalid-value', 'invalid-timestamp', 'future-timestamp', 'late', 'too-large', 'internal-error', 'memory-budget', 'too-deep'];
 
 export type Update =
   | { store: 'feature'; name: string; entity: string; value: EventValue }

@@ -120,9 +120,4 @@ export class LeaderboardService {
     queue.offer('top', () => first);
     return queue;
   }
-
-  /** Distinct (board, N, period) channels now computed (shared by their subscribers). */
-  get channelCount(): number {
-    return this.channels.size;
-  }
 }
