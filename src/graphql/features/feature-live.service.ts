@@ -1,7 +1,11 @@
 /**
  * Live feature values for subscriptions: listens to the change feed and feeds one
- * CoalescingQueue per subscription, computing values from the store only when the client
+ * CoalescingQueue per subscription, computing values from the store only when a client
  * pulls them.
+ *
+ * Subscriptions of the same (feature, entity, window) share one LiveValue: one change-feed
+ * listener, and one value object per change, computed by the first subscriber that pulls it
+ * and handed to the others as is (so sharedSubscribe executes it once per document).
  */
 import { Inject, Injectable } from '@nestjs/common';
 import { FeatureStore } from '../../features/index.js';
@@ -11,8 +15,38 @@ import { CoalescingQueue } from '../live/coalescing-queue.js';
 import { toFeatureValueModel, type FeatureValue } from './models/feature-value.model.js';
 import type { ThresholdCrossing } from './models/threshold-crossing.model.js';
 
+/** The subscribers of one (feature, entity, window) and its value as of the latest change. */
+class LiveValue {
+  readonly queues = new Set<CoalescingQueue<FeatureValue>>();
+  unsubscribe = (): void => {};
+  private version = 0;
+  private computed = -1;
+  private value: FeatureValue | undefined;
+
+  constructor(
+    private readonly entity: string,
+    private readonly read: () => FeatureValue,
+  ) {}
+
+  /** The value for the latest change, computed once whoever asks first. */
+  readonly current = (): FeatureValue | undefined => {
+    if (this.computed !== this.version) {
+      this.value = this.read();
+      this.computed = this.version;
+    }
+    return this.value;
+  };
+
+  changed(): void {
+    this.version++;
+    for (const q of this.queues) q.offer(this.entity, this.current);
+  }
+}
+
 @Injectable()
 export class FeatureLiveService {
+  private readonly live = new Map<string, LiveValue>();
+
   constructor(
     @Inject(FeatureStore) private readonly store: FeatureStore,
     @Inject(CHANGES) private readonly changes: ChangeFeed<Change>,
@@ -22,14 +56,32 @@ export class FeatureLiveService {
   /** Emits the window's value each time an event of `entity` changes it (coalesced). */
   featureUpdated(name: string, entity: string, window: string): CoalescingQueue<FeatureValue> {
     this.store.read(name, entity, window, this.clock()); // throws for an unknown feature or window
-    let unsubscribe = () => {};
-    const queue = new CoalescingQueue<FeatureValue>(() => unsubscribe());
-    const compute = () => {
-      const now = this.clock();
-      return toFeatureValueModel(name, entity, window, this.store.read(name, entity, window, now), now);
-    };
-    unsubscribe = this.changes.subscribe(featureTopic(name, entity), () => queue.offer(entity, compute));
+    const key = `${name}\u0000${entity}\u0000${window}`;
+    let live = this.live.get(key);
+    if (live === undefined) {
+      const value = new LiveValue(entity, () => {
+        const now = this.clock();
+        return toFeatureValueModel(name, entity, window, this.store.read(name, entity, window, now), now);
+      });
+      value.unsubscribe = this.changes.subscribe(featureTopic(name, entity), () => value.changed());
+      this.live.set(key, value);
+      live = value;
+    }
+    const shared = live;
+    const queue = new CoalescingQueue<FeatureValue>(() => {
+      shared.queues.delete(queue);
+      if (shared.queues.size === 0 && this.live.get(key) === shared) {
+        shared.unsubscribe();
+        this.live.delete(key);
+      }
+    });
+    shared.queues.add(queue);
     return queue;
+  }
+
+  /** (feature, entity, window) triples with at least one live subscription. */
+  get watched(): number {
+    return this.live.size;
   }
 
   /**

@@ -10,6 +10,20 @@ import type { GeofenceEvent } from './models/geofence-event.model.js';
 /** Fence events buffered per subscription before new ones are dropped (and counted). */
 export const MAX_PENDING_FENCE_EVENTS = 10_000;
 
+/**
+ * One GeofenceEvent per change, whichever subscriptions receive it: the same object for all of
+ * them lets sharedSubscribe execute each subscription document once per event.
+ */
+const events = new WeakMap<Change, GeofenceEvent>();
+function toEvent(index: string, change: Extract<Change, { kind: 'fence' }>): GeofenceEvent {
+  let event = events.get(change);
+  if (event === undefined) {
+    event = { index, fence: change.fence, member: change.member, kind: change.enter ? 'enter' : 'exit', lat: change.lat, lon: change.lon, at: new Date(change.ts) };
+    events.set(change, event);
+  }
+  return event;
+}
+
 @Injectable()
 export class GeoService {
   constructor(
@@ -45,7 +59,7 @@ export class GeoService {
     const queue = new CoalescingQueue<GeofenceEvent>(() => unsubscribe(), MAX_PENDING_FENCE_EVENTS);
     unsubscribe = this.changes.subscribe(fenceTopic(index), (change) => {
       if (change.kind !== 'fence' || (fence !== undefined && change.fence !== fence)) return;
-      queue.push({ index, fence: change.fence, member: change.member, kind: change.enter ? 'enter' : 'exit', lat: change.lat, lon: change.lon, at: new Date(change.ts) });
+      queue.push(toEvent(index, change));
     });
     return queue;
   }

@@ -18,7 +18,7 @@
  *   not drained for TALLY_WS_SLOW_CONSUMER_TIMEOUT, is dropped.
  */
 import type { GraphQLWsSubscriptionsConfig } from '@nestjs/graphql';
-import { GraphQLError, getOperationAST, NoSchemaIntrospectionCustomRule, parse, specifiedRules, validate, type GraphQLSchema, type ValidationRule } from 'graphql';
+import { GraphQLError, getOperationAST, type DocumentNode, NoSchemaIntrospectionCustomRule, parse, specifiedRules, validate, type GraphQLSchema, type ValidationRule } from 'graphql';
 import type { Context } from 'graphql-ws';
 import type { IncomingMessage } from 'node:http';
 import type { Logger } from '../../ops/logger.js';
@@ -26,6 +26,7 @@ import type { Metrics } from '../../ops/metrics.js';
 import type { ApiKeys, Principal } from '../../security/api-keys.js';
 import type { Limits } from '../../settings/limits.js';
 import { queueTotals } from '../live/coalescing-queue.js';
+import { sharedSubscribe } from '../live/shared-subscribe.js';
 import { isTokenLimitError, tokenLimitError } from './document-limits.js';
 import type { OperationGate } from './operation-gate.js';
 
@@ -33,6 +34,9 @@ import type { OperationGate } from './operation-gate.js';
 export const MAX_FRAME_BYTES = 64 * 1024;
 /** Bytes waiting in one connection's send buffer beyond which it is dropped at the next message. */
 export const MAX_BUFFERED_BYTES = 1024 * 1024;
+
+/** Query texts whose parsed, screened and validated document is kept (see `documents`). */
+const DOCUMENT_CACHE_SIZE = 1_000;
 
 /** Close codes Tally uses besides graphql-ws's own (4400-4499). */
 export const CLOSE = { unauthorized: 4401, tooManyConnections: 1013 } as const;
@@ -62,6 +66,13 @@ export class WsSecurity {
   private readonly connections = new Map<Socket, Connection>();
   private readonly perKey = new Map<string, number>();
   private readonly rules: readonly ValidationRule[];
+  /**
+   * Query text -> its document, once parsed, screened and validated: clients of one dashboard
+   * send the same text, and sharing the document both saves the work and lets
+   * sharedSubscribe execute each event once for all of them. Only documents that passed are
+   * kept (refusals are counted each time); the oldest entry goes first.
+   */
+  private readonly documents = new Map<string, DocumentNode>();
   private timer: NodeJS.Timeout | undefined;
   private reported = { coalesced: queueTotals.coalesced, dropped: queueTotals.dropped };
 
@@ -85,7 +96,10 @@ export class WsSecurity {
       connectionInitWaitTimeout: this.limits.wsInitTimeoutMs,
       onConnect: (ctx: WsContext) => this.onConnect(ctx),
       onSubscribe: (ctx: WsContext, id: string, payload: { query: string; operationName?: string | null; variables?: Record<string, unknown> | null }) => this.onSubscribe(ctx, payload),
-      onNext: (ctx: WsContext) => this.onNext(ctx),
+      // Returning the result makes graphql-ws send it as is (JSON.stringify calls GraphQLError's
+      // toJSON, as graphql-ws would) instead of copying it twice per message.
+      onNext: (ctx: WsContext, _id: string, _payload: unknown, _args: unknown, result: unknown) => this.onNext(ctx, result),
+      subscribe: sharedSubscribe,
       onClose: (ctx: WsContext) => this.onClose(ctx),
     };
     // Nest types the hooks with graphql-ws's default (empty) Extra; ours is what the ws adapter passes.
@@ -134,21 +148,25 @@ export class WsSecurity {
       this.gate.refused('ws', 'too-many-subscriptions');
       return [new GraphQLError(`this connection already runs ${live - 1} operations; at most ${this.limits.wsMaxSubscriptions}`, { extensions: { code: 'TOO_MANY_SUBSCRIPTIONS' } })];
     }
-    let document;
-    try {
-      document = parse(payload.query, { maxTokens: this.limits.maxTokens });
-    } catch (err) {
-      if (isTokenLimitError(err)) {
-        this.gate.refused('ws', 'too-many-tokens');
-        return [tokenLimitError(err)];
-      }
-      return [err instanceof GraphQLError ? err : new GraphQLError(`Syntax Error: ${(err as Error).message}`)];
-    }
-    const structural = this.gate.screen(document, 'ws');
-    if (structural.length > 0) return structural;
     const schema = this.schema();
-    const invalid = validate(schema, document, this.rules);
-    if (invalid.length > 0) return invalid;
+    let document = this.documents.get(payload.query);
+    if (document === undefined) {
+      try {
+        document = parse(payload.query, { maxTokens: this.limits.maxTokens });
+      } catch (err) {
+        if (isTokenLimitError(err)) {
+          this.gate.refused('ws', 'too-many-tokens');
+          return [tokenLimitError(err)];
+        }
+        return [err instanceof GraphQLError ? err : new GraphQLError(`Syntax Error: ${(err as Error).message}`)];
+      }
+      const structural = this.gate.screen(document, 'ws');
+      if (structural.length > 0) return structural;
+      const invalid = validate(schema, document, this.rules);
+      if (invalid.length > 0) return invalid;
+      if (this.documents.size >= DOCUMENT_CACHE_SIZE) this.documents.delete(this.documents.keys().next().value!);
+      this.documents.set(payload.query, document);
+    }
     const operation = getOperationAST(document, payload.operationName);
     if (!operation) return [new GraphQLError('Unable to identify operation')];
     const variables = payload.variables ?? undefined;
@@ -157,12 +175,12 @@ export class WsSecurity {
     return { schema, document, operationName: payload.operationName, variableValues: variables };
   }
 
-  private onNext(ctx: WsContext): undefined {
+  private onNext<R>(ctx: WsContext, result: R): R {
     const socket = ctx.extra.socket;
     const c = this.connections.get(socket);
     if (c) c.sent++;
     if (socket.bufferedAmount > MAX_BUFFERED_BYTES) this.drop(socket, `${socket.bufferedAmount} bytes waiting to be read`);
-    return undefined;
+    return result;
   }
 
   private onClose(ctx: WsContext): void {
