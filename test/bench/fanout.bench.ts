@@ -15,7 +15,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const TOPICS = 100;
-const SIZES = [1_000, 10_000];
+// TALLY_BENCH_FANOUT_SIZES=10000 measures one size only (for profiling a change).
+const SIZES = process.env.TALLY_BENCH_FANOUT_SIZES ? process.env.TALLY_BENCH_FANOUT_SIZES.split(',').map(Number) : [1_000, 10_000];
 const MEASURE_MS = 3_000;
 const RUNS = 5;
 
@@ -160,11 +161,12 @@ export default async function (ctx: BenchContext): Promise<void> {
     const rawServer = await startServerChild({ TALLY_BENCH_RAW_WS: '1' });
     let raw: Measured;
     try {
-      raw = await measure(rawServer, n, ctx, `raw ws, ${n.toLocaleString('en-US')}`);
+      raw = await measure(rawServer, n, ctx, `raw ws, ${n.toLocaleString('en-US')}`, n === SIZES[SIZES.length - 1]);
     } finally {
       await rawServer.stop();
     }
     if (tally.top) ctx.note(`CPU profile of Tally's server during one more ${n.toLocaleString('en-US')}-subscriber run (2 s), functions with the most self time: ${tally.top.join('; ')}.`);
+    if (raw.top) ctx.note(`The same for the raw ws yardstick: ${raw.top.join('; ')}.`);
     const k = n >= 1000 ? `${n / 1000}k` : String(n);
     ctx.record({
       metric: `fan-out, ${k} subscribers on ${TOPICS} topics: messages delivered (${RUNS} runs of ${MEASURE_MS / 1000} s each; yardstick ${Math.round(Math.min(...raw.runs)).toLocaleString('en-US')}–${Math.round(Math.max(...raw.runs)).toLocaleString('en-US')})`,

@@ -195,6 +195,11 @@ async function profileStart() {
 async function profileStop() {
   const { profile } = await session.post('Profiler.stop');
   session.disconnect();
+  // TALLY_BENCH_PROFILE_OUT=/tmp/p keeps the whole profile as /tmp/p-<tally|raw|redis>.cpuprofile
+  if (process.env.TALLY_BENCH_PROFILE_OUT) {
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(`${process.env.TALLY_BENCH_PROFILE_OUT}-${raw ? 'raw' : redisPort ? 'redis' : 'tally'}.cpuprofile`, JSON.stringify(profile));
+  }
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const self = new Map();
   for (const id of profile.samples) {
