@@ -112,6 +112,19 @@ function renderReport(results: BenchResult[], machine: MachineInfo): string {
     `Machine of the latest run: ${formatMachine(machine)}.`,
     '',
   ];
+  // Every row with a budget, in one table, before the details.
+  const budgeted = results.flatMap((r) => r.rows.filter((row) => row.budget !== undefined).map((row) => ({ bench: r.name, row })));
+  if (budgeted.length > 0) {
+    const met = budgeted.filter((b) => b.row.pass === true).length;
+    const total = results.reduce((a, r) => a + r.durationMs, 0);
+    lines.push('## Budgets at a glance', '');
+    lines.push(`${met} of ${budgeted.length} budgets met; the benchmarks below took ${(total / 60_000).toFixed(1)} min in all. Each row links to its benchmark's section, where the notes say what limits a budget that is not met.`, '');
+    lines.push('| benchmark | metric | Tally | ratio | budget | result |', '|---|---|---|---|---|---|');
+    for (const { bench, row } of budgeted) {
+      lines.push(`| [${bench}](#${bench}) | ${cell(row.metric)} | ${cell(`${fmt(row.value)} ${row.unit}`)} | ${fmtRatio(row.ratio)} | ${cell(row.budget ?? '—')} | ${verdict(row.pass)} |`);
+    }
+    lines.push('');
+  }
   for (const r of results) {
     lines.push(`## ${r.name}`, '');
     const sameMachine = formatMachine(r.machine) === formatMachine(machine);
