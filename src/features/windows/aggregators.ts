@@ -19,6 +19,8 @@ export interface Aggregator<IR> {
   readonly name: Aggregation;
   /** True when `update` needs a numeric value (all but count, distinct). */
   readonly numeric: boolean;
+  /** True when the IR is a plain number (count, sum, min, max): tiles can live in an unboxed double array. */
+  readonly scalar: boolean;
   /** IR of a tile holding one event. */
   prepare(value: EventValue, ts: number): IR;
   /** Adds one event to a tile's IR; returns the new IR. */
@@ -38,6 +40,7 @@ export interface Aggregator<IR> {
 
 const count: Aggregator<number> = {
   name: 'count',
+  scalar: true,
   numeric: false,
   prepare: () => 1,
   update: (ir) => ir + 1,
@@ -50,6 +53,7 @@ const count: Aggregator<number> = {
 // reader decides that before calling finalize, so sum's empty accumulator can be a plain 0.
 const sum: Aggregator<number> = {
   name: 'sum',
+  scalar: true,
   numeric: true,
   prepare: (v) => v as number,
   update: (ir, v) => ir + (v as number),
@@ -60,6 +64,7 @@ const sum: Aggregator<number> = {
 
 const min: Aggregator<number> = {
   name: 'min',
+  scalar: true,
   numeric: true,
   prepare: (v) => v as number,
   update: (ir, v) => Math.min(ir, v as number),
@@ -70,6 +75,7 @@ const min: Aggregator<number> = {
 
 const max: Aggregator<number> = {
   name: 'max',
+  scalar: true,
   numeric: true,
   prepare: (v) => v as number,
   update: (ir, v) => Math.max(ir, v as number),
@@ -84,6 +90,7 @@ interface AvgIR {
 }
 const avg: Aggregator<AvgIR> = {
   name: 'avg',
+  scalar: false,
   numeric: true,
   prepare: (v) => ({ sum: v as number, count: 1 }),
   update: (ir, v) => {
@@ -107,6 +114,7 @@ interface LastIR {
 }
 const last: Aggregator<LastIR> = {
   name: 'last',
+  scalar: false,
   numeric: true,
   prepare: (v, ts) => ({ ts, value: v as number }),
   update: (ir, v, ts) => {
@@ -129,6 +137,7 @@ const last: Aggregator<LastIR> = {
 
 const distinct: Aggregator<HyperLogLog> = {
   name: 'distinct',
+  scalar: false,
   numeric: false,
   prepare: (v) => {
     const h = new HyperLogLog();
@@ -148,6 +157,7 @@ const distinct: Aggregator<HyperLogLog> = {
 function quantile(q: number): Aggregator<QuantileSketch> {
   return {
     name: 'quantile',
+    scalar: false,
     numeric: true,
     prepare: (v) => {
       const s = new QuantileSketch();
