@@ -48,6 +48,7 @@ export const UNKNOWN_SOURCE_LABEL = '(unknown)';
 export class EventProcessor {
   private readonly rateLimited: RateLimitedLog;
   readonly watermarks = new Watermarks();
+  private readonly acceptedBySource = new Map<string, { inc(): void }>();
 
   constructor(
     private readonly router: Router,
@@ -68,7 +69,17 @@ export class EventProcessor {
    */
   ingest(source: string, events: unknown[], arrival: number = this.clock()): IngestOutcome {
     const outcome: IngestOutcome = { accepted: 0, rejected: 0, errors: [] };
-    for (let i = 0; i < events.length; i++) {
+    this.ingestRange(source, events, 0, events.length, arrival, outcome);
+    return outcome;
+  }
+
+  /**
+   * Applies `events[from, to)` of one call, in order, adding to `outcome` (error indexes are
+   * positions in `events`). A caller may apply a large call in several ranges, yielding the
+   * event loop in between; the result equals one ingest() of the whole call.
+   */
+  ingestRange(source: string, events: unknown[], from: number, to: number, arrival: number, outcome: IngestOutcome): void {
+    for (let i = from; i < to; i++) {
       const result = this.process(this.router.route(source, events[i], arrival), NO_PARTITION);
       if (result.ok) outcome.accepted++;
       else {
@@ -76,7 +87,6 @@ export class EventProcessor {
         if (outcome.errors.length < MAX_REPORTED_ERRORS) outcome.errors.push({ index: i, message: `${result.reason}: ${result.message}` });
       }
     }
-    return outcome;
   }
 
   /** Decodes and applies one raw Kafka message; returns the refusal, if any, for the DLQ. */
@@ -112,8 +122,18 @@ export class EventProcessor {
       this.log.error({ source: result.source, error: err instanceof Error ? err.message : String(err) }, 'store failed to apply an event');
       return this.refuse({ ok: false, source: result.source, reason: 'internal-error', message: `could not apply the event: ${err instanceof Error ? err.message : String(err)}` });
     }
-    this.metrics.eventsAccepted.inc({ source: result.source });
+    this.accepted(result.source).inc();
     return result;
+  }
+
+  /** The accepted-events counter of `source`, bound once (a labelled inc() hashes its labels on every call). */
+  private accepted(source: string): { inc(): void } {
+    let c = this.acceptedBySource.get(source);
+    if (c === undefined) {
+      c = this.metrics.eventsAccepted.labels({ source });
+      this.acceptedBySource.set(source, c);
+    }
+    return c;
   }
 
   /** True when applying `routed` would add an entity (or member) to a store. Only asked when memory is full. */
@@ -139,27 +159,31 @@ export class EventProcessor {
 
   private apply(routed: Routed, partition: number): void {
     const { ts } = routed;
+    const changes = this.changes;
     for (const u of routed.updates) {
       switch (u.store) {
         case 'feature':
           this.stores.features.update(u.name, u.entity, u.value, ts);
-          this.changes.publish(featureTopic(u.name, u.entity), { kind: 'feature', name: u.name, entity: u.entity, ts });
-          this.changes.publish(featureTopic(u.name), { kind: 'feature', name: u.name, entity: u.entity, ts });
+          // Topics and changes are built only when someone listens to this feature.
+          if (changes.listening('feature', u.name)) {
+            changes.publish(featureTopic(u.name, u.entity), { kind: 'feature', name: u.name, entity: u.entity, ts });
+            changes.publish(featureTopic(u.name), { kind: 'feature', name: u.name, entity: u.entity, ts });
+          }
           break;
         case 'view': {
           const stale = this.stores.views.upsert(u.name, u.entity, u.fields, ts);
           if (stale > 0) this.metrics.viewStaleUpdates.inc({ view: u.name }, stale);
-          this.changes.publish(viewTopic(u.name, u.entity), { kind: 'view', name: u.name, entity: u.entity, ts });
+          if (changes.listening('view', u.name)) changes.publish(viewTopic(u.name, u.entity), { kind: 'view', name: u.name, entity: u.entity, ts });
           break;
         }
         case 'leaderboard':
           if (this.stores.leaderboards.update(u.name, u.member, u.score, ts)) {
-            this.changes.publish(leaderboardTopic(u.name), { kind: 'leaderboard', name: u.name, member: u.member, ts });
+            if (changes.listening('leaderboard', u.name)) changes.publish(leaderboardTopic(u.name), { kind: 'leaderboard', name: u.name, member: u.member, ts });
           } else this.metrics.leaderboardLate.inc({ leaderboard: u.name });
           break;
         case 'geo': {
           const events = this.stores.geo.collection(u.name).set(u.member, u.lat, u.lon, ts);
-          this.changes.publish(geoTopic(u.name), { kind: 'geo', name: u.name, member: u.member, ts });
+          if (changes.listening('geo', u.name)) changes.publish(geoTopic(u.name), { kind: 'geo', name: u.name, member: u.member, ts });
           if (events.length > 0) this.applyFenceEvents(u.name, events, partition);
           break;
         }

@@ -255,11 +255,11 @@ export class Router {
   }
 
   private timestamp(compiled: CompiledSource, e: Record<string, unknown>): number {
-    const path = compiled.spec.timestamp!.join('.');
     const v = compiled.timestamp!(e);
-    if (v === undefined || v === null) throw new Reject('missing-field', `missing timestamp field "${path}"`);
+    // The field's path is joined only for an error message (not on every event).
+    if (v === undefined || v === null) throw new Reject('missing-field', `missing timestamp field "${compiled.spec.timestamp!.join('.')}"`);
     const ts = typeof v === 'number' ? v : typeof v === 'string' ? Date.parse(v) : Number.NaN;
-    if (!Number.isFinite(ts) || ts < 0) throw new Reject('invalid-timestamp', `timestamp field "${path}" must be epoch milliseconds or ISO-8601, got ${show(v)}`);
+    if (!Number.isFinite(ts) || ts < 0) throw new Reject('invalid-timestamp', `timestamp field "${compiled.spec.timestamp!.join('.')}" must be epoch milliseconds or ISO-8601, got ${show(v)}`);
     return ts;
   }
 

@@ -5,36 +5,46 @@
  * hours behind another) while order within a partition is what producers control.
  */
 export class Watermarks {
-  private readonly marks = new Map<string, number>();
+  /** source -> partition -> watermark: two lookups, no key string built per event. */
+  private readonly marks = new Map<string, Map<number, number>>();
+
+  private partitions(source: string): Map<number, number> {
+    let m = this.marks.get(source);
+    if (m === undefined) {
+      m = new Map();
+      this.marks.set(source, m);
+    }
+    return m;
+  }
 
   /** True when `ts` is within lateness of the watermark (and advances the watermark). */
   admit(source: string, partition: number, ts: number, latenessMs: number): boolean {
-    const k = `${source}\u0000${partition}`;
-    const wm = this.marks.get(k);
+    const m = this.partitions(source);
+    const wm = m.get(partition);
     if (wm !== undefined && ts < wm - latenessMs) return false;
-    if (wm === undefined || ts > wm) this.marks.set(k, ts);
+    if (wm === undefined || ts > wm) m.set(partition, ts);
     return true;
   }
 
   /** The current watermark, if any event was seen. */
   get(source: string, partition: number): number | undefined {
-    return this.marks.get(`${source}\u0000${partition}`);
+    return this.marks.get(source)?.get(partition);
   }
 
+  /** Every watermark as [`source\u0000partition`, ts]. */
   entries(): [string, number][] {
-    return [...this.marks.entries()];
+    return this.states().map(({ source, partition, ts }) => [`${source}\u0000${partition}`, ts]);
   }
 
   /** Every watermark as (source, partition, ts), for snapshots. */
   states(): { source: string; partition: number; ts: number }[] {
-    return [...this.marks].map(([k, ts]) => {
-      const at = k.lastIndexOf('\u0000');
-      return { source: k.slice(0, at), partition: Number(k.slice(at + 1)), ts };
-    });
+    const out: { source: string; partition: number; ts: number }[] = [];
+    for (const [source, m] of this.marks) for (const [partition, ts] of m) out.push({ source, partition, ts });
+    return out;
   }
 
   /** Sets a watermark as a snapshot recorded it. */
   restore(source: string, partition: number, ts: number): void {
-    this.marks.set(`${source}\u0000${partition}`, ts);
+    this.partitions(source).set(partition, ts);
   }
 }
