@@ -2,12 +2,20 @@
  * Ingest over HTTP and GraphQL (embedded mode, and alongside Kafka): decoded events of one
  * source go through the same EventProcessor as Kafka messages.
  */
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { EventProcessor, IngestOutcome } from './event-processor.js';
 import type { IngestGate } from './ingest-gate.js';
 import { nestedDeeperThan } from './router.js';
 
 /** Events one HTTP or GraphQL ingest call may carry. */
 export const MAX_EVENTS_PER_REQUEST = 10_000;
+
+/**
+ * Events applied between two yields of the event loop: a call of 10,000 events would hold
+ * the loop for tens of milliseconds, and every query arriving meanwhile would wait for it.
+ * About a millisecond of work on a current core.
+ */
+export const INGEST_SLICE = 200;
 
 /**
  * Where ingest calls are logged before they are applied (the embedded ingest log of
@@ -28,8 +36,12 @@ export class IngestClosedError extends Error {
   }
 }
 
+const SETTLED: Promise<void> = Promise.resolve();
+
 export class EventIngest {
   private journal: IngestJournal | undefined;
+  /** Settles when the last call started has been applied (calls apply one at a time). */
+  private queue: Promise<void> = SETTLED;
 
   constructor(
     private readonly processor: EventProcessor,
@@ -43,25 +55,44 @@ export class EventIngest {
   }
 
   /**
-   * Applies one call's events: waits while a snapshot or restore holds the gate, appends the
-   * call to the journal (if any), applies it, and with fsync `always` answers only once the
-   * record is on disk.
+   * Applies one call's events: waits for the calls before it and while a snapshot or restore
+   * holds the gate, appends the call to the journal (if any), applies it in slices of
+   * INGEST_SLICE events with a turn of the event loop between them (queries are answered
+   * meanwhile), and with fsync `always` answers only once the record is on disk.
+   *
+   * Calls are applied one at a time, in the order they were logged, so a replay of the log
+   * rebuilds the same state; the gate stays held across the slices, so a snapshot never sees
+   * a call half applied.
    */
   async ingest(source: string, events: unknown[]): Promise<IngestOutcome> {
     if (events.length > MAX_EVENTS_PER_REQUEST) {
       throw new RangeError(`${events.length} events in one request; at most ${MAX_EVENTS_PER_REQUEST}`);
     }
-    if (!(await this.gate.enter())) throw new IngestClosedError();
+    const previous = this.queue;
+    let done!: () => void;
+    const mine = new Promise<void>((resolve) => (done = resolve));
+    this.queue = mine;
     let seq = 0;
     let outcome: IngestOutcome;
     try {
-      const arrival = this.clock();
-      // An event too deep to serialize (refused as too-deep) is logged as null, refused again
-      // on replay (as not-an-object): it must not make the whole call unloggable.
-      if (this.journal) seq = this.journal.append(source, events.some((e) => nestedDeeperThan(e)) ? events.map((e) => (nestedDeeperThan(e) ? null : e)) : events, arrival);
-      outcome = this.processor.ingest(source, events, arrival);
+      await previous;
+      if (!(await this.gate.enter())) throw new IngestClosedError();
+      try {
+        const arrival = this.clock();
+        // An event too deep to serialize (refused as too-deep) is logged as null, refused again
+        // on replay (as not-an-object): it must not make the whole call unloggable.
+        if (this.journal) seq = this.journal.append(source, events.some((e) => nestedDeeperThan(e)) ? events.map((e) => (nestedDeeperThan(e) ? null : e)) : events, arrival);
+        outcome = { accepted: 0, rejected: 0, errors: [] };
+        for (let from = 0; from < events.length; from += INGEST_SLICE) {
+          if (from > 0) await nextTurn();
+          this.processor.ingestRange(source, events, from, Math.min(events.length, from + INGEST_SLICE), arrival, outcome);
+        }
+      } finally {
+        this.gate.leave();
+      }
     } finally {
-      this.gate.leave();
+      done();
+      if (this.queue === mine) this.queue = SETTLED;
     }
     if (seq > 0 && this.journal!.fsync === 'always') await this.journal!.sync(seq);
     return outcome;

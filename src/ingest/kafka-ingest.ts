@@ -18,6 +18,7 @@
  * and a batch fetched beyond the next expected offset is dropped and the partition sought
  * back. Each batch enters the IngestGate, so a snapshot sees no batch half applied.
  */
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Kafka, logLevel, Partitioners, type Consumer, type EachBatchPayload, type LogEntry, type Producer } from 'kafkajs';
 import type { Logger } from '../ops/logger.js';
 import type { Metrics } from '../ops/metrics.js';
@@ -36,6 +37,9 @@ export interface KafkaIngestOptions {
 }
 
 export const DLQ_SUFFIX = '.dlq';
+
+/** Messages applied between two yields of the event loop within one batch (about a millisecond of work). */
+export const KAFKA_SLICE = 200;
 
 /** Wait before handing back a batch that found the IngestGate shut. */
 const GATE_RETRY_MS = 50;
@@ -286,13 +290,20 @@ export class KafkaIngest {
     const source = this.router.sourceOfTopic(batch.topic);
     const dlq: { key: Buffer | null; value: Buffer | null; headers: Record<string, string> }[] = [];
     let lastOffset: string | undefined;
+    let applied = 0;
     for (const message of batch.messages) {
+      // A fetch may bring thousands of messages: give the event loop a turn between slices so
+      // queries are answered meanwhile. The gate stays held (no snapshot in between) and
+      // kafkajs hands over the partition's next batch only once this one returns, so the
+      // order of messages and the offset bookkeeping are the same as without the yields.
+      if (applied > 0 && applied % KAFKA_SLICE === 0) await nextTurn();
       if (!isRunning() || isStale()) break;
       const offset = BigInt(message.offset);
       const next = this.expected.get(key);
       // Applied already (the state holds it): skip, never count twice.
       if (next !== undefined && offset < next) continue;
       lastOffset = message.offset;
+      applied++;
       const result = source === undefined
         ? { ok: false as const, reason: 'unknown-source', message: `topic "${batch.topic}" feeds no source` }
         : this.processor.ingestRaw(source, message.value, batch.partition, Number(message.timestamp));
