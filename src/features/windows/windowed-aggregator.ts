@@ -159,9 +159,11 @@ export class WindowedAggregator {
     let expired = 0;
     while (expired < n && slots[first + expired * TILE] < oldestKept) expired++;
     if (expired > 0) {
-      // In place (splice would allocate the array of removed elements).
-      slots.copyWithin(first, first + expired * TILE);
-      slots.length -= expired * TILE;
+      // In place (splice would allocate the array of removed elements; copyWithin is slow).
+      const gap = expired * TILE;
+      const end = slots.length - gap;
+      for (let i = first; i < end; i++) slots[i] = slots[i + gap];
+      slots.length = end;
       n -= expired;
     }
     if (idx < oldestKept) {
@@ -179,9 +181,8 @@ export class WindowedAggregator {
     } else {
       // Open a gap of one tile in place (splice would allocate an array for its result).
       const p = first + (k + 1) * TILE;
-      const end = slots.length;
       slots.push(0, 0);
-      slots.copyWithin(p + TILE, p, end);
+      for (let i = slots.length - 1; i >= p + TILE; i--) slots[i] = slots[i - TILE];
       slots[p] = idx;
       slots[p + 1] = agg.prepare(value, ts);
       n++;
@@ -216,9 +217,11 @@ export class WindowedAggregator {
     let expired = 0;
     while (expired < n && (slots[first + expired * TILE] as number) < oldestKept) expired++;
     if (expired > 0) {
-      // In place (splice would allocate the array of removed elements).
-      slots.copyWithin(first, first + expired * TILE);
-      slots.length -= expired * TILE;
+      // In place (splice would allocate the array of removed elements; copyWithin is slow).
+      const gap = expired * TILE;
+      const end = slots.length - gap;
+      for (let i = first; i < end; i++) slots[i] = slots[i + gap];
+      slots.length = end;
       n -= expired;
     }
     if (idx < oldestKept) {
@@ -234,9 +237,8 @@ export class WindowedAggregator {
     } else {
       // Open a gap of one tile in place (splice would allocate an array for its result).
       const p = first + (k + 1) * TILE;
-      const end = slots.length;
       slots.push(0, 0);
-      slots.copyWithin(p + TILE, p, end);
+      for (let i = slots.length - 1; i >= p + TILE; i--) slots[i] = slots[i - TILE];
       slots[p] = idx;
       slots[p + 1] = agg.prepare(value, ts);
       n++;
