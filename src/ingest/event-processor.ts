@@ -48,7 +48,7 @@ export const UNKNOWN_SOURCE_LABEL = '(unknown)';
 export class EventProcessor {
   private readonly rateLimited: RateLimitedLog;
   readonly watermarks = new Watermarks();
-  private readonly acceptedBySource = new Map<string, { inc(): void }>();
+  private readonly acceptedBySource = new Map<string, { n: number }>();
 
   constructor(
     private readonly router: Router,
@@ -89,14 +89,19 @@ export class EventProcessor {
     }
   }
 
-  /** Decodes and applies one raw Kafka message; returns the refusal, if any, for the DLQ. */
-  ingestRaw(source: string, raw: Buffer | null, partition: number, kafkaTs: number): RouteResult {
+  /**
+   * Decodes and applies one raw Kafka message; returns the refusal, if any, for the DLQ.
+   * `kafkaTs` (the message's timestamp, as kafkajs gives it) is read only when the source
+   * declares no timestamp field.
+   */
+  ingestRaw(source: string, raw: Buffer | null, partition: number, kafkaTs: number | string): RouteResult {
     const arrival = this.clock();
     const decoded = this.router.decode(source, raw, arrival);
     if (!decoded.ok) return this.process(decoded, partition);
+    if (this.router.source(source)?.timestamp) return this.process(decoded, partition);
     // Without a timestamp field, the Kafka timestamp is the event time.
-    const routed = this.router.source(source)?.timestamp ? decoded : { ...decoded, ts: Number.isFinite(kafkaTs) ? kafkaTs : arrival };
-    return this.process(routed, partition);
+    const ts = Number(kafkaTs);
+    return this.process({ ...decoded, ts: Number.isFinite(ts) ? ts : arrival }, partition);
   }
 
   private process(result: RouteResult, partition: number): RouteResult {
@@ -122,15 +127,15 @@ export class EventProcessor {
       this.log.error({ source: result.source, error: err instanceof Error ? err.message : String(err) }, 'store failed to apply an event');
       return this.refuse({ ok: false, source: result.source, reason: 'internal-error', message: `could not apply the event: ${err instanceof Error ? err.message : String(err)}` });
     }
-    this.accepted(result.source).inc();
+    this.accepted(result.source).n++;
     return result;
   }
 
-  /** The accepted-events counter of `source`, bound once (a labelled inc() hashes its labels on every call). */
-  private accepted(source: string): { inc(): void } {
+  /** The accepted-events count of `source` (see Metrics.acceptedCount), looked up once per source. */
+  private accepted(source: string): { n: number } {
     let c = this.acceptedBySource.get(source);
     if (c === undefined) {
-      c = this.metrics.eventsAccepted.labels({ source });
+      c = this.metrics.acceptedCount(source);
       this.acceptedBySource.set(source, c);
     }
     return c;

@@ -87,4 +87,21 @@ describe(KafkaIngest.name, () => {
     expect(store.read('n', 'a', '1h', T).value).toBe(KAFKA_SLICE);
     expect(resolved).toEqual([String(KAFKA_SLICE - 1)]);
   });
+
+  it('skips the messages of a batch the state already holds, then applies the rest, across slices', async () => {
+    const { sut, store, topic } = setup();
+    (sut as unknown as { expected: Map<string, bigint> }).expected.set(`${topic}\u0000${0}`, 105n);
+    const n = KAFKA_SLICE * 2 + 10;
+    const { p, resolved } = payload(topic, Array.from({ length: n }, (_, i) => JSON.stringify({ card: 'a', amount: 100 + i, ts: T })), 100);
+    await eachBatch(sut, p);
+    expect(store.read('n', 'a', '1h', T).value).toBe(n - 5);
+    expect(store.read('v', 'a', '1h', T).value).toBe(100 + n - 1);
+    expect(resolved).toEqual([String(100 + n - 1)]);
+    expect(sut.appliedOffsets()).toEqual([{ topic, partition: 0, offset: BigInt(100 + n - 1) }]);
+    // the same batch again (a re-fetch): nothing applied twice
+    const again = payload(topic, Array.from({ length: n }, (_, i) => JSON.stringify({ card: 'a', amount: 100 + i, ts: T })), 100);
+    await eachBatch(sut, again.p);
+    expect(store.read('n', 'a', '1h', T).value).toBe(n - 5);
+    expect(again.resolved).toEqual([]);
+  });
 });

@@ -291,41 +291,60 @@ export class KafkaIngest {
     const dlq: { key: Buffer | null; value: Buffer | null; headers: Record<string, string> }[] = [];
     let lastOffset: string | undefined;
     let applied = 0;
-    for (const message of batch.messages) {
-      // A fetch may bring thousands of messages: give the event loop a turn between slices so
-      // queries are answered meanwhile. The gate stays held (no snapshot in between) and
-      // kafkajs hands over the partition's next batch only once this one returns, so the
-      // order of messages and the offset bookkeeping are the same as without the yields.
-      if (applied > 0 && applied % KAFKA_SLICE === 0) await nextTurn();
-      if (!isRunning() || isStale()) break;
-      const offset = BigInt(message.offset);
-      const next = this.expected.get(key);
-      // Applied already (the state holds it): skip, never count twice.
-      if (next !== undefined && offset < next) continue;
-      lastOffset = message.offset;
-      applied++;
-      const result = source === undefined
-        ? { ok: false as const, reason: 'unknown-source', message: `topic "${batch.topic}" feeds no source` }
-        : this.processor.ingestRaw(source, message.value, batch.partition, Number(message.timestamp));
+    // The next offset to apply: compared (a BigInt parse per message) only until the batch
+    // passes it, since offsets within a batch only grow. The offsets applied are recorded at
+    // each yield and at the end (also when a message throws), not per message: no other code
+    // reads them in between.
+    let next = this.expected.get(key);
+    let recorded: string | undefined;
+    const record = (): void => {
+      if (lastOffset === undefined || lastOffset === recorded) return;
+      const offset = BigInt(lastOffset);
       this.applied.set(key, { topic: batch.topic, partition: batch.partition, offset });
       this.expected.set(key, offset + 1n);
-      if (!result.ok) {
-        const bytes = (message.key?.length ?? 0) + (message.value?.length ?? 0);
-        const copy = bytes <= MAX_DLQ_COPY_BYTES;
-        dlq.push({
-          key: copy ? message.key : null,
-          value: copy ? message.value : null,
-          headers: {
-            [DLQ_HEADERS.reason]: result.reason,
-            [DLQ_HEADERS.error]: result.message,
-            [DLQ_HEADERS.source]: source ?? '',
-            [DLQ_HEADERS.topic]: batch.topic,
-            [DLQ_HEADERS.partition]: String(batch.partition),
-            [DLQ_HEADERS.offset]: message.offset,
-            ...(copy ? {} : { [DLQ_HEADERS.omitted]: String(bytes) }),
-          },
-        });
+      recorded = lastOffset;
+    };
+    try {
+      for (const message of batch.messages) {
+        // A fetch may bring thousands of messages: give the event loop a turn between slices so
+        // queries are answered meanwhile. The gate stays held (no snapshot in between) and
+        // kafkajs hands over the partition's next batch only once this one returns, so the
+        // order of messages and the offset bookkeeping are the same as without the yields.
+        if (applied > 0 && applied % KAFKA_SLICE === 0) {
+          record();
+          await nextTurn();
+        }
+        if (!isRunning() || isStale()) break;
+        if (next !== undefined) {
+          // Applied already (the state holds it): skip, never count twice.
+          if (BigInt(message.offset) < next) continue;
+          next = undefined;
+        }
+        lastOffset = message.offset;
+        applied++;
+        const result = source === undefined
+          ? { ok: false as const, reason: 'unknown-source', message: `topic "${batch.topic}" feeds no source` }
+          : this.processor.ingestRaw(source, message.value, batch.partition, message.timestamp);
+        if (!result.ok) {
+          const bytes = (message.key?.length ?? 0) + (message.value?.length ?? 0);
+          const copy = bytes <= MAX_DLQ_COPY_BYTES;
+          dlq.push({
+            key: copy ? message.key : null,
+            value: copy ? message.value : null,
+            headers: {
+              [DLQ_HEADERS.reason]: result.reason,
+              [DLQ_HEADERS.error]: result.message,
+              [DLQ_HEADERS.source]: source ?? '',
+              [DLQ_HEADERS.topic]: batch.topic,
+              [DLQ_HEADERS.partition]: String(batch.partition),
+              [DLQ_HEADERS.offset]: message.offset,
+              ...(copy ? {} : { [DLQ_HEADERS.omitted]: String(bytes) }),
+            },
+          });
+        }
       }
+    } finally {
+      record();
     }
     if (dlq.length > 0) {
       await this.producer!.send({ topic: batch.topic + DLQ_SUFFIX, messages: dlq });

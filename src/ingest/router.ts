@@ -199,7 +199,7 @@ export class Router {
     if (raw.length > MAX_EVENT_BYTES) return this.reject(source, 'too-large', `event of ${raw.length} bytes is larger than ${MAX_EVENT_BYTES}`);
     let event: unknown;
     try {
-      event = JSON.parse(typeof raw === 'string' ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8'));
+      event = JSON.parse(typeof raw === 'string' ? raw : Buffer.isBuffer(raw) ? raw.toString('utf8') : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8'));
     } catch (err) {
       return this.reject(source, 'invalid-json', `not valid JSON: ${(err as Error).message}`);
     }

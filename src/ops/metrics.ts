@@ -7,7 +7,19 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 export class Metrics {
   readonly registry = new Registry();
 
-  readonly eventsAccepted = new Counter({ name: 'tally_events_accepted_total', help: 'Events applied to the stores, per source', labelNames: ['source'] as const, registers: [this.registry] });
+  /**
+   * Accepted events not yet added to eventsAccepted, per source: the ingest path counts each
+   * event in a plain number (a labelled inc() hashes its labels on every call), and the
+   * counts are added whenever the counter is read (scrape, stats).
+   */
+  private readonly acceptedPending = new Map<string, { n: number }>();
+  readonly eventsAccepted = new Counter({
+    name: 'tally_events_accepted_total',
+    help: 'Events applied to the stores, per source',
+    labelNames: ['source'] as const,
+    registers: [this.registry],
+    collect: () => this.flushAccepted(),
+  });
   readonly eventsRejected = new Counter({ name: 'tally_events_rejected_total', help: 'Events refused, per source and reason', labelNames: ['source', 'reason'] as const, registers: [this.registry] });
   readonly dlqWritten = new Counter({ name: 'tally_dlq_messages_total', help: 'Refused Kafka events written to <topic>.dlq', labelNames: ['topic'] as const, registers: [this.registry] });
   readonly consumerLag = new Gauge({ name: 'tally_kafka_consumer_lag', help: 'Messages behind the partition high watermark after the last batch', labelNames: ['topic', 'partition'] as const, registers: [this.registry] });
@@ -51,6 +63,25 @@ export class Metrics {
   }
 
   private readonly collectors: (() => void)[] = [];
+
+  /** The pending accepted-events count of `source`: add to `n`; it reaches eventsAccepted at the next read. */
+  acceptedCount(source: string): { n: number } {
+    let c = this.acceptedPending.get(source);
+    if (c === undefined) {
+      c = { n: 0 };
+      this.acceptedPending.set(source, c);
+    }
+    return c;
+  }
+
+  private flushAccepted(): void {
+    for (const [source, c] of this.acceptedPending) {
+      if (c.n > 0) {
+        this.eventsAccepted.inc({ source }, c.n);
+        c.n = 0;
+      }
+    }
+  }
 
   /** Runs `fn` before each scrape, to refresh gauges that are cheaper to read than to track. */
   onCollect(fn: () => void): void {
