@@ -158,6 +158,26 @@ export class WindowedAggregator {
     // Prune expired tiles from the front.
     let expired = 0;
     while (expired < n && slots[first + expired * TILE] < oldestKept) expired++;
+    const agg = this.aggregator as Aggregator<number>;
+    if (expired > 0 && idx >= oldestKept && idx > slots[first + (n - 1) * TILE]) {
+      // The steady state of a short window: a tile expires as a newer one starts. Slide the
+      // series' own tiles over the expired ones and reuse a freed tile at its end, instead of
+      // moving every later series left and back right.
+      const kept = (n - expired) * TILE;
+      for (let i = first; i < first + kept; i++) slots[i] = slots[i + expired * TILE];
+      const p = first + kept;
+      slots[p] = idx;
+      slots[p + 1] = agg.prepare(value, ts);
+      if (expired > 1) {
+        const gap = (expired - 1) * TILE;
+        const end = slots.length - gap;
+        for (let i = p + TILE; i < end; i++) slots[i] = slots[i + gap];
+        slots.length = end;
+      }
+      n = n - expired + 1;
+      slots[at] = n;
+      return first + n * TILE;
+    }
     if (expired > 0) {
       // In place (splice would allocate the array of removed elements; copyWithin is slow).
       const gap = expired * TILE;
@@ -174,7 +194,6 @@ export class WindowedAggregator {
     // Find the tile from the back: events arrive mostly in order.
     let k = n - 1;
     while (k >= 0 && slots[first + k * TILE] > idx) k--;
-    const agg = this.aggregator as Aggregator<number>;
     if (k >= 0 && slots[first + k * TILE] === idx) {
       const p = first + k * TILE + 1;
       slots[p] = agg.update(slots[p], value, ts);
