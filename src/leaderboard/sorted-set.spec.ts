@@ -288,3 +288,27 @@ describe(SortedSet.name, () => {
     expect(copy.has('x')).toBe(false);
   });
 });
+
+describe('SortedSet touched ranks', () => {
+  it.each(['redis', 'first'] as const)('equals the higher of the old and new positions on every update (ties: %s)', (ties) => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ op: fc.constantFrom('incr', 'set', 'max'), member: fc.integer({ min: 0, max: 20 }), score: fc.integer({ min: -5, max: 5 }) }), { minLength: 1, maxLength: 120 }),
+        (ops) => {
+          const sut = new SortedSet({ ties, trackTouches: true });
+          for (const { op, member, score } of ops) {
+            const m = `m${member}`;
+            const before = sut.revRank(m);
+            const old = sut.score(m);
+            sut[op](m, score);
+            const after = sut.revRank(m)!;
+            const now = sut.score(m);
+            const expected = before === undefined ? after : now === old ? -1 : Math.min(before, after);
+            expect(sut.touched).toBe(expected);
+          }
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+});

@@ -346,10 +346,16 @@ export class SortedSet {
       list.move(x, score, stamp);
       return score;
     }
-    const from = list.rankOf(x);
-    list.move(x, score, stamp);
-    const to = list.rankOf(x);
-    this.touched = list.length - 1 - (from > to ? from : to);
+    // The highest rank touched is the higher of the old and new positions: a higher score
+    // never moves a member down in ascending order (those below it stay below) and a lower
+    // one never up, whatever the tie rule, so one rank search (before or after) is enough.
+    if (score > old) {
+      list.move(x, score, stamp);
+      this.touched = list.length - 1 - list.rankOf(x);
+    } else {
+      this.touched = list.length - 1 - list.rankOf(x);
+      list.move(x, score, stamp);
+    }
     return score;
   }
 
