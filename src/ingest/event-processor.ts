@@ -80,7 +80,9 @@ export class EventProcessor {
    */
   ingestRange(source: string, events: unknown[], from: number, to: number, arrival: number, outcome: IngestOutcome): void {
     for (let i = from; i < to; i++) {
-      const result = this.process(this.router.route(source, events[i], arrival), NO_PARTITION);
+      // Shared routing: the result is applied here and nothing of it is kept (events derived
+      // while applying, fence crossings, are routed with fresh objects).
+      const result = this.process(this.router.routeShared(source, events[i], arrival), NO_PARTITION);
       if (result.ok) outcome.accepted++;
       else {
         outcome.rejected++;
@@ -90,13 +92,14 @@ export class EventProcessor {
   }
 
   /**
-   * Decodes and applies one raw Kafka message; returns the refusal, if any, for the DLQ.
+   * Decodes and applies one raw Kafka message; returns the refusal, if any, for the DLQ (an
+   * accepted result is the router's shared one: read `ok` at once, keep nothing of it).
    * `kafkaTs` (the message's timestamp, as kafkajs gives it) is read only when the source
    * declares no timestamp field.
    */
   ingestRaw(source: string, raw: Buffer | null, partition: number, kafkaTs: number | string): RouteResult {
     const arrival = this.clock();
-    const decoded = this.router.decode(source, raw, arrival);
+    const decoded = this.router.decodeShared(source, raw, arrival);
     if (!decoded.ok) return this.process(decoded, partition);
     if (this.router.source(source)?.timestamp) return this.process(decoded, partition);
     // Without a timestamp field, the Kafka timestamp is the event time.

@@ -86,3 +86,36 @@ describe(Router.name, () => {
     expect(refusal(router.decode('clicks', Buffer.alloc(2 << 20, 32), NOW))).toMatch(/^too-large/);
   });
 });
+
+describe('Router.routeShared', () => {
+  const sharedPipeline = parsePipeline(`
+sources: [{ name: tx, timestamp: ts }]
+features:
+  - { name: n, source: tx, entity: card, aggregation: count, windows: [1h] }
+  - { name: d, source: tx, entity: card, aggregation: distinct, field: merchant, windows: [1h] }
+leaderboards:
+  - { name: top, source: tx, member: merchant, score: amount, mode: incr }
+`);
+  const T = Date.UTC(2026, 10, 25, 12);
+
+  it('routes as route() does, reusing one result per source', () => {
+    const router = new Router(sharedPipeline);
+    const events = [
+      { card: 'a', merchant: 'm1', amount: 2, ts: T },
+      { card: 'b', merchant: 'm2', amount: 3, ts: T + 1 },
+      { card: 'c', amount: 3, ts: T + 2 }, // refused: no merchant
+      { card: 'c', merchant: 'm3', amount: 4, ts: T + 3 },
+    ];
+    let first: unknown;
+    for (const e of events) {
+      const expected = router.route('tx', e, T);
+      const shared = router.routeShared('tx', e, T);
+      expect(shared).toEqual(expected);
+      if (shared.ok) {
+        first ??= shared;
+        expect(shared).toBe(first);
+      }
+    }
+    expect(router.decodeShared('tx', Buffer.from(JSON.stringify(events[1])), T)).toEqual(router.route('tx', events[1], T));
+  });
+});

@@ -159,6 +159,8 @@ interface CompiledSource {
   views: CompiledView[];
   leaderboards: CompiledLeaderboard[];
   geo: CompiledGeo[];
+  /** The result routeShared() fills in and returns for this source, once built. */
+  shared?: Routed;
 }
 
 export class Router {
@@ -194,6 +196,15 @@ export class Router {
 
   /** Parses raw bytes (one JSON document) and routes it. */
   decode(source: string, raw: string | Uint8Array | null, arrival: number): RouteResult {
+    return this.decodeAs(source, raw, arrival, false);
+  }
+
+  /** decode() into the objects of routeShared(): valid until the next shared call for the source. */
+  decodeShared(source: string, raw: string | Uint8Array | null, arrival: number): RouteResult {
+    return this.decodeAs(source, raw, arrival, true);
+  }
+
+  private decodeAs(source: string, raw: string | Uint8Array | null, arrival: number, shared: boolean): RouteResult {
     if (!this.sources.has(source)) return this.reject(source, 'unknown-source', `unknown source "${source}"`);
     if (raw === null) return this.reject(source, 'invalid-json', 'empty message (no value)');
     if (raw.length > MAX_EVENT_BYTES) return this.reject(source, 'too-large', `event of ${raw.length} bytes is larger than ${MAX_EVENT_BYTES}`);
@@ -203,7 +214,7 @@ export class Router {
     } catch (err) {
       return this.reject(source, 'invalid-json', `not valid JSON: ${(err as Error).message}`);
     }
-    return this.route(source, event, arrival);
+    return this.routeAs(source, event, arrival, arrival, shared);
   }
 
   /**
@@ -211,6 +222,21 @@ export class Router {
    * field (the Kafka timestamp, else arrival); `arrival` bounds how far ahead events may be.
    */
   route(source: string, event: unknown, arrival: number, fallbackTs: number = arrival): RouteResult {
+    return this.routeAs(source, event, arrival, fallbackTs, false);
+  }
+
+  /**
+   * route() without allocating a result: the Routed returned (and its updates) belongs to
+   * the router and is overwritten by the next routeShared() or decodeShared() of the same
+   * source. For a caller that applies it at once and keeps nothing of it, as the event
+   * processor does for the events it is given (not for events derived while applying one).
+   * Refusals are fresh objects either way.
+   */
+  routeShared(source: string, event: unknown, arrival: number, fallbackTs: number = arrival): RouteResult {
+    return this.routeAs(source, event, arrival, fallbackTs, true);
+  }
+
+  private routeAs(source: string, event: unknown, arrival: number, fallbackTs: number, shared: boolean): RouteResult {
     const compiled = this.sources.get(source);
     if (compiled === undefined) return this.reject(source, 'unknown-source', `unknown source "${source}"`);
     if (event === null || typeof event !== 'object' || Array.isArray(event)) {
@@ -223,7 +249,9 @@ export class Router {
       if (ts > arrival + MAX_FUTURE_MS) {
         throw new Reject('future-timestamp', `timestamp ${new Date(ts).toISOString()} is more than ${MAX_FUTURE_MS / 60_000} minutes ahead of the clock`);
       }
-      const updates: Update[] = [];
+      const out = shared ? compiled.shared : undefined;
+      const updates: Update[] = out ? out.updates : [];
+      let j = 0;
       for (const f of compiled.features) {
         const entity = key(f.entity, f.spec.entity, e, 'entity');
         let value: EventValue = 1;
@@ -231,23 +259,51 @@ export class Router {
           if (f.spec.aggregation === 'distinct') value = key(f.field, f.spec.field!, e, 'distinct');
           else if (f.spec.aggregation !== 'count') value = num(f.field, f.spec.field!, e);
         }
-        updates.push({ store: 'feature', name: f.spec.name, entity, value });
+        if (out) {
+          const u = updates[j++] as Extract<Update, { store: 'feature' }>;
+          u.entity = entity;
+          u.value = value;
+        } else updates.push({ store: 'feature', name: f.spec.name, entity, value });
       }
       for (const v of compiled.views) {
         const entity = key(v.entity, v.spec.entity, e, 'entity');
-        updates.push({ store: 'view', name: v.spec.name, entity, fields: viewFields(v, e) });
+        const fields = viewFields(v, e);
+        if (out) {
+          const u = updates[j++] as Extract<Update, { store: 'view' }>;
+          u.entity = entity;
+          u.fields = fields;
+        } else updates.push({ store: 'view', name: v.spec.name, entity, fields });
       }
       for (const l of compiled.leaderboards) {
-        updates.push({ store: 'leaderboard', name: l.spec.name, member: key(l.member, l.spec.member, e, 'member'), score: num(l.score, l.spec.score, e) });
+        const member = key(l.member, l.spec.member, e, 'member');
+        const score = num(l.score, l.spec.score, e);
+        if (out) {
+          const u = updates[j++] as Extract<Update, { store: 'leaderboard' }>;
+          u.member = member;
+          u.score = score;
+        } else updates.push({ store: 'leaderboard', name: l.spec.name, member, score });
       }
       for (const g of compiled.geo) {
         const lat = num(g.lat, g.spec.lat, e);
         const lon = num(g.lon, g.spec.lon, e);
         if (Math.abs(lat) > MAX_LAT) throw new Reject('invalid-value', `lat ${lat} is out of range [-${MAX_LAT}, ${MAX_LAT}]`);
         if (Math.abs(lon) > 180) throw new Reject('invalid-value', `lon ${lon} is out of range [-180, 180]`);
-        updates.push({ store: 'geo', name: g.spec.name, member: key(g.member, g.spec.member, e, 'member'), lat, lon });
+        const member = key(g.member, g.spec.member, e, 'member');
+        if (out) {
+          const u = updates[j++] as Extract<Update, { store: 'geo' }>;
+          u.member = member;
+          u.lat = lat;
+          u.lon = lon;
+        } else updates.push({ store: 'geo', name: g.spec.name, member, lat, lon });
       }
-      return { ok: true, source, ts, updates };
+      if (out) {
+        out.ts = ts;
+        return out;
+      }
+      const routed: Routed = { ok: true, source, ts, updates };
+      // The first shared call keeps its result to fill in from now on.
+      if (shared) compiled.shared = routed;
+      return routed;
     } catch (err) {
       if (err instanceof Reject) return this.reject(source, err.reason, err.message);
       throw err;
