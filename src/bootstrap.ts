@@ -8,6 +8,7 @@ import { ValidationPipe, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppModule } from './app.module.js';
+import { QueryFastPath } from './graphql/query-fast-path.js';
 import { DocumentScreen } from './graphql/security/document-screen.js';
 import { Metrics } from './ops/metrics.js';
 import { ApiKeys } from './security/api-keys.js';
@@ -49,6 +50,9 @@ export async function createTally(runtime: TallyRuntime): Promise<INestApplicati
   // GraphQL documents past the structural limits are refused once the body is parsed, before
   // Apollo validates them.
   fastify.addHook('preValidation', app.get(DocumentScreen).hook);
+  // Queries whose document Apollo has already resolved are executed without its per-request
+  // pipeline; the rest (and any answer with errors) goes on to Apollo.
+  fastify.addHook('preHandler', app.get(QueryFastPath).hook);
   app.useGlobalPipes(new ValidationPipe({ transform: true, forbidUnknownValues: false }));
   await app.listen(runtime.settings.port, runtime.settings.host);
   return app;

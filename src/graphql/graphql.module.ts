@@ -1,6 +1,6 @@
 import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloDriver, type ApolloDriverConfig } from '@nestjs/apollo';
-import { Module } from '@nestjs/common';
+import { Inject, Module, type OnModuleInit } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { GraphQLModule } from '@nestjs/graphql';
 import { DurabilityModule } from '../durability/durability.module.js';
@@ -20,6 +20,7 @@ import { IngestResolver } from './ingest/ingest.resolver.js';
 import { LeaderboardResolver } from './leaderboard/leaderboard.resolver.js';
 import { LeaderboardService } from './leaderboard/leaderboard.service.js';
 import { metricsPlugin } from './metrics.plugin.js';
+import { QueryFastPath } from './query-fast-path.js';
 import { stalePlugin } from './stale.plugin.js';
 import { GraphqlSecurity, GraphqlSecurityModule } from './security/graphql-security.module.js';
 import { PipelineResolver } from './pipeline/pipeline.resolver.js';
@@ -38,6 +39,7 @@ import { StatsService } from './stats/stats.service.js';
     GeoModule,
     IngestModule,
     DurabilityModule,
+    GraphqlSecurityModule,
     GraphQLModule.forRootAsync<ApolloDriverConfig>({
       driver: ApolloDriver,
       imports: [GraphqlSecurityModule],
@@ -63,4 +65,17 @@ import { StatsService } from './stats/stats.service.js';
   ],
   providers: [FeaturesResolver, IngestResolver, FeatureLiveService, LeaderboardResolver, LeaderboardService, GeoResolver, GeoService, PipelineResolver, StatsResolver, StatsService, DurabilityResolver, { provide: APP_FILTER, useClass: InputErrorFilter }],
 })
-export class TallyGraphqlModule {}
+export class TallyGraphqlModule implements OnModuleInit {
+  constructor(
+    @Inject(QueryFastPath) private readonly fastPath: QueryFastPath,
+    @Inject(FeaturesResolver) private readonly features: FeaturesResolver,
+  ) {}
+
+  onModuleInit(): void {
+    // The inference hot path. Tally's enhancers do nothing to a successful onlineFeatures: the
+    // global guard passes GraphQL through (roles and rates are the OperationGate's), the global
+    // ValidationPipe leaves list arguments alone (the resolver checks them), and the filter
+    // only maps errors, which the fast path leaves to Apollo.
+    this.fastPath.resolveDirectly('onlineFeatures', (args) => this.features.onlineFeatures(args.entities as string[], args.features as string[]));
+  }
+}

@@ -16,12 +16,14 @@ interface HttpContext extends BaseContext {
   req?: FastifyRequest;
 }
 
-export function securityPlugin(gate: OperationGate): ApolloServerPlugin<HttpContext> {
+/** `admitted`: true for a request whose cost the gate already took (src/graphql/query-fast-path.ts). */
+export function securityPlugin(gate: OperationGate, admitted: (req: FastifyRequest) => boolean = () => false): ApolloServerPlugin<HttpContext> {
   return {
     async requestDidStart() {
       return {
         async didResolveOperation({ contextValue, document, operation, request, schema }) {
           if (operation === undefined) return; // execution answers "unknown operation" and runs nothing
+          if (contextValue.req && admitted(contextValue.req)) return;
           const principal = contextValue.req && principalOf(contextValue.req);
           if (principal === undefined) {
             gate.refused('http', 'unauthenticated');

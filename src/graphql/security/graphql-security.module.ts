@@ -3,6 +3,7 @@ import { ModuleRef } from '@nestjs/core';
 import type { ApolloServerPlugin } from '@apollo/server';
 import type { ApolloDriverConfig } from '@nestjs/apollo';
 import { GraphQLModule, GraphQLSchemaHost } from '@nestjs/graphql';
+import { Health } from '../../ops/health.js';
 import type { Logger } from '../../ops/logger.js';
 import { Metrics } from '../../ops/metrics.js';
 import { ApiKeys } from '../../security/api-keys.js';
@@ -11,23 +12,28 @@ import { SecurityModule } from '../../security/security.module.js';
 import type { Limits } from '../../settings/limits.js';
 import type { Settings } from '../../settings/settings.js';
 import { LOGGER, SETTINGS } from '../../settings/tokens.js';
+import { QueryFastPath } from '../query-fast-path.js';
 import { securityPlugin } from './apollo-security.plugin.js';
 import { DocumentScreen } from './document-screen.js';
 import { OperationGate } from './operation-gate.js';
 import { findWebSocketServer, WsSecurity } from './ws-security.js';
 
-/** What graphql.module.ts takes from here: the gate on HTTP and WebSocket, the token limit. */
+/**
+ * What graphql.module.ts takes from here: the gate on HTTP and WebSocket, the token limit,
+ * and the fast path for HTTP queries (its plugin learns the operations Apollo resolves).
+ */
 export class GraphqlSecurity {
   constructor(
     readonly gate: OperationGate,
     readonly ws: WsSecurity,
     private readonly limits: Limits,
+    private readonly fastPath: QueryFastPath,
   ) {}
 
-  /** Apollo driver options: `plugins` then the gate's plugin, the token limit, and graphql-ws hooks for `path`. */
+  /** Apollo driver options: `plugins`, the fast path's and the gate's plugins, the token limit, and graphql-ws hooks for `path`. */
   apolloOptions(path: string, plugins: ApolloServerPlugin[] = []): Required<Pick<ApolloDriverConfig, 'plugins' | 'parseOptions' | 'subscriptions'>> {
     return {
-      plugins: [...plugins, securityPlugin(this.gate) as ApolloServerPlugin],
+      plugins: [...plugins, this.fastPath.plugin(), securityPlugin(this.gate, (req) => this.fastPath.admitted(req)) as ApolloServerPlugin],
       parseOptions: { maxTokens: this.limits.maxTokens },
       subscriptions: { 'graphql-ws': this.ws.options(path) },
     };
@@ -61,10 +67,15 @@ class WsHardening implements OnApplicationBootstrap, OnApplicationShutdown {
         new WsSecurity(keys, gate, s.limits, m, log, () => moduleRef.get(GraphQLSchemaHost, { strict: false }).schema),
       inject: [ApiKeys, OperationGate, SETTINGS, Metrics, LOGGER, ModuleRef],
     },
-    { provide: GraphqlSecurity, useFactory: (gate: OperationGate, ws: WsSecurity, s: Settings) => new GraphqlSecurity(gate, ws, s.limits), inject: [OperationGate, WsSecurity, SETTINGS] },
+    { provide: QueryFastPath, useFactory: (gate: OperationGate, m: Metrics, health: Health) => new QueryFastPath(gate, m, health), inject: [OperationGate, Metrics, Health] },
+    {
+      provide: GraphqlSecurity,
+      useFactory: (gate: OperationGate, ws: WsSecurity, s: Settings, fast: QueryFastPath) => new GraphqlSecurity(gate, ws, s.limits, fast),
+      inject: [OperationGate, WsSecurity, SETTINGS, QueryFastPath],
+    },
     { provide: WsHardening, useFactory: (moduleRef: ModuleRef, ws: WsSecurity) => new WsHardening(moduleRef, ws), inject: [ModuleRef, WsSecurity] },
   ],
-  exports: [GraphqlSecurity, DocumentScreen],
+  exports: [GraphqlSecurity, DocumentScreen, QueryFastPath],
 })
 export class GraphqlSecurityModule {
   constructor(@Inject(WsHardening) readonly hardening: WsHardening) {}

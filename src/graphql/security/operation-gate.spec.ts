@@ -78,6 +78,20 @@ describe(OperationGate.name, () => {
     expect(admit(reader, q)).toBeUndefined();
   });
 
+  it('tryAdmit takes what admit would take, and leaves a refusal to admit with nothing taken or counted', async () => {
+    const { sut, metrics, admit } = setup();
+    const tryAdmit = (p: Principal, q: string) => {
+      const doc = parse(q);
+      return sut.tryAdmit(p, schema, doc, getOperationAST(doc)!, undefined);
+    };
+    expect(tryAdmit(reader, 'mutation { snapshot }')).toBe(false);
+    expect(tryAdmit(reader, '{ list(limit: 101) }')).toBe(false);
+    expect(tryAdmit(reader, '{ list(limit: 59) }')).toBe(true); // cost 60 of the 100
+    expect(tryAdmit(reader, '{ list(limit: 59) }')).toBe(false); // 40 left
+    expect(admit(reader, '{ list(limit: 39) }')).toBeUndefined(); // the refusal took none of them
+    expect(await metrics.text()).not.toContain('tally_requests_refused_total{');
+  });
+
   it('counts each refusal by transport and reason', async () => {
     const { sut, metrics, admit } = setup();
     admit(reader, 'mutation { snapshot }');

@@ -65,6 +65,19 @@ export class OperationGate {
     return undefined;
   }
 
+  /**
+   * admit without a refusal, for a caller that can leave a refused operation to admit: when
+   * admit would let the operation run, takes its cost and returns true; otherwise returns
+   * false having taken and counted nothing. `need` is requiredRole's answer, which does not
+   * depend on the variables (a caller may keep it with the document).
+   */
+  tryAdmit(principal: Principal, schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode, variables: Record<string, unknown> | undefined, need = requiredRole(schema, document, operation)): boolean {
+    if (!allows(principal.role, need.role)) return false;
+    const cost = operationCost(schema, document, operation, variables);
+    if (cost > this.limits.maxCost) return false;
+    return this.rate.take(principal.id, cost, this.clock()) === 0;
+  }
+
   refused(transport: Transport, reason: string): void {
     this.metrics.requestsRefused.inc({ transport, reason });
   }
