@@ -213,6 +213,14 @@ export default async function (ctx: BenchContext): Promise<void> {
       budget: '>= 3x',
       budgetRatio: 3,
     });
+    // What the 0.8x budget leaves per event, against what parsing alone costs (same run).
+    const us = (eventsPerS: number) => 1e6 / eventsPerS;
+    const allowed = us(0.8 * noopMedian) - us(noopMedian);
+    const parsing = us(parse.eventsPerS) - us(noopMedian);
+    const spent = us(median(tallyRuns)) - us(noopMedian);
+    ctx.note(
+      `Per event beyond what the no-op client spends fetching and decoding batches (${us(noopMedian).toFixed(2)} us): the 0.8x budget leaves ${allowed.toFixed(2)} us; JSON.parse alone took ${parsing.toFixed(2)} us in this run (the JSON.parse-only consumer reached ${(parse.eventsPerS / noopMedian).toFixed(2)}x of the no-op client), and Tally took ${spent.toFixed(2)} us (parse, route, lateness, windows, leaderboard). ${parsing >= allowed ? 'A single-threaded consumer that parses each event as JSON cannot meet the budget.' : ''}`.trim(),
+    );
     ctx.note(
       `CPU profile of one more Tally run (${Math.round(profiled.result.eventsPerS).toLocaleString('en-US')} events/s under the profiler), functions with the most self time: ${profiled.top.join('; ')}.`,
     );
