@@ -187,6 +187,9 @@ export default async function (ctx: BenchContext): Promise<void> {
       const errors = lat.tally.errors - lat.tally.unanswered + lat.bare.errors - lat.bare.unanswered + max.tally.errors + max.bare.errors;
       if (errors > 0) ctx.note(`${shape}: ${errors} failed or non-200 requests during the runs.`);
     }
+    ctx.note(
+      "GraphQL path: each query text's first request goes through Apollo Server, which parses and validates it; later ones are executed by Tally's fast path for resolved queries (src/graphql/query-fast-path.ts: graphql-js execute from a Fastify hook, with the same checks and answer, without Apollo's per-request plugin pipeline). The warm-up sends the first.",
+    );
     ctx.note('Latency: an open-loop client sends at an even 2,000 req/s (64 keep-alive sockets) and times each request from send to the last body byte; throughput: autocannon, closed loop. Server and load generator are separate processes on the 2 cores; bodies use variables (one query text, as a client library sends it), entities uniform over 100k cards.');
   } finally {
     server.child.kill('SIGTERM');
