@@ -166,6 +166,18 @@ export class ByteReader {
     return s;
   }
 
+  /** Moves past `n` bytes. */
+  skip(n: number): void {
+    this.need(n);
+    this.pos += n;
+  }
+
+  /** Goes back to a `position` read earlier. */
+  seek(position: number): void {
+    if (position < 0 || position > this.end) throw new RangeError(`seek to ${position} outside 0..${this.end}`);
+    this.pos = position;
+  }
+
   /** `n` raw bytes as a view into the buffer (copy it to keep it). */
   bytes(n: number): Buffer {
     this.need(n);

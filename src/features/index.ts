@@ -1,6 +1,6 @@
 // Public face of the features engine: windowed aggregations (and, later, views).
 export { FeatureStore, UnknownFeatureError } from './feature-store.js';
-export { WindowedAggregator, type WindowDefinition, type WindowRead, type WindowedFeatureDefinition } from './windows/windowed-aggregator.js';
+export { WindowedAggregator, scalarArray, type WindowDefinition, type WindowRead, type WindowedFeatureDefinition } from './windows/windowed-aggregator.js';
 export { aggregatorFor, type Aggregator, type EventValue } from './windows/aggregators.js';
 export { HyperLogLog, hash32 } from './windows/hyperloglog.js';
 export { QuantileSketch, QUANTILE_RELATIVE_ACCURACY } from './windows/quantile-sketch.js';

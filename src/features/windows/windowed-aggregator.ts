@@ -63,6 +63,24 @@ function objectSlots(ts: number): unknown[] {
   return [ts];
 }
 
+/** Zero-filled unboxed double arrays by length, copied by scalarArray. */
+const zeroArrays: number[][] = [];
+
+/**
+ * An unboxed double array of exactly `length` zeros, for a restore to fill by index and hand
+ * to loadScalar: one allocation of the final size (a copy of a template), where pushing onto
+ * scalarSlots() would grow the array and leave spare capacity on a million entities.
+ */
+export function scalarArray(length: number): number[] {
+  let zeros = zeroArrays[length];
+  if (zeros === undefined) {
+    zeros = scalarSlots(0);
+    while (zeros.length < length) zeros.push(0);
+    zeroArrays[length] = zeros;
+  }
+  return zeros.slice();
+}
+
 /** Appended by concat to make room for one tile (never changed). */
 const ONE_TILE: readonly number[] = [0, 0];
 
@@ -396,6 +414,14 @@ export class WindowedAggregator {
       for (let i = 1; i < slots.length; i++) unboxed.push(slots[i] as number);
       this.entities.set(entity, unboxed);
     } else this.entities.set(entity, slots);
+  }
+
+  /**
+   * load() for a numeric feature whose caller built the slots with scalarArray(): kept as
+   * given, without a copy. Precondition: `this.aggregator.scalar`.
+   */
+  loadScalar(entity: string, slots: number[]): void {
+    this.entities.set(entity, slots);
   }
 
   /** Drops every entity. */
