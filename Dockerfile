@@ -18,4 +18,5 @@ VOLUME ["/data"]
 USER node
 ENV PORT=4000
 EXPOSE 4000
-CMD ["node", "dist/main.js"]
+# V8 flags: see src/ops/node-flags.ts
+CMD ["node", "--max-semi-space-size=2", "dist/main.js"]

@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { INestApplication } from '@nestjs/common';
+import { NODE_FLAGS } from '../../src/ops/node-flags.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const DIST = join(ROOT, 'dist');
@@ -94,7 +95,7 @@ export async function startServerChild(env: Record<string, string>): Promise<Ser
   buildDist();
   const { spawn } = await import('node:child_process');
   const { createInterface } = await import('node:readline');
-  const child = spawn(process.execPath, ['--expose-gc', join(ROOT, 'test/bench/tally-server.mjs')], {
+  const child = spawn(process.execPath, ['--expose-gc', ...NODE_FLAGS, join(ROOT, 'test/bench/tally-server.mjs')], {
     cwd: ROOT,
     env: { ...process.env, TALLY_LOG_LEVEL: 'error', NODE_ENV: 'production', ...env },
     stdio: ['pipe', 'pipe', 'inherit'],

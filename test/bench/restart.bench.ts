@@ -14,6 +14,7 @@ import { IngestGate } from '../../src/ingest/ingest-gate.js';
 import { Router } from '../../src/ingest/router.js';
 import { createLogger } from '../../src/ops/logger.js';
 import { Metrics } from '../../src/ops/metrics.js';
+import { NODE_FLAGS } from '../../src/ops/node-flags.js';
 import { parsePipeline } from '../../src/pipeline/load.js';
 import { storesFor } from '../support/stores.js';
 import { freePort } from '../support/tally-process.js';
@@ -127,7 +128,7 @@ export default async function (ctx: BenchContext): Promise<void> {
 async function restart(main: string, env: Record<string, string>): Promise<{ listeningMs: number; readyMs: number }> {
   const port = await freePort();
   const started = performance.now();
-  const child = spawn(process.execPath, [main], {
+  const child = spawn(process.execPath, [...NODE_FLAGS, main], {
     env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', KAFKA_BROKERS: '', TALLY_DEMO: '0', TALLY_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
   });

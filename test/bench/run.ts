@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { NODE_FLAGS } from '../../src/ops/node-flags.js';
 import {
   benchRedis,
   evaluate,
@@ -42,7 +43,8 @@ interface BenchResult {
 // heapUsed() needs a collectable heap: re-run under --expose-gc when it is missing.
 if (typeof (globalThis as { gc?: unknown }).gc !== 'function') {
   process.on('SIGINT', () => undefined); // the child gets Ctrl-C too and cleans up
-  const res = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', SELF, ...process.argv.slice(2)], { stdio: 'inherit', cwd: ROOT });
+  // and with the V8 flags Tally is deployed with, for the benchmarks that run it in-process
+  const res = spawnSync(process.execPath, ['--expose-gc', ...NODE_FLAGS, '--import', 'tsx', SELF, ...process.argv.slice(2)], { stdio: 'inherit', cwd: ROOT });
   process.exit(res.status ?? 1);
 }
 
