@@ -13,6 +13,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { NODE_FLAGS } from '../../src/ops/node-flags.js';
 import { maxThroughput, pacedLoad } from './http-load.js';
 import { mulberry32, percentiles, type BenchContext } from './lib.js';
 
@@ -89,7 +90,8 @@ function build(): void {
 }
 
 function startServer(pipelinePath: string): Promise<Server> {
-  const child = spawn(process.execPath, ['--expose-gc', join(ROOT, 'test/bench/serving-server.mjs')], {
+  // with the V8 flags Tally is deployed with (src/ops/node-flags.ts); the bare handler shares the process
+  const child = spawn(process.execPath, ['--expose-gc', ...NODE_FLAGS, join(ROOT, 'test/bench/serving-server.mjs')], {
     cwd: ROOT,
     env: { ...process.env, TALLY_PIPELINE: pipelinePath, TALLY_BENCH_CARDS: String(CARDS), TALLY_LOG_LEVEL: 'error', NODE_ENV: 'production' },
     stdio: ['pipe', 'pipe', 'inherit'],
