@@ -12,7 +12,7 @@ const engineBoundary = {
 };
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.kafka/**', 'public/**', 'test-results/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.kafka/**', 'public/**', 'test-results/**', 'bench-results/tmp/**', '.data/**', '.redis/**'] },
   ...tseslint.configs.recommended,
   {
     rules: {

@@ -2,6 +2,7 @@
  * FeatureStore: every windowed feature of the pipeline, by name. The one object the
  * transports talk to for windowed values; it owns its WindowedAggregators.
  */
+import { sweepShare } from './sweep-pace.js';
 import { WindowedAggregator, type WindowRead, type WindowedFeatureDefinition } from './windows/windowed-aggregator.js';
 import type { EventValue } from './windows/aggregators.js';
 
@@ -46,10 +47,13 @@ export class FeatureStore {
     return f.read(entity, window, now);
   }
 
-  /** Frees idle entities, examining at most `budget` entities per feature. Returns the number freed. */
-  sweep(now: number, budget: number): number {
+  /**
+   * Frees idle entities, examining at most `budget` entities per feature; with `intervalMs` (the
+   * caller's tick), each feature examines only its share (sweepShare) of that. Returns the number freed.
+   */
+  sweep(now: number, budget: number, intervalMs?: number): number {
     let freed = 0;
-    for (const f of this.features.values()) freed += f.sweep(now, budget);
+    for (const f of this.features.values()) freed += f.sweep(now, intervalMs === undefined ? budget : sweepShare(f.sweepSize, f.retentionMs, intervalMs, budget));
     return freed;
   }
 

@@ -11,6 +11,7 @@
  */
 
 import { UnknownFeatureError } from '../feature-store.js';
+import { sweepShare } from '../sweep-pace.js';
 
 export type ViewValue = number | string | boolean | number[] | null;
 
@@ -46,6 +47,8 @@ export class View {
   readonly ttlMs: number;
   private readonly entities = new Map<string, ViewValue[]>();
   private sweepCursor: Iterator<[string, ViewValue[]]> | undefined;
+  /** Entities when the current sweep pass began (its pace stays set by them as entities go). */
+  private sweepPassSize = 0;
   /** Fields not applied because a newer value was already there. */
   staleUpdates = 0;
 
@@ -58,6 +61,11 @@ export class View {
 
   get size(): number {
     return this.entities.size;
+  }
+
+  /** Entities the current sweep pass started with (the current count between passes). */
+  get sweepSize(): number {
+    return this.sweepCursor === undefined ? this.entities.size : this.sweepPassSize;
   }
 
   /** True when `entity` holds a vector, expired or not (an upsert of it allocates no new entity). */
@@ -118,7 +126,10 @@ export class View {
     if (!Number.isFinite(this.ttlMs)) return 0;
     let freed = 0;
     for (let i = 0; i < budget; i++) {
-      this.sweepCursor ??= this.entities.entries();
+      if (this.sweepCursor === undefined) {
+        this.sweepCursor = this.entities.entries();
+        this.sweepPassSize = this.entities.size;
+      }
       const next = this.sweepCursor.next();
       if (next.done) {
         this.sweepCursor = undefined;
@@ -189,9 +200,10 @@ export class ViewStore {
     return this.view(name).read(entity, now);
   }
 
-  sweep(now: number, budget: number): number {
+  /** As FeatureStore.sweep, with each view's TTL as its retention. */
+  sweep(now: number, budget: number, intervalMs?: number): number {
     let freed = 0;
-    for (const v of this.views.values()) freed += v.sweep(now, budget);
+    for (const v of this.views.values()) freed += v.sweep(now, intervalMs === undefined ? budget : sweepShare(v.sweepSize, v.ttlMs, intervalMs, budget));
     return freed;
   }
 

@@ -99,6 +99,8 @@ export class WindowedAggregator {
   readonly retentionMs: number;
   private readonly entities = new Map<string, unknown[]>();
   private sweepCursor: Iterator<[string, unknown[]]> | undefined;
+  /** Entities when the current sweep pass began (its pace stays set by them as entities go). */
+  private sweepPassSize = 0;
   /**
    * The array a series update grew into, for the caller to carry on with.
    * A new tile is written into a copy one tile longer made in one allocation (concat), never
@@ -141,6 +143,11 @@ export class WindowedAggregator {
   /** Number of entities holding state. */
   get size(): number {
     return this.entities.size;
+  }
+
+  /** Entities the current sweep pass started with (the current count between passes). */
+  get sweepSize(): number {
+    return this.sweepCursor === undefined ? this.entities.size : this.sweepPassSize;
   }
 
   /** True when `entity` holds state (an update of it allocates no new entity). */
@@ -360,7 +367,10 @@ export class WindowedAggregator {
     if (!Number.isFinite(this.retentionMs)) return 0;
     let freed = 0;
     for (let i = 0; i < budget; i++) {
-      this.sweepCursor ??= this.entities.entries();
+      if (this.sweepCursor === undefined) {
+        this.sweepCursor = this.entities.entries();
+        this.sweepPassSize = this.entities.size;
+      }
       const next = this.sweepCursor.next();
       if (next.done) {
         this.sweepCursor = undefined;
