@@ -43,7 +43,8 @@ export function httpAuthHook(keys: ApiKeys, metrics: Metrics) {
   return (req: FastifyRequest, reply: FastifyReply, done: () => void): void => {
     const path = pathOf(req);
     // Monitoring, and the dashboard's files (their data calls go through /graphql with a key).
-    if (OPEN_PATHS.has(path) || (req.routeOptions.url === STATIC_ROUTE && (req.method === 'GET' || req.method === 'HEAD'))) return done();
+    // The method first: Fastify builds routeOptions anew on each read.
+    if (OPEN_PATHS.has(path) || ((req.method === 'GET' || req.method === 'HEAD') && req.routeOptions.url === STATIC_ROUTE)) return done();
     const auth = keys.authenticate(req.headers.authorization, req.socket.remoteAddress);
     if (auth.ok) {
       principals.set(req.raw, auth.principal);
