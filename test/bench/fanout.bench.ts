@@ -167,6 +167,14 @@ export default async function (ctx: BenchContext): Promise<void> {
     }
     if (tally.top) ctx.note(`CPU profile of Tally's server during one more ${n.toLocaleString('en-US')}-subscriber run (2 s), functions with the most self time: ${tally.top.join('; ')}.`);
     if (raw.top) ctx.note(`The same for the raw ws yardstick: ${raw.top.join('; ')}.`);
+    // Kernel time per delivered message, from the profiles' writev share and the delivery rates.
+    const writev = (m: Measured) => Number(/^writev ([\d.]+)%$/.exec(m.top?.find((t) => t.startsWith('writev ')) ?? '')?.[1] ?? NaN) / 100;
+    if (tally.top && raw.top && Number.isFinite(writev(tally)) && Number.isFinite(writev(raw))) {
+      const us = (m: Measured) => (writev(m) * 1e6) / m.msgsPerS;
+      ctx.note(
+        `What limits ${n.toLocaleString('en-US')} subscribers: about ${us(tally).toFixed(1)} us of writev per message for Tally against ${us(raw).toFixed(1)} us for the yardstick (writev's share of each profile over the messages per second; one write per message per socket either way, dearer when the clients keep up and must be woken for each), then GC and graphql-ws's per-message path (an async iteration, the onNext hook, one JSON.stringify and one send promise per subscriber). Execution is already shared: each event is executed once per document and variables (src/graphql/live/shared-subscribe.ts).`,
+      );
+    }
     const k = n >= 1000 ? `${n / 1000}k` : String(n);
     ctx.record({
       metric: `fan-out, ${k} subscribers on ${TOPICS} topics: messages delivered (${RUNS} runs of ${MEASURE_MS / 1000} s each; yardstick ${Math.round(Math.min(...raw.runs)).toLocaleString('en-US')}–${Math.round(Math.max(...raw.runs)).toLocaleString('en-US')})`,
