@@ -1,7 +1,4 @@
 import { ChangeFeed, type Change } from '../changes/change-feed.js';
-import { FeatureStore, ViewStore } from '../features/index.js';
-import { GeoStore } from '../geo/index.js';
-import { LeaderboardStore } from '../leaderboard/index.js';
 import { createLogger } from '../ops/logger.js';
 import { Metrics } from '../ops/metrics.js';
 import { parsePipeline } from '../pipeline/load.js';
@@ -9,6 +6,7 @@ import { EventIngest, INGEST_SLICE, type IngestJournal } from './event-ingest.js
 import { EventProcessor } from './event-processor.js';
 import { IngestGate } from './ingest-gate.js';
 import { Router } from './router.js';
+import { storesFor } from '../../test/support/stores.js';
 
 // `last` makes the order of application visible: the later arrival wins on equal times.
 const pipeline = parsePipeline(`
@@ -20,8 +18,9 @@ features:
 const T = Date.UTC(2026, 10, 25, 12);
 
 function setup() {
-  const store = new FeatureStore(pipeline.features);
-  const processor = new EventProcessor(new Router(pipeline), { features: store, views: new ViewStore(pipeline.views), leaderboards: new LeaderboardStore(), geo: new GeoStore() }, new ChangeFeed<Change>(), new Metrics(), createLogger('silent'), () => T);
+  const stores = storesFor(pipeline);
+  const store = stores.features;
+  const processor = new EventProcessor(new Router(pipeline), stores, new ChangeFeed<Change>(), new Metrics(), createLogger('silent'), () => T);
   const gate = new IngestGate();
   return { store, gate, processor, sut: new EventIngest(processor, gate, () => T) };
 }

@@ -1,8 +1,5 @@
 import type { EachBatchPayload } from 'kafkajs';
 import { ChangeFeed, type Change } from '../changes/change-feed.js';
-import { FeatureStore, ViewStore } from '../features/index.js';
-import { GeoStore } from '../geo/index.js';
-import { LeaderboardStore } from '../leaderboard/index.js';
 import { createLogger } from '../ops/logger.js';
 import { Metrics } from '../ops/metrics.js';
 import { parsePipeline } from '../pipeline/load.js';
@@ -10,6 +7,7 @@ import { EventProcessor } from './event-processor.js';
 import { IngestGate } from './ingest-gate.js';
 import { KAFKA_SLICE, KafkaIngest } from './kafka-ingest.js';
 import { Router } from './router.js';
+import { storesFor } from '../../test/support/stores.js';
 
 const pipeline = parsePipeline(`
 sources: [{ name: tx, timestamp: ts, lateness: 1h }]
@@ -20,10 +18,11 @@ features:
 const T = Date.UTC(2026, 10, 25, 12);
 
 function setup() {
-  const store = new FeatureStore(pipeline.features);
+  const stores = storesFor(pipeline);
+  const store = stores.features;
   const router = new Router(pipeline);
   const metrics = new Metrics();
-  const processor = new EventProcessor(router, { features: store, views: new ViewStore(pipeline.views), leaderboards: new LeaderboardStore(), geo: new GeoStore() }, new ChangeFeed<Change>(), metrics, createLogger('silent'), () => T);
+  const processor = new EventProcessor(router, stores, new ChangeFeed<Change>(), metrics, createLogger('silent'), () => T);
   const gate = new IngestGate();
   const sut = new KafkaIngest({ brokers: ['127.0.0.1:1'], groupId: 'g' }, router, processor, metrics, createLogger('silent'), gate);
   const dlq: unknown[] = [];

@@ -28,17 +28,7 @@ const settings = loadSettings({ ...process.env, PORT: '0', HOST: '127.0.0.1', KA
 const app = await createTally({ settings, pipeline: loadPipeline(settings.pipelinePath) });
 const online = app.get(OnlineFeatures);
 
-/** Seeded PRNG (mulberry32), as test/bench/lib.ts. */
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const { mulberry32 } = await import(`${dist}/demo/random.js`);
 
 async function loadCards(cards) {
   const ingest = app.get(EventIngest);

@@ -22,14 +22,8 @@ type Result = ExecutionResult | Promise<ExecutionResult>;
 /** event -> document -> operation name + variables (JSON) -> result */
 const executed = new WeakMap<object, WeakMap<DocumentNode, Map<string, Result>>>();
 
-/** Counts for tests: executions run and executions answered from another subscription's. */
-export const sharedExecutionTotals = { executed: 0, shared: 0 };
-
 function executeShared(args: ExecutionArgs, argsKey: string, event: unknown): Result {
-  if (event === null || typeof event !== 'object') {
-    sharedExecutionTotals.executed++;
-    return execute({ ...args, rootValue: event });
-  }
+  if (event === null || typeof event !== 'object') return execute({ ...args, rootValue: event });
   let byDocument = executed.get(event);
   if (byDocument === undefined) {
     byDocument = new WeakMap();
@@ -41,11 +35,7 @@ function executeShared(args: ExecutionArgs, argsKey: string, event: unknown): Re
     byDocument.set(args.document, byArgs);
   }
   const cached = byArgs.get(argsKey);
-  if (cached !== undefined) {
-    sharedExecutionTotals.shared++;
-    return cached;
-  }
-  sharedExecutionTotals.executed++;
+  if (cached !== undefined) return cached;
   const result = execute({ ...args, rootValue: event }) as Result;
   byArgs.set(argsKey, result);
   return result;
