@@ -11,7 +11,7 @@
  */
 
 import { UnknownFeatureError } from '../feature-store.js';
-import { sweepShare } from '../sweep-pace.js';
+import { SweepCursor, sweepShare } from '../sweep-pace.js';
 
 export type ViewValue = number | string | boolean | number[] | null;
 
@@ -46,9 +46,7 @@ export class View {
   private readonly fieldIndex = new Map<string, number>();
   readonly ttlMs: number;
   private readonly entities = new Map<string, ViewValue[]>();
-  private sweepCursor: Iterator<[string, ViewValue[]]> | undefined;
-  /** Entities when the current sweep pass began (its pace stays set by them as entities go). */
-  private sweepPassSize = 0;
+  private readonly sweeper = new SweepCursor(this.entities);
   /** Fields not applied because a newer value was already there. */
   staleUpdates = 0;
 
@@ -65,7 +63,7 @@ export class View {
 
   /** Entities the current sweep pass started with (the current count between passes). */
   get sweepSize(): number {
-    return this.sweepCursor === undefined ? this.entities.size : this.sweepPassSize;
+    return this.sweeper.size;
   }
 
   /** True when `entity` holds a vector, expired or not (an upsert of it allocates no new entity). */
@@ -124,23 +122,7 @@ export class View {
   /** Frees expired entities, examining at most `budget` from where the last call stopped. */
   sweep(now: number, budget: number): number {
     if (!Number.isFinite(this.ttlMs)) return 0;
-    let freed = 0;
-    for (let i = 0; i < budget; i++) {
-      if (this.sweepCursor === undefined) {
-        this.sweepCursor = this.entities.entries();
-        this.sweepPassSize = this.entities.size;
-      }
-      const next = this.sweepCursor.next();
-      if (next.done) {
-        this.sweepCursor = undefined;
-        break;
-      }
-      if (now - (next.value[1][UPDATED] as number) > this.ttlMs) {
-        this.entities.delete(next.value[0]);
-        freed++;
-      }
-    }
-    return freed;
+    return this.sweeper.sweep(budget, (slots) => now - (slots[UPDATED] as number) > this.ttlMs);
   }
 
   /**
@@ -160,7 +142,7 @@ export class View {
   /** Drops every entity. */
   clear(): void {
     this.entities.clear();
-    this.sweepCursor = undefined;
+    this.sweeper.reset();
   }
 
   private live(entity: string, now: number): ViewValue[] | undefined {

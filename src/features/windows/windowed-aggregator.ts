@@ -18,6 +18,7 @@
  */
 import { aggregatorFor, type Aggregator, type EventValue } from './aggregators.js';
 import { firstTileInWindow, tileIndex, tileWidthFor } from './tiling.js';
+import { SweepCursor } from '../sweep-pace.js';
 import type { Aggregation } from '../../pipeline/pipeline.js';
 
 export interface WindowDefinition {
@@ -98,9 +99,7 @@ export class WindowedAggregator {
   /** Idle time after which an entity is freed (Infinity when a window is lifetime). */
   readonly retentionMs: number;
   private readonly entities = new Map<string, unknown[]>();
-  private sweepCursor: Iterator<[string, unknown[]]> | undefined;
-  /** Entities when the current sweep pass began (its pace stays set by them as entities go). */
-  private sweepPassSize = 0;
+  private readonly sweeper = new SweepCursor(this.entities);
   /**
    * The array a series update grew into, for the caller to carry on with.
    * A new tile is written into a copy one tile longer made in one allocation (concat), never
@@ -147,7 +146,7 @@ export class WindowedAggregator {
 
   /** Entities the current sweep pass started with (the current count between passes). */
   get sweepSize(): number {
-    return this.sweepCursor === undefined ? this.entities.size : this.sweepPassSize;
+    return this.sweeper.size;
   }
 
   /** True when `entity` holds state (an update of it allocates no new entity). */
@@ -365,26 +364,8 @@ export class WindowedAggregator {
    */
   sweep(now: number, budget: number): number {
     if (!Number.isFinite(this.retentionMs)) return 0;
-    let freed = 0;
-    for (let i = 0; i < budget; i++) {
-      if (this.sweepCursor === undefined) {
-        this.sweepCursor = this.entities.entries();
-        this.sweepPassSize = this.entities.size;
-      }
-      const next = this.sweepCursor.next();
-      if (next.done) {
-        this.sweepCursor = undefined;
-        break;
-      }
-      const [entity, slots] = next.value;
-      // Same horizon as reads: the entity's newest tile no longer overlaps any window.
-      const newest = slots[LAST_EVENT] as number;
-      if (this.isIdle(newest, now)) {
-        this.entities.delete(entity);
-        freed++;
-      }
-    }
-    return freed;
+    // Same horizon as reads: the entity's newest tile no longer overlaps any window.
+    return this.sweeper.sweep(budget, (slots) => this.isIdle(slots[LAST_EVENT] as number, now));
   }
 
   /** True when an entity whose newest event is at `newest` shows nothing in any window at `now`. */
@@ -437,6 +418,6 @@ export class WindowedAggregator {
   /** Drops every entity. */
   clear(): void {
     this.entities.clear();
-    this.sweepCursor = undefined;
+    this.sweeper.reset();
   }
 }
