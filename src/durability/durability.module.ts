@@ -1,4 +1,5 @@
 import { Module, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
+import { InputError } from '../input-error.js';
 import { FeaturesModule } from '../features/features.module.js';
 import { FeatureStore, ViewStore } from '../features/index.js';
 import { GeoModule } from '../geo/geo.module.js';
@@ -22,7 +23,7 @@ import { Snapshotter, type SnapshotInfo } from './snapshotter.js';
 import type { StoreSet } from './store-codec.js';
 
 /** Asked for a snapshot when none can be written now; the message says why. */
-export class SnapshotUnavailableError extends Error {
+export class SnapshotUnavailableError extends InputError {
   constructor(message: string) {
     super(message);
     this.name = 'SnapshotUnavailableError';
@@ -63,6 +64,7 @@ export class Durability implements OnApplicationBootstrap, BeforeApplicationShut
       gate,
       kafka,
       health,
+      metrics,
       log,
       pipelineHash: pipelineHashOf(pipeline),
     });

@@ -2,11 +2,13 @@
  * FeatureStore: every windowed feature of the pipeline, by name. The one object the
  * transports talk to for windowed values; it owns its WindowedAggregators.
  */
+import { InputError } from '../input-error.js';
 import { sweepShare } from './sweep-pace.js';
 import { WindowedAggregator, type WindowRead, type WindowedFeatureDefinition } from './windows/windowed-aggregator.js';
 import type { EventValue } from './windows/aggregators.js';
 
-export class UnknownFeatureError extends Error {
+/** A feature (or window, or view) the pipeline does not declare: bad input, named in the message. */
+export class UnknownFeatureError extends InputError {
   constructor(message: string) {
     super(message);
     this.name = 'UnknownFeatureError';

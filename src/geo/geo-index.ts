@@ -27,6 +27,7 @@
  * cell of its stored position and queued once in the expiry queue (with a TTL); size ===
  * the number of live ids.
  */
+import { InputError } from '../input-error.js';
 import { fromFixed, toFixedLat, toFixedLon, validatePosition, validateTime } from './coordinates.js';
 import { DEG_TO_RAD, EARTH_RADIUS_METERS, distanceToBox, haversine } from './distance.js';
 import { ExpiryQueue } from './expiry-queue.js';
@@ -105,12 +106,12 @@ export interface GeoHit {
 
 function checkQuery(lat: number, lon: number): void {
   const problem = validatePosition(lat, lon);
-  if (problem !== undefined) throw new Error(problem);
+  if (problem !== undefined) throw new InputError(problem);
 }
 
 function checkCount(name: string, value: number): void {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
-    throw new Error(`${name} ${String(value)} must be a non-negative integer`);
+    throw new InputError(`${name} ${String(value)} must be a non-negative integer`);
   }
 }
 
@@ -254,7 +255,7 @@ export class GeoIndex {
   search(lat: number, lon: number, radiusMeters: number, limit?: number): GeoHit[] {
     checkQuery(lat, lon);
     if (typeof radiusMeters !== 'number' || !(radiusMeters >= 0)) {
-      throw new Error(`radiusMeters ${String(radiusMeters)} must be a number >= 0`);
+      throw new InputError(`radiusMeters ${String(radiusMeters)} must be a number >= 0`);
     }
     if (limit !== undefined) checkCount('limit', limit);
     return this.query(lat, lon, radiusMeters, limit === undefined ? this.size : Math.min(limit, this.size));

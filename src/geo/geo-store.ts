@@ -16,6 +16,7 @@
  * restore (a fence since removed from the pipeline) are dropped; a fence added since
  * fires `enter` on the member's next update.
  */
+import { InputError } from '../input-error.js';
 import { validatePosition, validateTime } from './coordinates.js';
 import { FenceSet, NO_FENCE_EVENTS, type FenceDef, type FenceEvent } from './fences.js';
 import { GeoIndex, type GeoHit, type GeoPoint } from './geo-index.js';
@@ -180,7 +181,7 @@ export class GeoStore {
   /** The collection called `name`; throws `unknown geo index "name"` when there is none. */
   collection(name: string): GeoCollection {
     const c = this.collections.get(name);
-    if (c === undefined) throw new Error(`unknown geo index "${name}"`);
+    if (c === undefined) throw new InputError(`unknown geo index "${name}"`);
     return c;
   }
 

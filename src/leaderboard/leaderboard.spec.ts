@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { Leaderboard, LeaderboardStore, type LeaderboardEntry, type LeaderboardMode, type LeaderboardPeriod } from './leaderboard.js';
+import { InputError } from '../input-error.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -164,7 +165,7 @@ describe(Leaderboard.name, () => {
     expect(day.top(0, 10, 'previous', T0 + HOUR)).toEqual([]);
     expect(day.update('a', 9, T0 - 1)).toBe(false); // yesterday, keep: 0
     expect(day.late).toBe(1);
-    expect(() => day.top(0, 1, 'yesterday', T0)).toThrow(RangeError);
+    expect(() => day.top(0, 1, 'yesterday', T0)).toThrow(InputError);
     const all = new Leaderboard({ name: 'a', mode: 'set', period: 'all' });
     all.update('x', 4, 1);
     all.update('x', 2, 2);

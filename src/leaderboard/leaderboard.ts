@@ -18,6 +18,8 @@
  * seen by update() (older ones are dropped on roll-over and by expire); touch stacks have
  * strictly increasing versions and strictly increasing ranks from bottom to top.
  */
+import { InputError } from '../input-error.js';
+import { parseIsoTime } from '../pipeline/time.js';
 import { SortedSet, type SortedSetRecord, type TieOrder } from './sorted-set.js';
 
 export type LeaderboardMode = 'incr' | 'max' | 'set';
@@ -76,7 +78,6 @@ const FIRST_MONDAY = 4 * DAY;
  * dashboard shows far fewer rows). Larger N is answered conservatively.
  */
 const TOUCH_CAP = 10_000;
-const ISO = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})?)?$/;
 
 class PeriodBoard {
   version: number;
@@ -173,7 +174,7 @@ export class Leaderboard {
   /**
    * Resolves a PeriodRef against `now` to a period start (epoch ms), or null when it names
    * no period that can be kept ('previous' of 'all', or older than `keep`). Throws
-   * RangeError for a string that is neither keyword nor ISO-8601.
+   * InputError for a string that is neither keyword nor ISO-8601.
    */
   resolve(ref: PeriodRef, now: number): number | null {
     const current = this.periodStart(now);
@@ -183,9 +184,8 @@ export class Leaderboard {
       if (this.period === 'all') return null;
       start = current - this.length;
     } else {
-      if (!ISO.test(ref)) throw new RangeError(`period "${ref}" is not current, previous or an ISO-8601 date/time`);
-      const t = Date.parse(/T.*(Z|[+-]\d{2}:\d{2})$/.test(ref) || !ref.includes('T') ? ref : `${ref}Z`);
-      if (Number.isNaN(t)) throw new RangeError(`period "${ref}" is not a valid date/time`);
+      const t = parseIsoTime(ref);
+      if (Number.isNaN(t)) throw new InputError(`period "${ref}" is not current, previous or an ISO-8601 date/time (UTC unless it names a zone)`);
       start = this.periodStart(t);
     }
     return start < this.oldestKept(current) ? null : start;
@@ -374,7 +374,7 @@ export class LeaderboardStore implements Iterable<Leaderboard> {
   /** The named leaderboard; throws an Error naming it when unknown. */
   require(name: string): Leaderboard {
     const board = this.boards.get(name);
-    if (board === undefined) throw new Error(`unknown leaderboard "${name}"`);
+    if (board === undefined) throw new InputError(`unknown leaderboard "${name}"`);
     return board;
   }
 

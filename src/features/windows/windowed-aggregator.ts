@@ -16,6 +16,7 @@
  *
  * Time is always passed in: `ts` is the event time, `now` the reader's clock.
  */
+import { UnknownFeatureError } from '../feature-store.js';
 import { aggregatorFor, type Aggregator, type EventValue } from './aggregators.js';
 import { firstTileInWindow, tileIndex, tileWidthFor } from './tiling.js';
 import { SweepCursor } from '../sweep-pace.js';
@@ -321,7 +322,7 @@ export class WindowedAggregator {
   /** Value of `entity` over window `label` as of `now`. Throws on an unknown window. */
   read(entity: string, label: string, now: number): WindowRead {
     const w = this.windowIndex.get(label);
-    if (w === undefined) throw new Error(`feature "${this.name}" has no window "${label}" (windows: ${this.windows.join(', ')})`);
+    if (w === undefined) throw new UnknownFeatureError(`feature "${this.name}" has no window "${label}" (windows: ${this.windows.join(', ')})`);
     const slots = this.entities.get(entity);
     const emptyValue = this.aggregator.name === 'count' ? 0 : null;
     if (slots === undefined) return { value: emptyValue, lastEventAt: null };
