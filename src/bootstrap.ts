@@ -12,7 +12,8 @@ import { QueryFastPath } from './graphql/query-fast-path.js';
 import { DocumentScreen } from './graphql/security/document-screen.js';
 import { Metrics } from './ops/metrics.js';
 import { ApiKeys } from './security/api-keys.js';
-import { httpAuthHook } from './security/http-auth.js';
+import { readJsonBody } from './ingest/json-body.js';
+import { httpAuthHook, ingestCsrfHook } from './security/http-auth.js';
 import type { TallyRuntime } from './settings/settings.module.js';
 
 /**
@@ -32,8 +33,15 @@ export async function createTally(runtime: TallyRuntime): Promise<INestApplicati
   const adapter = new FastifyAdapter({ bodyLimit: MAX_BODY_BYTES });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(runtime), adapter, { logger: ['error', 'warn'] });
   const fastify = app.getHttpAdapter().getInstance();
-  // NDJSON (and plain text) ingest bodies arrive as one string; JSON is Fastify's own parser.
+  // NDJSON (and plain text) ingest bodies arrive as one string. JSON is read by Tally's own
+  // parser (src/ingest/json-body.ts): plain JSON.parse, so `__proto__` is an ordinary key as in
+  // NDJSON, and nesting measured before a large body is parsed.
   fastify.addContentTypeParser(['application/x-ndjson', 'application/ndjson', 'text/plain'], { parseAs: 'string' }, (_req, body, done) => done(null, body));
+  app.useBodyParser('application/json', { bodyLimit: MAX_BODY_BYTES }, (req, body, done) => {
+    done(null, readJsonBody(body.toString('utf8'), req.url.startsWith('/ingest/')));
+  });
+  // A page on another site cannot make a browser post events (the rule Apollo applies to /graphql).
+  fastify.addHook('onRequest', ingestCsrfHook(app.get(Metrics)));
   // Static files answer without a key (http-auth.ts, STATIC_ROUTE); every data call they make goes
   // through /graphql.
   await app.useStaticAssets({ root: PUBLIC_DIR, prefix: '/', index: 'index.html' });

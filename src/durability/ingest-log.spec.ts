@@ -54,6 +54,24 @@ describe(IngestLog.name, () => {
     await reopened.close();
   });
 
+  it('names the byte of a record whose checksum fails once', async () => {
+    const log = IngestLog.open(dir, 'always');
+    log.append('tx', [{ a: 1 }], T0);
+    log.append('tx', [{ a: 2 }], T0);
+    await log.close();
+    const [file] = readdirSync(dir);
+    const bytes = readFileSync(join(dir, file));
+    // The last byte belongs to the second record's JSON: flip it.
+    bytes[bytes.length - 1] ^= 0xff;
+    writeFileSync(join(dir, file), bytes);
+    const repairs: string[] = [];
+    const reopened = IngestLog.open(dir, 'always', (m) => repairs.push(m));
+    await reopened.close();
+    expect(repairs).toHaveLength(1);
+    expect(repairs[0]).toMatch(/record checksum mismatch at byte \d+; cut off/);
+    expect(repairs[0].match(/at byte/g)).toHaveLength(1);
+  });
+
   it('cuts garbage after the last good record (a torn length field)', async () => {
     const log = IngestLog.open(dir, 'always');
     log.append('tx', [{ a: 1 }], T0);

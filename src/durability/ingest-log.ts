@@ -260,7 +260,7 @@ function readRecord(buf: Buffer, r: ByteReader): LogRecord | undefined {
   const crc = r.u32();
   if (buf.length - r.position < len) return undefined;
   const payload = r.bytes(len);
-  if (crc32(payload) !== crc) throw new Error(`record checksum mismatch at byte ${start}`);
+  if (crc32(payload) !== crc) throw new Error('record checksum mismatch');
   const p = new ByteReader(payload);
   const seq = p.f64();
   const arrival = p.f64();

@@ -33,6 +33,7 @@ import type { IngestGate } from '../ingest/ingest-gate.js';
 import type { AppliedOffset, KafkaIngest, PartitionRange } from '../ingest/kafka-ingest.js';
 import type { Health, RestoreReport } from '../ops/health.js';
 import type { Logger } from '../ops/logger.js';
+import type { Metrics } from '../ops/metrics.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import { IngestLog, type FsyncPolicy } from './ingest-log.js';
 import { SnapshotDirectory, type Snapshot } from './snapshot-files.js';
@@ -49,6 +50,8 @@ export interface RecoveryOptions {
   gate: IngestGate;
   kafka: KafkaIngest | null;
   health: Health;
+  /** Counts records skipped on replay (tally_internal_errors_total{where="replay"}). */
+  metrics?: Metrics;
   log: Logger;
   /** pipelineHashOf() of the running pipeline. */
   pipelineHash: string;
@@ -168,8 +171,20 @@ export class Recovery {
         progress('replaying');
         const after = snap?.meta.logSeq ?? 0;
         if (!this.refused) await this.ingestLog.advanceTo(after);
-        replayed = await this.ingestLog.replay(after, (r) => o.processor.ingest(r.source, r.events, r.arrival));
-        if (replayed > 0) o.log.info({ records: replayed }, 'ingest log replayed');
+        let skipped = 0;
+        replayed = await this.ingestLog.replay(after, (r) => {
+          // One record that cannot be applied is skipped, counted and reported: replay never
+          // stops on it (events are refused one by one inside a record; this catches the rest).
+          try {
+            o.processor.ingest(r.source, Array.isArray(r.events) ? r.events : [r.events], r.arrival);
+          } catch (err) {
+            skipped++;
+            o.metrics?.internalErrors.inc({ where: 'replay' });
+            o.health.restore = { ...o.health.restore!, skippedLogRecords: skipped, lastSkipped: { seq: r.seq, reason: (err as Error).message ?? String(err) } };
+            o.log.error({ seq: r.seq, source: r.source, error: (err as Error).stack ?? String(err) }, 'ingest-log record could not be applied; skipped');
+          }
+        });
+        if (replayed > 0) o.log.info({ records: replayed, skipped }, 'ingest log replayed');
       }
       if (this.refused) {
         o.log.warn({ snapshot: snap?.path, replayedLogRecords: replayed }, 'last known state loaded for stale reads; not ready (see /health)');
@@ -191,6 +206,8 @@ export class Recovery {
     } catch (err) {
       o.health.restore = { ...o.health.restore!, state: 'failed', reason: (err as Error).message };
       o.log.error({ error: (err as Error).stack ?? String(err) }, 'restore failed; not ready');
+      // Ingest would wait forever for a state that will not come: answer it at once instead.
+      o.gate.close();
     }
   }
 }

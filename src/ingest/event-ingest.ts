@@ -2,9 +2,11 @@
  * Ingest over HTTP and GraphQL (embedded mode, and alongside Kafka): decoded events of one
  * source go through the same EventProcessor as Kafka messages.
  */
+import { InputError } from '../input-error.js';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { EventProcessor, IngestOutcome } from './event-processor.js';
 import type { IngestGate } from './ingest-gate.js';
+import type { Refusal } from './json-body.js';
 import { nestedDeeperThan } from './router.js';
 
 /** Events one HTTP or GraphQL ingest call may carry. */
@@ -31,7 +33,7 @@ export interface IngestJournal {
 /** Ingest refused because the service is shutting down. */
 export class IngestClosedError extends Error {
   constructor() {
-    super('Tally is shutting down: ingest is closed');
+    super('ingest is closed: Tally is shutting down, or could not restore its state (see /health)');
     this.name = 'IngestClosedError';
   }
 }
@@ -62,11 +64,13 @@ export class EventIngest {
    *
    * Calls are applied one at a time, in the order they were logged, so a replay of the log
    * rebuilds the same state; the gate stays held across the slices, so a snapshot never sees
-   * a call half applied.
+   * a call half applied. Each event is accepted or refused by itself (the outcome lists the
+   * refusals by index); `refused` names events already refused while the body was read (their
+   * slot is logged as null and refused again, as not-an-object, on replay).
    */
-  async ingest(source: string, events: unknown[]): Promise<IngestOutcome> {
+  async ingest(source: string, events: unknown[], refused?: ReadonlyMap<number, Refusal>): Promise<IngestOutcome> {
     if (events.length > MAX_EVENTS_PER_REQUEST) {
-      throw new RangeError(`${events.length} events in one request; at most ${MAX_EVENTS_PER_REQUEST}`);
+      throw new InputError(`${events.length} events in one request; at most ${MAX_EVENTS_PER_REQUEST}`);
     }
     const previous = this.queue;
     let done!: () => void;
@@ -85,7 +89,7 @@ export class EventIngest {
         outcome = { accepted: 0, rejected: 0, errors: [] };
         for (let from = 0; from < events.length; from += INGEST_SLICE) {
           if (from > 0) await nextTurn();
-          this.processor.ingestRange(source, events, from, Math.min(events.length, from + INGEST_SLICE), arrival, outcome);
+          this.processor.ingestRange(source, events, from, Math.min(events.length, from + INGEST_SLICE), arrival, outcome, refused);
         }
       } finally {
         this.gate.leave();
@@ -96,24 +100,5 @@ export class EventIngest {
     }
     if (seq > 0 && this.journal!.fsync === 'always') await this.journal!.sync(seq);
     return outcome;
-  }
-
-  /**
-   * Splits an NDJSON body into events; a line that is not JSON becomes a refused event at
-   * its index (its position among non-empty lines), not a failed request.
-   */
-  static parseNdjson(body: string): { events: unknown[]; invalid: Map<number, string> } {
-    const events: unknown[] = [];
-    const invalid = new Map<number, string>();
-    for (const line of body.split('\n')) {
-      if (line.trim() === '') continue;
-      try {
-        events.push(JSON.parse(line));
-      } catch (err) {
-        invalid.set(events.length, (err as Error).message);
-        events.push(undefined);
-      }
-    }
-    return { events, invalid };
   }
 }

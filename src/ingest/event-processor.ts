@@ -13,7 +13,9 @@ import type { FeatureStore, ViewStore } from '../features/index.js';
 import type { FenceEvent, GeoStore } from '../geo/index.js';
 import type { LeaderboardStore } from '../leaderboard/index.js';
 import { fenceSourceName } from '../pipeline/pipeline.js';
-import type { Rejected, RouteResult, Router, Routed } from './router.js';
+import { formatTime, isRepresentableTime } from '../pipeline/time.js';
+import { MAX_FUTURE_MS, type Rejected, type RouteResult, type Router, type Routed } from './router.js';
+import type { Refusal } from './json-body.js';
 import { Watermarks } from './watermarks.js';
 
 /** The stores events are applied to. */
@@ -75,14 +77,27 @@ export class EventProcessor {
 
   /**
    * Applies `events[from, to)` of one call, in order, adding to `outcome` (error indexes are
-   * positions in `events`). A caller may apply a large call in several ranges, yielding the
+   * positions in `events`; `refused` holds events refused while the body was read, counted
+   * and reported like the router's refusals). A caller may apply a large call in several ranges, yielding the
    * event loop in between; the result equals one ingest() of the whole call.
    */
-  ingestRange(source: string, events: unknown[], from: number, to: number, arrival: number, outcome: IngestOutcome): void {
+  ingestRange(source: string, events: unknown[], from: number, to: number, arrival: number, outcome: IngestOutcome, refused?: ReadonlyMap<number, Refusal>): void {
     for (let i = from; i < to; i++) {
       // Shared routing: the result is applied here and nothing of it is kept (events derived
-      // while applying, fence crossings, are routed with fresh objects).
-      const result = this.process(this.router.routeShared(source, events[i], arrival), NO_PARTITION);
+      // while applying, fence crossings, are routed with fresh objects). Each event is accepted
+      // or refused by itself: whatever goes wrong with one never reaches the others.
+      let result: RouteResult;
+      // A line that is not JSON is refused as such; one nested too deep as the router would
+      // (after an unknown source).
+      const early = refused?.get(i);
+      try {
+        result =
+          early !== undefined && (early.reason !== 'too-deep' || this.router.source(source) !== undefined)
+            ? this.refuse({ ok: false, source, ...early })
+            : this.process(this.router.routeShared(source, events[i], arrival), NO_PARTITION);
+      } catch (err) {
+        result = this.failed(source, err);
+      }
       if (result.ok) outcome.accepted++;
       else {
         outcome.rejected++;
@@ -98,13 +113,28 @@ export class EventProcessor {
    * declares no timestamp field.
    */
   ingestRaw(source: string, raw: Buffer | null, partition: number, kafkaTs: number | string): RouteResult {
-    const arrival = this.clock();
-    const decoded = this.router.decodeShared(source, raw, arrival);
-    if (!decoded.ok) return this.process(decoded, partition);
-    if (this.router.source(source)?.timestamp) return this.process(decoded, partition);
-    // Without a timestamp field, the Kafka timestamp is the event time.
-    const ts = Number(kafkaTs);
-    return this.process({ ...decoded, ts: Number.isFinite(ts) ? ts : arrival }, partition);
+    try {
+      const arrival = this.clock();
+      const decoded = this.router.decodeShared(source, raw, arrival);
+      if (!decoded.ok) return this.process(decoded, partition);
+      if (this.router.source(source)?.timestamp) return this.process(decoded, partition);
+      // Without a timestamp field, the Kafka timestamp is the event time (arrival when the
+      // producer set none, or one no Date can hold).
+      const ts = Number(kafkaTs);
+      if (ts > arrival + MAX_FUTURE_MS && isRepresentableTime(ts)) {
+        return this.refuse({ ok: false, source, reason: 'future-timestamp', message: `Kafka timestamp ${formatTime(ts)} is more than ${MAX_FUTURE_MS / 60_000} minutes ahead of the clock` });
+      }
+      return this.process({ ...decoded, ts: ts >= 0 && isRepresentableTime(ts) ? ts : arrival }, partition);
+    } catch (err) {
+      return this.failed(source, err);
+    }
+  }
+
+  /** An event whose routing or applying threw (a defect, not the event's fault): refused alone as internal-error, logged with its stack. */
+  private failed(source: string, err: unknown): Rejected {
+    this.metrics.internalErrors.inc({ where: 'ingest' });
+    this.log.error({ source, error: err instanceof Error ? (err.stack ?? err.message) : String(err) }, 'event could not be processed');
+    return this.refuse({ ok: false, source, reason: 'internal-error', message: 'Tally could not process this event (an internal error, logged); the other events are not affected' });
   }
 
   private process(result: RouteResult, partition: number): RouteResult {
@@ -119,7 +149,7 @@ export class EventProcessor {
         ok: false,
         source: result.source,
         reason: 'late',
-        message: `event time ${new Date(result.ts).toISOString()} is older than the watermark ${new Date(wm).toISOString()} minus the allowed lateness of ${spec.latenessMs} ms`,
+        message: `event time ${formatTime(result.ts)} is older than the watermark ${formatTime(wm)} minus the allowed lateness of ${spec.latenessMs} ms`,
       });
     }
     try {
@@ -155,7 +185,7 @@ export class EventProcessor {
           if (!this.stores.views.view(u.name).has(u.entity)) return true;
           break;
         case 'leaderboard':
-          if (this.stores.leaderboards.require(u.name).rank(u.member, new Date(routed.ts).toISOString(), routed.ts) === null) return true;
+          if (this.stores.leaderboards.require(u.name).rank(u.member, formatTime(routed.ts), routed.ts) === null) return true;
           break;
         case 'geo':
           if (this.stores.geo.collection(u.name).position(u.member) === undefined) return true;
@@ -211,7 +241,7 @@ export class EventProcessor {
     const arrival = this.clock();
     for (const e of events) {
       this.changes.publish(fenceTopic(index), { kind: 'fence', index, fence: e.fence, member: e.member, enter: e.kind === 'enter', lat: e.lat, lon: e.lon, ts: e.ts });
-      this.process(this.router.route(source, { fence: e.fence, member: e.member, kind: e.kind, lat: e.lat, lon: e.lon, ts: e.ts }, Math.max(arrival, e.ts)), partition);
+      this.process(this.router.routeDerived(source, { fence: e.fence, member: e.member, kind: e.kind, lat: e.lat, lon: e.lon, ts: e.ts }, Math.max(arrival, e.ts)), partition);
     }
   }
 
@@ -226,7 +256,7 @@ export class EventProcessor {
   private refuse(r: Rejected): Rejected {
     // An unknown source name comes from the request (POST /ingest/<anything>): one label for
     // all of them, or each new name would add a metric series (and a log key) for good.
-    const source = r.reason === 'unknown-source' ? UNKNOWN_SOURCE_LABEL : r.source;
+    const source = r.reason === 'unknown-source' || this.router.source(r.source) === undefined ? UNKNOWN_SOURCE_LABEL : r.source;
     this.metrics.eventsRejected.inc({ source, reason: r.reason });
     this.rateLimited.warn(`${source}:${r.reason}`, this.clock(), { source: r.source, reason: r.reason, error: r.message }, 'event refused');
     return r;

@@ -49,6 +49,32 @@ describe(Router.name, () => {
     expect(r.ok && r.updates[0]).toEqual({ store: 'feature', name: 'txn_count', entity: '42', value: 1 });
   });
 
+  it('reads a timestamp without a zone as UTC, whatever the time zone of the server', () => {
+    const at = (ts: unknown) => {
+      const r = route('transactions', { card: { id: 'c' }, amount: 1, merchant: 'm', ts });
+      return r.ok ? r.ts : refusal(r);
+    };
+    expect(at('2026-11-25T11:59:00')).toBe(Date.UTC(2026, 10, 25, 11, 59));
+    expect(at('2026-11-25 11:59')).toBe(Date.UTC(2026, 10, 25, 11, 59));
+    expect(at('2026-11-25T11:59:00.250+01:00')).toBe(Date.UTC(2026, 10, 25, 10, 59, 0, 250));
+    expect(at('2026-11-25')).toBe(Date.UTC(2026, 10, 25));
+    expect(Object.is(at(-0), 0)).toBe(true);
+  });
+
+  it('accepts an event of a derived source from Tally itself, not from outside', () => {
+    const fence = { fence: 'f', member: 'd', kind: 'enter', lat: 1, lon: 2, ts: NOW };
+    expect(route('drivers.fences', fence).ok).toBe(false);
+    expect(router.routeDerived('drivers.fences', fence, NOW).ok).toBe(true);
+    expect(refusal(router.decode('drivers.fences', Buffer.from(JSON.stringify(fence)), NOW))).toMatch(/^source-internal/);
+  });
+
+  it('refuses a large message nested too deep before parsing it', () => {
+    const deep = '{"user":"u","x":' + '['.repeat(100_000) + ']'.repeat(100_000) + '}';
+    expect(refusal(router.decode('clicks', Buffer.from(deep), NOW))).toMatch(/^too-deep/);
+    const shallow = JSON.stringify({ user: 'u', pad: 'x'.repeat(10_000), n: [[[1]]] });
+    expect(router.decode('clicks', Buffer.from(shallow), NOW).ok).toBe(true);
+  });
+
   it('uses the fallback time for sources without a timestamp field', () => {
     const r = router.route('clicks', { user: 'u1' }, NOW, NOW - 5000);
     expect(r.ok && r.ts).toBe(NOW - 5000);
@@ -69,7 +95,14 @@ describe(Router.name, () => {
     ['an overlong entity', 'transactions', { card: { id: 'x'.repeat(MAX_KEY_LENGTH + 1) }, amount: 1, merchant: 'm', ts: NOW }, `invalid-value: entity field "card.id" is longer than ${MAX_KEY_LENGTH} characters`],
     ['a non-numeric amount', 'transactions', { card: { id: 'c' }, amount: '12', merchant: 'm', ts: NOW }, 'wrong-type: field "amount" must be a finite number, got "12"'],
     ['a missing timestamp', 'transactions', { card: { id: 'c' }, amount: 1, merchant: 'm' }, 'missing-field: missing timestamp field "ts"'],
-    ['a bad timestamp', 'transactions', { card: { id: 'c' }, amount: 1, merchant: 'm', ts: 'yesterday' }, 'invalid-timestamp: timestamp field "ts" must be epoch milliseconds or ISO-8601, got "yesterday"'],
+    ['a bad timestamp', 'transactions', { card: { id: 'c' }, amount: 1, merchant: 'm', ts: 'yesterday' }, 'invalid-timestamp: timestamp field "ts" must be epoch milliseconds (0 to 8640000000000000) or ISO-8601 text (UTC unless it names a zone), got "yesterday"'],
+    ['a timestamp no Date can hold', 'transactions', { card: { id: 'c' }, amount: 1, merchant: 'm', ts: 1e20 }, 'invalid-timestamp: timestamp field "ts" must be epoch milliseconds (0 to 8640000000000000) or ISO-8601 text (UTC unless it names a zone), got 100000000000000000000'],
+    ['a timestamp one past the last Date', 'transactions', { card: { id: 'c' }, amount: 1, merchant: 'm', ts: 8.64e15 + 1 }, 'invalid-timestamp'],
+    ['the last Date as a timestamp (far ahead)', 'transactions', { card: { id: 'c' }, amount: 1, merchant: 'm', ts: 8.64e15 }, 'future-timestamp: timestamp +275760-09-13T00:00:00.000Z is more than'],
+    ['a negative timestamp', 'transactions', { card: { id: 'c' }, amount: 1, merchant: 'm', ts: -1 }, 'invalid-timestamp'],
+    ['a timestamp in a local format', 'transactions', { card: { id: 'c' }, amount: 1, merchant: 'm', ts: '2026/11/25 13:00' }, 'invalid-timestamp'],
+    ['an amount whose sum could overflow', 'transactions', { card: { id: 'c' }, amount: 1e308, merchant: 'm', ts: NOW }, 'invalid-value: field "amount" is 1e+308; numbers that are added up must lie within ±1e+200'],
+    ['an event for a source Tally makes itself', 'drivers.fences', { fence: 'f', member: 'd', kind: 'enter', lat: 0, lon: 0, ts: NOW }, 'source-internal: source "drivers.fences" is made by Tally itself'],
     ['a timestamp far ahead', 'transactions', { card: { id: 'c' }, amount: 1, merchant: 'm', ts: NOW + MAX_FUTURE_MS + 1 }, 'future-timestamp'],
     ['a view field of the wrong type', 'transactions', { card: { id: 'c' }, amount: 1, merchant: 'm', ts: NOW, tier: 2.5 }, 'wrong-type: view "card_profile" field "tier" must be int, got 2.5'],
     ['an embedding with a string', 'transactions', { card: { id: 'c' }, amount: 1, merchant: 'm', ts: NOW, emb: [1, 'a'] }, 'wrong-type: view "card_profile" field "emb" must be float[]'],

@@ -9,6 +9,8 @@
  */
 import type { EventValue } from '../features/index.js';
 import type { FeatureSpec, GeoSpec, LeaderboardSpec, Pipeline, SourceSpec, ViewFieldType, ViewSpec } from '../pipeline/pipeline.js';
+import { formatTime, MAX_TIME_MS, parseTime } from '../pipeline/time.js';
+import { DEPTH_SCAN_MIN_CHARS, firstTooDeep } from './json-depth.js';
 
 export type RejectReason =
   | 'unknown-source'
@@ -23,7 +25,8 @@ export type RejectReason =
   | 'too-large'
   | 'internal-error'
   | 'memory-budget'
-  | 'too-deep';
+  | 'too-deep'
+  | 'source-internal';
 
 
 export type Update =
@@ -80,6 +83,13 @@ export function nestedDeeperThan(value: unknown, max: number = MAX_EVENT_DEPTH):
   }
 }
 
+/**
+ * Largest magnitude of a number that is added up (sum and avg features, `incr` leaderboards).
+ * A float sum of such numbers stays finite for 10^108 events, so no sum can overflow to
+ * Infinity (which no JSON or GraphQL Float can carry); larger numbers are refused.
+ */
+export const MAX_SUMMED_MAGNITUDE = 1e200;
+
 /** Latitudes Redis (and so Tally) accept: the limits of Web Mercator. */
 const MAX_LAT = 85.05112878;
 
@@ -130,6 +140,18 @@ function num(get: Getter, path: string[], event: Record<string, unknown>): numbe
   if (typeof v !== 'number' || !Number.isFinite(v)) throw new Reject('wrong-type', `field "${path.join('.')}" must be a finite number, got ${show(v)}`);
   return v;
 }
+
+/** num() of a value that is added up: also within ±MAX_SUMMED_MAGNITUDE. */
+function summed(get: Getter, path: string[], event: Record<string, unknown>): number {
+  const v = num(get, path, event);
+  if (v > MAX_SUMMED_MAGNITUDE || v < -MAX_SUMMED_MAGNITUDE) {
+    throw new Reject('invalid-value', `field "${path.join('.')}" is ${show(v)}; numbers that are added up must lie within ±${MAX_SUMMED_MAGNITUDE} (a sum must stay finite)`);
+  }
+  return v;
+}
+
+/** Aggregations that add their inputs up (their sums must stay finite). */
+const SUMMING: ReadonlySet<string> = new Set(['sum', 'avg']);
 
 interface CompiledFeature {
   spec: FeatureSpec;
@@ -210,7 +232,12 @@ export class Router {
     if (raw.length > MAX_EVENT_BYTES) return this.reject(source, 'too-large', `event of ${raw.length} bytes is larger than ${MAX_EVENT_BYTES}`);
     let event: unknown;
     try {
-      event = JSON.parse(typeof raw === 'string' ? raw : Buffer.isBuffer(raw) ? raw.toString('utf8') : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8'));
+      const text = typeof raw === 'string' ? raw : Buffer.isBuffer(raw) ? raw.toString('utf8') : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8');
+      // A large message nested too deep is refused before JSON.parse spends time on it.
+      if (text.length >= DEPTH_SCAN_MIN_CHARS && firstTooDeep(text, MAX_EVENT_DEPTH) >= 0) {
+        return this.reject(source, 'too-deep', `the event nests objects or arrays more than ${MAX_EVENT_DEPTH} levels deep`);
+      }
+      event = JSON.parse(text);
     } catch (err) {
       return this.reject(source, 'invalid-json', `not valid JSON: ${(err as Error).message}`);
     }
@@ -226,6 +253,14 @@ export class Router {
   }
 
   /**
+   * Routes an event Tally made itself for a derived source (a fence crossing of
+   * `<index>.fences`); route() and decode() refuse those sources to outside writers.
+   */
+  routeDerived(source: string, event: unknown, arrival: number): RouteResult {
+    return this.routeAs(source, event, arrival, arrival, false, true);
+  }
+
+  /**
    * route() without allocating a result: the Routed returned (and its updates) belongs to
    * the router and is overwritten by the next routeShared() or decodeShared() of the same
    * source. For a caller that applies it at once and keeps nothing of it, as the event
@@ -236,9 +271,12 @@ export class Router {
     return this.routeAs(source, event, arrival, fallbackTs, true);
   }
 
-  private routeAs(source: string, event: unknown, arrival: number, fallbackTs: number, shared: boolean): RouteResult {
+  private routeAs(source: string, event: unknown, arrival: number, fallbackTs: number, shared: boolean, derived = false): RouteResult {
     const compiled = this.sources.get(source);
     if (compiled === undefined) return this.reject(source, 'unknown-source', `unknown source "${source}"`);
+    if (compiled.spec.derivedFrom !== undefined && !derived) {
+      return this.reject(source, 'source-internal', `source "${source}" is made by Tally itself (the fence crossings of geo index "${compiled.spec.derivedFrom.geo}"); it takes no outside events`);
+    }
     if (event === null || typeof event !== 'object' || Array.isArray(event)) {
       return this.reject(source, 'not-an-object', `an event must be a JSON object, got ${show(event)}`);
     }
@@ -247,7 +285,7 @@ export class Router {
     try {
       const ts = compiled.timestamp ? this.timestamp(compiled, e) : fallbackTs;
       if (ts > arrival + MAX_FUTURE_MS) {
-        throw new Reject('future-timestamp', `timestamp ${new Date(ts).toISOString()} is more than ${MAX_FUTURE_MS / 60_000} minutes ahead of the clock`);
+        throw new Reject('future-timestamp', `timestamp ${formatTime(ts)} is more than ${MAX_FUTURE_MS / 60_000} minutes ahead of the clock`);
       }
       const out = shared ? compiled.shared : undefined;
       const updates: Update[] = out ? out.updates : [];
@@ -257,7 +295,7 @@ export class Router {
         let value: EventValue = 1;
         if (f.field) {
           if (f.spec.aggregation === 'distinct') value = key(f.field, f.spec.field!, e, 'distinct');
-          else if (f.spec.aggregation !== 'count') value = num(f.field, f.spec.field!, e);
+          else if (f.spec.aggregation !== 'count') value = SUMMING.has(f.spec.aggregation) ? summed(f.field, f.spec.field!, e) : num(f.field, f.spec.field!, e);
         }
         if (out) {
           const u = updates[j++] as Extract<Update, { store: 'feature' }>;
@@ -276,7 +314,7 @@ export class Router {
       }
       for (const l of compiled.leaderboards) {
         const member = key(l.member, l.spec.member, e, 'member');
-        const score = num(l.score, l.spec.score, e);
+        const score = l.spec.mode === 'incr' ? summed(l.score, l.spec.score, e) : num(l.score, l.spec.score, e);
         if (out) {
           const u = updates[j++] as Extract<Update, { store: 'leaderboard' }>;
           u.member = member;
@@ -314,9 +352,12 @@ export class Router {
     const v = compiled.timestamp!(e);
     // The field's path is joined only for an error message (not on every event).
     if (v === undefined || v === null) throw new Reject('missing-field', `missing timestamp field "${compiled.spec.timestamp!.join('.')}"`);
-    const ts = typeof v === 'number' ? v : typeof v === 'string' ? Date.parse(v) : Number.NaN;
-    if (!Number.isFinite(ts) || ts < 0) throw new Reject('invalid-timestamp', `timestamp field "${compiled.spec.timestamp!.join('.')}" must be epoch milliseconds or ISO-8601, got ${show(v)}`);
-    return ts;
+    const ts = parseTime(v);
+    if (!Number.isFinite(ts) || ts < 0 || ts > MAX_TIME_MS) {
+      throw new Reject('invalid-timestamp', `timestamp field "${compiled.spec.timestamp!.join('.')}" must be epoch milliseconds (0 to ${MAX_TIME_MS}) or ISO-8601 text (UTC unless it names a zone), got ${show(v)}`);
+    }
+    // -0 + 0 is 0: one zero for windows and snapshots.
+    return ts + 0;
   }
 
   private reject(source: string, reason: RejectReason, message: string): Rejected {

@@ -17,6 +17,10 @@ export interface RestoreReport {
   skipped?: string[];
   /** Ingest-log records replayed. */
   replayedLogRecords?: number;
+  /** Ingest-log records that could not be applied on replay and were skipped (each logged with its error). */
+  skippedLogRecords?: number;
+  /** The last record skipped: its sequence number and why. */
+  lastSkipped?: { seq: number; reason: string };
   reason?: string;
 }
 

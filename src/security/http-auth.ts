@@ -58,6 +58,34 @@ export function httpAuthHook(keys: ApiKeys, metrics: Metrics) {
   };
 }
 
+/** Content types a browser may send cross-site without a CORS preflight (the Fetch standard's "simple" ones). */
+const SIMPLE_CONTENT_TYPES: ReadonlySet<string> = new Set(['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data']);
+
+/** Headers whose presence proves a preflight happened (a browser cannot send them cross-site without one); Apollo's names, so one rule serves /graphql and /ingest. */
+const PREFLIGHT_HEADERS = ['apollo-require-preflight', 'x-apollo-operation-name'] as const;
+
+/**
+ * CSRF prevention for `POST /ingest/*`, the rule Apollo applies to /graphql: a request with a
+ * simple content type (or none) must carry a header that forces a preflight
+ * (`apollo-require-preflight: 1`), so a page on another site cannot make a visitor's browser
+ * post events; 400 otherwise. JSON (`application/json`) and NDJSON
+ * (`application/x-ndjson`) bodies are not simple and pass as they are.
+ */
+export function ingestCsrfHook(metrics: Metrics) {
+  return (req: FastifyRequest, reply: FastifyReply, done: () => void): void => {
+    if (req.method !== 'POST' || !pathOf(req).startsWith('/ingest/')) return done();
+    const type = req.headers['content-type'];
+    const mime = type === undefined ? undefined : type.split(';')[0].trim().toLowerCase();
+    if ((mime !== undefined && !SIMPLE_CONTENT_TYPES.has(mime)) || PREFLIGHT_HEADERS.some((h) => (req.headers[h] ?? '') !== '')) return done();
+    metrics.requestsRefused.inc({ transport: 'http', reason: 'csrf' });
+    reply.code(400).send({
+      statusCode: 400,
+      error: 'Bad Request',
+      message: `ingest refused as a potential cross-site request forgery: content type ${mime === undefined ? '(none)' : `"${mime}"`} can be sent by any web page; send application/json or application/x-ndjson, or add the header "apollo-require-preflight: 1"`,
+    });
+  };
+}
+
 /** Cost of an HTTP route for the rate limit: one per request, or one per event of an ingest body. */
 export function httpCost(body: unknown): number {
   if (Array.isArray(body)) return Math.max(1, body.length);
