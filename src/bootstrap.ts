@@ -4,7 +4,7 @@
  */
 import 'reflect-metadata';
 import { fileURLToPath } from 'node:url';
-import { ValidationPipe, type INestApplication } from '@nestjs/common';
+import { BadRequestException, ValidationPipe, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppModule } from './app.module.js';
@@ -12,7 +12,7 @@ import { QueryFastPath } from './graphql/query-fast-path.js';
 import { DocumentScreen } from './graphql/security/document-screen.js';
 import { Metrics } from './ops/metrics.js';
 import { ApiKeys } from './security/api-keys.js';
-import { readJsonBody } from './ingest/json-body.js';
+import { BodyError, readJsonBody } from './ingest/json-body.js';
 import { httpAuthHook, ingestCsrfHook } from './security/http-auth.js';
 import type { TallyRuntime } from './settings/settings.module.js';
 
@@ -38,7 +38,11 @@ export async function createTally(runtime: TallyRuntime): Promise<INestApplicati
   // NDJSON, and nesting measured before a large body is parsed.
   fastify.addContentTypeParser(['application/x-ndjson', 'application/ndjson', 'text/plain'], { parseAs: 'string' }, (_req, body, done) => done(null, body));
   app.useBodyParser('application/json', { bodyLimit: MAX_BODY_BYTES }, (req, body, done) => {
-    done(null, readJsonBody(body.toString('utf8'), req.url.startsWith('/ingest/')));
+    try {
+      done(null, readJsonBody(body.toString('utf8'), req.url.startsWith('/ingest/')));
+    } catch (err) {
+      done(err instanceof BodyError ? new BadRequestException(err.message) : (err as Error), undefined);
+    }
   });
   // A page on another site cannot make a browser post events (the rule Apollo applies to /graphql).
   fastify.addHook('onRequest', ingestCsrfHook(app.get(Metrics)));
