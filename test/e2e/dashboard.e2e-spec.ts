@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { DEMO_PIPELINE_PATH } from '../../src/pipeline/load.js';
-import { ensureWebAssets, launchChromium, RESULTS_DIR, type Chromium } from '../support/browser.js';
+import { CHROMIUM_INSTALL_TIMEOUT_MS, ensureWebAssets, launchChromium, RESULTS_DIR, type Chromium } from '../support/browser.js';
 import { gqlData, startTally, type RunningTally } from '../support/app.js';
 
 const WAIT = { timeout: 15_000 };
@@ -32,10 +32,11 @@ describe('dashboard and GraphiQL in a browser', () => {
   };
 
   beforeAll(async () => {
+    // First, as it may install Debian's chromium (root and apt-get; a minute or so).
+    browser = await launchChromium();
     await ensureWebAssets();
     tally = await startTally(readFileSync(DEMO_PIPELINE_PATH, 'utf8'));
-    browser = await launchChromium();
-  });
+  }, CHROMIUM_INSTALL_TIMEOUT_MS);
   afterAll(async () => {
     await browser?.close();
     await tally?.close();

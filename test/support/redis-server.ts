@@ -2,12 +2,13 @@
 // benchmarks and the reference of the leaderboard/geo cross-checks. Not a Tally dependency.
 //
 //   const redis = await startRedis();   // { host, port, pid, version, stop() }
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { accessSync, closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { ensureDebianPackage, findCommand } from './debian-package.js';
 
 export interface RedisServer {
   host: string;
@@ -23,98 +24,27 @@ const HOST = '127.0.0.1';
 const READY_TIMEOUT_MS = 15_000;
 const STOP_GRACE_MS = 5_000;
 const DIR_PREFIX = 'tally-redis-';
-const INSTALL_HINT =
-  'Install it (Debian/Ubuntu: `sudo apt-get install redis-server`; it provides redis-server and redis-benchmark) ' +
-  'and make sure it is on PATH.';
-
-function say(msg: string): void {
-  process.stderr.write(`[redis] ${msg}\n`);
-}
-
-function findBinary(name: string): string | undefined {
-  const dirs = [...(process.env.PATH ?? '').split(delimiter).filter(Boolean), '/usr/bin', '/usr/sbin', '/usr/local/bin'];
-  for (const dir of dirs) {
-    const file = join(dir, name);
-    try {
-      accessSync(file, constants.X_OK);
-      return file;
-    } catch {
-      // keep looking
-    }
-  }
-  return undefined;
-}
 
 /** Path of `redis-server` on PATH or in /usr/bin, if any. */
 export function findRedisServer(): string | undefined {
-  return findBinary('redis-server');
+  return findCommand('redis-server');
 }
 
 /** Path of `redis-benchmark` (Debian package redis-tools, installed along with redis-server), if any. */
 export function findRedisBenchmark(): string | undefined {
-  return findBinary('redis-benchmark');
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** One installer at a time across processes (parallel test workers). */
-async function withInstallLock<T>(fn: () => T): Promise<T> {
-  const lock = join(tmpdir(), 'tally-redis-install.lock');
-  const deadline = Date.now() + 15 * 60_000;
-  for (;;) {
-    try {
-      mkdirSync(lock);
-      break;
-    } catch {
-      try {
-        if (Date.now() - statSync(lock).mtimeMs > 15 * 60_000) rmSync(lock, { recursive: true, force: true });
-      } catch {
-        // gone meanwhile
-      }
-      if (Date.now() > deadline) throw new Error(`Timed out waiting for another process installing redis-server (lock ${lock}).`);
-      await sleep(500);
-    }
-  }
-  try {
-    return fn();
-  } finally {
-    rmSync(lock, { recursive: true, force: true });
-  }
+  return findCommand('redis-benchmark');
 }
 
 /**
  * Returns the path of redis-server. When it is missing and this process runs as root, installs
- * Debian's `redis-server` package; otherwise throws an Error saying how to install it.
+ * Debian's `redis-server` package (it brings redis-benchmark too); otherwise throws an Error
+ * saying how to install it.
  */
-export async function ensureRedisServer(): Promise<string> {
-  const found = findRedisServer();
-  if (found) return found;
-  const isRoot = process.getuid?.() === 0;
-  if (!isRoot || !findBinary('apt-get')) {
-    throw new Error(`redis-server was not found (looked on PATH and in /usr/bin). ${INSTALL_HINT}`);
-  }
-  return withInstallLock(() => {
-    const again = findRedisServer();
-    if (again) return again;
-    say('redis-server not found; installing the Debian package: apt-get update && apt-get install -y redis-server ...');
-    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-    const steps: [string, string[]][] = [
-      ['apt-get', ['update']],
-      ['apt-get', ['install', '-y', 'redis-server']],
-    ];
-    for (const [cmd, args] of steps) {
-      const res = spawnSync(cmd, args, { env, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-      if (res.status !== 0) {
-        const out = `${res.stdout ?? ''}${res.stderr ?? ''}${res.error ? String(res.error) : ''}`.trim().split('\n').slice(-15).join('\n');
-        throw new Error(`Installing redis-server failed at \`${cmd} ${args.join(' ')}\` (exit ${res.status}):\n${out}\n${INSTALL_HINT}`);
-      }
-    }
-    const installed = findRedisServer();
-    if (!installed) throw new Error(`apt-get installed redis-server but it is still not found. ${INSTALL_HINT}`);
-    say(`installed ${installed}`);
-    return installed;
-  });
+export function ensureRedisServer(): Promise<string> {
+  return ensureDebianPackage('redis-server', 'redis-server', { tag: 'redis', hint: 'the package provides redis-server and redis-benchmark' });
 }
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function freePort(): Promise<number> {
   const server = createServer();
