@@ -47,8 +47,9 @@ export async function createTally(runtime: TallyRuntime): Promise<INestApplicati
   // A page on another site cannot make a browser post events (the rule Apollo applies to /graphql).
   fastify.addHook('onRequest', ingestCsrfHook(app.get(Metrics)));
   // Static files answer without a key (http-auth.ts, STATIC_ROUTE); every data call they make goes
-  // through /graphql.
-  await app.useStaticAssets({ root: PUBLIC_DIR, prefix: '/', index: 'index.html' });
+  // through /graphql. A directory without its trailing slash (`/graphiql`) is redirected to it
+  // (`/graphiql/`): served in place, the page's relative URLs would miss its scripts.
+  await app.useStaticAssets({ root: PUBLIC_DIR, prefix: '/', index: 'index.html', redirect: true });
   // A browser opening /graphql (a page load, not an API call) lands on the bundled GraphiQL.
   fastify.addHook('onRequest', (req, reply, done) => {
     if (req.method === 'GET' && req.routeOptions.url === '/graphql' && (req.query as { query?: unknown }).query === undefined && (req.headers.accept ?? '').includes('text/html')) {

@@ -49,7 +49,8 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
-  log.info({ url: `${baseUrl(app)}/graphql`, mode: settings.kafkaBrokers.length > 0 ? 'kafka' : 'embedded', pipeline: settings.pipelinePath }, 'tally is serving');
+  const base = baseUrl(app);
+  log.info({ url: `${base}/graphql`, dashboard: `${base}/`, graphiql: `${base}/graphiql`, mode: settings.kafkaBrokers.length > 0 ? 'kafka' : 'embedded', pipeline: settings.pipelinePath }, 'tally is serving');
 }
 
 main().catch((err: unknown) => {

@@ -134,8 +134,10 @@ describe('dashboard and GraphiQL in a browser', () => {
 
   it('runs a query in GraphiQL (bundled, no CDN) and shows the answer', async () => {
     const query = '{ leaderboard(name: "top_players", limit: 2) { rank member score } }';
-    const { page, problems } = await open(`/graphiql/?query=${encodeURIComponent(query)}`);
+    // opened as the README writes it, without the trailing slash: redirected to /graphiql/
+    const { page, problems } = await open(`/graphiql?query=${encodeURIComponent(query)}`);
     await page.waitForSelector('.graphiql-execute-button', WAIT);
+    expect(page.url()).toBe(`${tally.url}/graphiql/?query=${encodeURIComponent(query)}`);
     await page.click('.graphiql-execute-button');
     await page.waitForFunction(`/"member":\\s*"bob"/.test(document.querySelector('.graphiql-response')?.textContent.replace(/\\u00a0/g, ' ') ?? '')`, undefined, WAIT);
     const answer = ((await page.locator('.graphiql-response').textContent()) ?? '').replace(/\u00a0/g, ' ');
