@@ -78,6 +78,14 @@ export type Change =
   | { kind: 'fence'; index: string; fence: string; member: string; enter: boolean; lat: number; lon: number; ts: number };
 
 export const featureTopic = (name: string, entity?: string): string => (entity === undefined ? `feature:${name}` : `feature:${name}:${entity}`);
+/** The family of featureBeforeTopic(). */
+export const FEATURE_BEFORE = 'feature-before';
+/**
+ * Published just before an event of a feature is applied (only while something also listens
+ * to the feature's own topics): a threshold watch reads the entity's value as it was, so a
+ * drained window re-arms before the event takes it up again.
+ */
+export const featureBeforeTopic = (name: string): string => `${FEATURE_BEFORE}:${name}`;
 export const viewTopic = (name: string, entity: string): string => `view:${name}:${entity}`;
 export const leaderboardTopic = (name: string): string => `leaderboard:${name}`;
 export const geoTopic = (name: string): string => `geo:${name}`;

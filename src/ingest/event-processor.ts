@@ -8,7 +8,7 @@ import type { Logger } from '../ops/logger.js';
 import { RateLimitedLog } from '../ops/logger.js';
 import type { MemoryGuard } from '../ops/memory-guard.js';
 import type { Metrics } from '../ops/metrics.js';
-import { featureTopic, fenceTopic, geoTopic, leaderboardTopic, viewTopic, type Change, type ChangeFeed } from '../changes/change-feed.js';
+import { FEATURE_BEFORE, featureBeforeTopic, featureTopic, fenceTopic, geoTopic, leaderboardTopic, viewTopic, type Change, type ChangeFeed } from '../changes/change-feed.js';
 import type { FeatureStore, ViewStore } from '../features/index.js';
 import type { FenceEvent, GeoStore } from '../geo/index.js';
 import type { LeaderboardStore } from '../leaderboard/index.js';
@@ -200,14 +200,18 @@ export class EventProcessor {
     const changes = this.changes;
     for (const u of routed.updates) {
       switch (u.store) {
-        case 'feature':
+        case 'feature': {
+          // Topics and changes are built only when someone listens to this feature. Threshold
+          // watches also look at the entity just before the event (featureBeforeTopic).
+          const listened = changes.listening('feature', u.name);
+          if (listened && changes.listening(FEATURE_BEFORE, u.name)) changes.publish(featureBeforeTopic(u.name), { kind: 'feature', name: u.name, entity: u.entity, ts });
           this.stores.features.update(u.name, u.entity, u.value, ts);
-          // Topics and changes are built only when someone listens to this feature.
-          if (changes.listening('feature', u.name)) {
+          if (listened) {
             changes.publish(featureTopic(u.name, u.entity), { kind: 'feature', name: u.name, entity: u.entity, ts });
             changes.publish(featureTopic(u.name), { kind: 'feature', name: u.name, entity: u.entity, ts });
           }
           break;
+        }
         case 'view': {
           const stale = this.stores.views.upsert(u.name, u.entity, u.fields, ts);
           if (stale > 0) this.metrics.viewStaleUpdates.inc({ view: u.name }, stale);

@@ -352,6 +352,22 @@ export class WindowedAggregator {
     return { value: merged === 0 ? emptyValue : agg.finalize(acc), lastEventAt };
   }
 
+  /**
+   * The first time after `now` at which a tile can leave window `label` (its value can change
+   * with no event), Infinity for lifetime. Tile k leaves at (k + 1) * width + W (see
+   * tiling.ts), so these times are W mod width past a multiple of the width.
+   */
+  nextExpiryAt(label: string, now: number): number {
+    const w = this.windowIndex.get(label);
+    if (w === undefined) throw new UnknownFeatureError(`feature "${this.name}" has no window "${label}" (windows: ${this.windows.join(', ')})`);
+    if (!Number.isFinite(w.ms)) return Number.POSITIVE_INFINITY;
+    const width = this.series[w.series].width;
+    const offset = w.ms % width;
+    let t = Math.floor((now - offset) / width) * width + offset;
+    while (t <= now) t += width;
+    return t;
+  }
+
   /** Newest event time of `entity`, or null. */
   lastEventAt(entity: string): number | null {
     const slots = this.entities.get(entity);

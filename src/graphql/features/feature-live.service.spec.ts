@@ -12,6 +12,7 @@ const pipeline = parsePipeline(
 sources: [{ name: tx, timestamp: ts, lateness: 1h }]
 features:
   - { name: spend, source: tx, entity: card, aggregation: sum, field: amount, windows: [1h] }
+  - { name: amt, source: tx, entity: card, aggregation: sum, field: amount, windows: [5s] }
 `,
   'test',
 );
@@ -24,11 +25,11 @@ function setup() {
   const changes = new ChangeFeed<Change>();
   const processor = new EventProcessor(new Router(pipeline), stores, changes, new Metrics(), createLogger('silent'), clock);
   const live = new FeatureLiveService(stores.features, changes, clock);
-  const send = (card: string, amount: number) => {
-    now += 1_000;
+  const send = (card: string, amount: number, after = 1_000) => {
+    now += after;
     processor.ingest('tx', [{ card, amount, ts: now }]);
   };
-  return { live, send, changes };
+  return { live, send, changes, wait: (ms: number) => (now += ms) };
 }
 
 describe(FeatureLiveService.name, () => {
@@ -75,6 +76,40 @@ describe(FeatureLiveService.name, () => {
     const pc = c.next();
     send('c1', 4);
     expect((await pc).value).toMatchObject({ value: 7 });
+  });
+
+  it('alerts again on a card that went quiet and came back: a drained window re-arms the threshold', async () => {
+    const { live, send } = setup();
+    const alerts = live.featureThreshold('amt', '5s', 1000);
+    const first = alerts.next();
+    send('c1', 1200);
+    expect((await first).value).toMatchObject({ entity: 'c1', window: '5s', value: 1200 });
+    const second = alerts.next();
+    send('c1', 10); // still above: no second alert
+    send('c1', 1500, 8_000); // 8 s later the window had drained
+    expect((await second).value).toMatchObject({ entity: 'c1', value: 1500 });
+    await alerts.return();
+  });
+
+  it('pushes a crossing that tiles leaving the window cause, with no event, on its own timer', async () => {
+    // min over 5 s rises when its smallest value leaves the window.
+    let now = T0;
+    const minPipeline = parsePipeline(`
+sources: [{ name: tx, timestamp: ts }]
+features: [{ name: low, source: tx, entity: card, aggregation: min, field: amount, windows: [5s] }]
+`);
+    const stores = storesFor(minPipeline);
+    const changes = new ChangeFeed<Change>();
+    const processor = new EventProcessor(new Router(minPipeline), stores, changes, new Metrics(), createLogger('silent'), () => now);
+    const live = new FeatureLiveService(stores.features, changes, () => now);
+    const lows = live.featureThreshold('low', '5s', 50);
+    processor.ingest('tx', [{ card: 'm', amount: 10, ts: now }]);
+    now += 3_000;
+    processor.ingest('tx', [{ card: 'm', amount: 90, ts: now }]);
+    const rise = lows.next();
+    now += 2_600; // the 10 has left the window, the 90 remains: the next timer tick sees it
+    expect((await rise).value).toMatchObject({ entity: 'm', value: 90 });
+    await lows.return();
   });
 
   it('refuses an unknown feature or window before subscribing', () => {

@@ -8,8 +8,8 @@
  * and handed to the others as is (so sharedSubscribe executes it once per document).
  */
 import { Inject, Injectable } from '@nestjs/common';
-import { FeatureStore } from '../../features/index.js';
-import { featureTopic, type Change, type ChangeFeed } from '../../changes/change-feed.js';
+import { FeatureStore, ThresholdWatch, type Crossing } from '../../features/index.js';
+import { featureBeforeTopic, featureTopic, type Change, type ChangeFeed } from '../../changes/change-feed.js';
 import { CHANGES, CLOCK } from '../../settings/tokens.js';
 import { CoalescingQueue } from '../live/coalescing-queue.js';
 import { toFeatureValueModel, type FeatureValue } from './models/feature-value.model.js';
@@ -85,30 +85,49 @@ export class FeatureLiveService {
   }
 
   /**
-   * Emits when an entity's window value goes from at or below `above` to above it; an entity
-   * must fall back to or below the threshold before it can emit again (one alert per crossing).
+   * Emits when an entity's window value goes from at or below `above` to above it, for any
+   * reason: an event, or tiles leaving the window (ThresholdWatch, evaluated around each event
+   * and at each time a tile leaves the window). An entity re-arms once its value is at or below
+   * the threshold again, also for any reason, so a card that went quiet and comes back with a
+   * burst alerts again. Crossings of one entity within one coalescing tick merge into the last.
    */
   featureThreshold(name: string, window: string, above: number): CoalescingQueue<ThresholdCrossing> {
-    const f = this.store.feature(name);
-    if (!f.hasWindow(window)) this.store.read(name, '', window, this.clock()); // throws, naming the window
-    const over = new Set<string>();
-    let unsubscribe = () => {};
-    const queue = new CoalescingQueue<ThresholdCrossing>(() => unsubscribe());
-    unsubscribe = this.changes.subscribe(featureTopic(name), (change) => {
-      if (change.kind !== 'feature') return;
-      const entity = change.entity;
-      queue.offer(entity, () => {
-        const now = this.clock();
-        const value = f.read(entity, window, now).value;
-        if (value === null || value <= above) {
-          over.delete(entity);
-          return undefined;
-        }
-        if (over.has(entity)) return undefined;
-        over.add(entity);
-        return { name, entity, window, value, at: new Date(now) };
-      });
+    const watch = new ThresholdWatch(this.store.feature(name), window, above); // throws for an unknown feature or window
+    let timer: NodeJS.Timeout | undefined;
+    const stops: (() => void)[] = [];
+    const queue = new CoalescingQueue<ThresholdCrossing>(() => {
+      clearTimeout(timer);
+      for (const stop of stops) stop();
     });
+    const push = (c: Crossing, now: number): void => {
+      const crossing: ThresholdCrossing = { name, entity: c.entity, window, value: c.value, at: new Date(now) };
+      queue.offer(c.entity, () => crossing);
+    };
+    stops.push(this.changes.subscribe(featureBeforeTopic(name), (change) => watch.before((change as { entity: string }).entity, this.clock())));
+    stops.push(
+      this.changes.subscribe(featureTopic(name), (change) => {
+        if (change.kind !== 'feature') return;
+        const now = this.clock();
+        const c = watch.after(change.entity, now);
+        if (c !== undefined) push(c, now);
+      }),
+    );
+    // At each time a tile leaves the window; a lifetime window never drains.
+    const schedule = (): void => {
+      const now = this.clock();
+      const next = watch.nextExpiryAt(now);
+      if (!Number.isFinite(next)) return;
+      timer = setTimeout(() => {
+        const at = this.clock();
+        for (const c of watch.expire(at)) push(c, at);
+        schedule();
+      }, next - now + EXPIRY_SLACK_MS);
+      timer.unref();
+    };
+    schedule();
     return queue;
   }
 }
+
+/** Past a tile's expiry time before re-evaluating, so the read is sure to see it gone (timers may fire a little early). */
+const EXPIRY_SLACK_MS = 5;
