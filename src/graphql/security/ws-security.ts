@@ -60,6 +60,12 @@ interface Connection {
   /** Since when the send buffer has held bytes with no message sent; undefined when moving. */
   stalledSince?: number;
   sentAtStall: number;
+  /**
+   * Ids of the operations admitted on this connection that may still run. graphql-ws keeps an
+   * operation in ctx.subscriptions until it ends, refused ones too while their error is being
+   * sent; only the admitted ones count against TALLY_WS_MAX_SUBSCRIPTIONS.
+   */
+  operations: Set<string>;
 }
 
 export class WsSecurity {
@@ -95,7 +101,7 @@ export class WsSecurity {
       path,
       connectionInitWaitTimeout: this.limits.wsInitTimeoutMs,
       onConnect: (ctx: WsContext) => this.onConnect(ctx),
-      onSubscribe: (ctx: WsContext, id: string, payload: { query: string; operationName?: string | null; variables?: Record<string, unknown> | null }) => this.onSubscribe(ctx, payload),
+      onSubscribe: (ctx: WsContext, id: string, payload: { query: string; operationName?: string | null; variables?: Record<string, unknown> | null }) => this.onSubscribe(ctx, id, payload),
       // Returning the result makes graphql-ws send it as is (JSON.stringify calls GraphQLError's
       // toJSON, as graphql-ws would) instead of copying it twice per message.
       onNext: (ctx: WsContext, _id: string, _payload: unknown, _args: unknown, result: unknown) => this.onNext(ctx, result),
@@ -133,20 +139,19 @@ export class WsSecurity {
       return false;
     }
     this.perKey.set(principal.id, open + 1);
-    this.connections.set(socket, { principal, sent: 0, sentAtStall: 0 });
+    this.connections.set(socket, { principal, sent: 0, sentAtStall: 0, operations: new Set() });
     this.metrics.wsConnections.set(this.connections.size);
     this.timer ??= setInterval(() => this.checkStalls(Date.now()), Math.max(10, Math.min(1_000, this.limits.wsSlowConsumerTimeoutMs / 4))).unref();
     return true;
   }
 
-  private onSubscribe(ctx: WsContext, payload: { query: string; operationName?: string | null; variables?: Record<string, unknown> | null }) {
+  private onSubscribe(ctx: WsContext, id: string, payload: { query: string; operationName?: string | null; variables?: Record<string, unknown> | null }) {
     const connection = this.connections.get(ctx.extra.socket);
     if (connection === undefined) return [new GraphQLError('not authenticated', { extensions: { code: 'UNAUTHENTICATED' } })];
-    // graphql-ws has already registered this operation in ctx.subscriptions.
-    const live = Object.keys(ctx.subscriptions).length;
-    if (live > this.limits.wsMaxSubscriptions) {
+    const live = liveOperations(connection.operations, id, ctx.subscriptions);
+    if (live >= this.limits.wsMaxSubscriptions) {
       this.gate.refused('ws', 'too-many-subscriptions');
-      return [new GraphQLError(`this connection already runs ${live - 1} operations; at most ${this.limits.wsMaxSubscriptions}`, { extensions: { code: 'TOO_MANY_SUBSCRIPTIONS' } })];
+      return [new GraphQLError(`this connection already runs ${live} operations; at most ${this.limits.wsMaxSubscriptions}`, { extensions: { code: 'TOO_MANY_SUBSCRIPTIONS' } })];
     }
     const schema = this.schema();
     let document = this.documents.get(payload.query);
@@ -172,6 +177,7 @@ export class WsSecurity {
     const variables = payload.variables ?? undefined;
     const refusal = this.gate.admit(connection.principal, schema, document, operation, variables, 'ws');
     if (refusal) return [refusal];
+    connection.operations.add(id);
     return { schema, document, operationName: payload.operationName, variableValues: variables };
   }
 
@@ -222,6 +228,18 @@ export class WsSecurity {
     this.metrics.subscriptionDropped.inc(queueTotals.dropped - this.reported.dropped);
     this.reported = { coalesced: queueTotals.coalesced, dropped: queueTotals.dropped };
   }
+}
+
+/**
+ * How many admitted operations of a connection still run, before deciding on operation `id`:
+ * forgets those graphql-ws no longer holds (it removes an operation from `subscriptions` when
+ * it ends, however it ends) and `id` itself (graphql-ws has just registered it; a client may
+ * reuse the id of an operation that ended).
+ */
+export function liveOperations(admitted: Set<string>, id: string, subscriptions: Readonly<Record<string, unknown>>): number {
+  admitted.delete(id);
+  for (const op of admitted) if (!Object.hasOwn(subscriptions, op)) admitted.delete(op);
+  return admitted.size;
 }
 
 /**
