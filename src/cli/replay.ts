@@ -5,6 +5,7 @@
  * own, so running instances keep their partitions, and shows a progress bar while the
  * partitions are read up to the offsets they had when the replay started.
  */
+import { parseIsoTime } from '../pipeline/time.js';
 import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { INestApplication } from '@nestjs/common';
@@ -57,7 +58,7 @@ Exit status: 0 done, 1 failed (Kafka unreachable, offsets gone, ...), 2 wrong us
     const brokers = str(options.brokers) ?? process.env.KAFKA_BROKERS ?? '';
     if (brokers.trim() === '') throw new UsageError('name the Kafka brokers: --brokers HOST:PORT (or set KAFKA_BROKERS)');
     const digestAt = str(options['digest-at']);
-    if (digestAt !== undefined && Number.isNaN(Date.parse(digestAt))) throw new UsageError(`--digest-at: "${digestAt}" is not an ISO-8601 time`);
+    if (digestAt !== undefined && Number.isNaN(parseIsoTime(digestAt))) throw new UsageError(`--digest-at: "${digestAt}" is not an ISO-8601 time (UTC unless it names a zone)`);
     const snapshots = join(resolve(dataDir), 'snapshots');
     if (!options.resume && existsSync(snapshots) && readdirSync(snapshots).some((f) => f.endsWith('.tsnap'))) {
       io.err(`tally replay: ${snapshots} already holds snapshots; choose an empty directory, or --resume to continue from the newest\n`);
@@ -114,7 +115,7 @@ Exit status: 0 done, 1 failed (Kafka unreachable, offsets gone, ...), 2 wrong us
         return EXIT.failed;
       }
       const info = await durability.snapshot('replay');
-      const digest = await durability.digest(digestAt === undefined ? undefined : Date.parse(digestAt));
+      const digest = await durability.digest(digestAt === undefined ? undefined : parseIsoTime(digestAt));
       const seconds = (Date.now() - started) / 1000;
       io.out(summary(progress.applied, ranges.length, seconds, info, digest));
       return EXIT.ok;

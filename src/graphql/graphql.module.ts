@@ -1,4 +1,5 @@
 import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
+import { DateTimeScalar } from './scalars/date-time.scalar.js';
 import { ApolloDriver, type ApolloDriverConfig } from '@nestjs/apollo';
 import { Inject, Module, type OnModuleInit } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
@@ -51,6 +52,8 @@ import { StatsService } from './stats/stats.service.js';
         // TALLY_SCHEMA_FILE: write the generated schema there (`npm run schema` writes schema.gql).
         autoSchemaFile: process.env.TALLY_SCHEMA_FILE || true,
         sortSchema: true,
+        // Date fields and arguments use Tally's DateTime (a time without a zone is UTC).
+        buildSchemaOptions: { scalarsMap: [{ type: Date, scalar: DateTimeScalar }] },
         // plugins, parseOptions (token limit) and subscriptions: keys, roles, demand control and
         // rate limits on HTTP and WebSocket alike (src/graphql/security). Apollo's cache-control
         // plugin is off: Tally sets no cache hints, and its per-field hook cost ~16 % of the CPU

@@ -1,4 +1,5 @@
-import { Field, GraphQLISODateTime, ObjectType } from '@nestjs/graphql';
+import { Field, ObjectType } from '@nestjs/graphql';
+import { DateTimeScalar } from '../../scalars/date-time.scalar.js';
 import { GraphQLJSON } from 'graphql-type-json';
 import type { OnlineRow } from '../../../features/index.js';
 
@@ -6,7 +7,7 @@ import type { OnlineRow } from '../../../features/index.js';
 export class FeatureRow {
   @Field() entity!: string;
   @Field(() => [GraphQLJSON], { nullable: 'items' }) values!: unknown[];
-  @Field(() => [GraphQLISODateTime], { nullable: 'items', description: 'Per value, the event time it reflects.' }) freshness!: (Date | null)[];
+  @Field(() => [DateTimeScalar], { nullable: 'items', description: 'Per value, the event time it reflects.' }) freshness!: (Date | null)[];
 }
 
 /** A Date that keeps its ISO string once serialised. */
