@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
@@ -99,6 +99,29 @@ describe(SnapshotDirectory.name, () => {
     expect(snapshot?.meta.generation).toBe(1);
     expect(skipped).toEqual([]);
     await pending.abort();
+  });
+
+  it('removes at start every snapshot temp file a crash left, whatever generation its name holds, and nothing else', async () => {
+    await writeGeneration(sut, stores(10));
+    const killed = await sut.create(2); // a write the process did not live to finish
+    await killed.encoder.header(T0);
+    const leftovers = ['snapshot-000000000002.tsnap.tmp', 'snapshot-1000000000000.tsnap.tmp', 'snapshot-7.tsnap.tmp', 'copy of snapshot-000000000001.tsnap.tmp'];
+    for (const name of leftovers.slice(1)) writeFileSync(join(root, name), 'half a snapshot');
+    const others = ['snapshot-000000000001.tsnap', 'snapshot-000000000000.tsnap.corrupt', 'snapshot-000000000001.tsnap.tmp.note', 'notes.tmp'];
+    for (const name of others.slice(1)) writeFileSync(join(root, name), 'kept');
+    expect(readdirSync(root).sort()).toEqual([...leftovers, ...others].sort());
+    expect(await sut.removeLeftovers()).toBe(leftovers.length);
+    expect(readdirSync(root).sort()).toEqual([...others].sort());
+    expect((await sut.loadNewest()).snapshot?.meta.generation).toBe(1);
+    expect(await sut.removeLeftovers()).toBe(0);
+    await killed.abort();
+  });
+
+  it('counts only the temp files it could delete', async () => {
+    mkdirSync(join(root, 'snapshot-000000000009.tsnap.tmp')); // not a file: unlink fails
+    writeFileSync(join(root, 'snapshot-000000000008.tsnap.tmp'), 'half a snapshot');
+    expect(await sut.removeLeftovers()).toBe(1);
+    expect(readdirSync(root)).toEqual(['snapshot-000000000009.tsnap.tmp']);
   });
 
   describe('corrupt newest generation: detected, previous one used, no crash', () => {

@@ -5,7 +5,8 @@
  * A generation is written to `snapshot-<generation>.tsnap.tmp`, fsynced, renamed to
  * `snapshot-<generation>.tsnap` and the directory fsynced (rename is atomic on POSIX file
  * systems), so a crash leaves either the previous generations alone or the new one complete;
- * a leftover `.tmp` is never read and is deleted at the next prune. A file that fails its
+ * a leftover `.tmp` is never read, and is deleted at the next start (removeLeftovers) and at
+ * each prune. A file that fails its
  * checks at start-up is renamed `.corrupt` (kept for inspection) and the previous generation
  * is used instead.
  */
@@ -143,6 +144,8 @@ function inspectBuffer(path: string, buf: Buffer): { inspection: SnapshotInspect
 }
 
 const NAME = /^snapshot-(\d{12})\.tsnap$/;
+/** A snapshot temp file: `snapshot-<generation>.tsnap.tmp` as create() names it, or any other `.tsnap.tmp`. */
+const TEMP = /\.tsnap\.tmp$/;
 const fileName = (generation: number) => `snapshot-${String(generation).padStart(12, '0')}.tsnap`;
 
 export interface SnapshotFileInfo {
@@ -257,19 +260,25 @@ export class SnapshotDirectory {
     for (const f of all.slice(keep)) await unlink(f.path).catch(() => undefined);
     const oldest = kept.at(-1)?.generation ?? Infinity;
     for (const n of await readdir(this.dir).catch(() => [] as string[])) {
-      const m = /^snapshot-(\d{12})\.tsnap\.(tmp|corrupt)$/.exec(n);
-      if (m && (m[2] === 'tmp' || Number(m[1]) < oldest)) await unlink(join(this.dir, n)).catch(() => undefined);
+      const m = /^snapshot-(\d{12})\.tsnap\.corrupt$/.exec(n);
+      if (TEMP.test(n) || (m && Number(m[1]) < oldest)) await unlink(join(this.dir, n)).catch(() => undefined);
     }
     return kept;
   }
 
-  /** Deletes temp files of writes a crash interrupted (they are never read). */
+  /**
+   * Deletes the temp files of writes a crash interrupted (they are never read): every
+   * `.tsnap.tmp` here, whatever the generation in its name. Returns how many were deleted.
+   */
   async removeLeftovers(): Promise<number> {
     let n = 0;
     for (const name of await readdir(this.dir).catch(() => [] as string[])) {
-      if (/^snapshot-\d{12}\.tsnap\.tmp$/.test(name)) {
-        await unlink(join(this.dir, name)).catch(() => undefined);
+      if (!TEMP.test(name)) continue;
+      try {
+        await unlink(join(this.dir, name));
         n++;
+      } catch {
+        // gone meanwhile, or not ours to delete: not counted
       }
     }
     return n;
