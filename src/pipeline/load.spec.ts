@@ -108,7 +108,7 @@ features:
     expect(problems).toEqual([
       'features[1].source: unknown source "transactionz" (declared: transactions)',
       'features[1].windows[1]: "5x" is not a duration (e.g. 30s, 5m, 1h, 7d or lifetime)',
-      'features[2].aggregation: must be one of count, sum, min, max, avg, distinct, quantile, last',
+      'features[2].aggregation: "median" must be one of count, sum, min, max, avg, distinct, quantile, last',
       'features[2].name: duplicate name "ok" (also features[0])',
     ]);
   });
@@ -117,21 +117,79 @@ features:
     ['a missing required field', 'sources: [{ name: s }]\nfeatures: [{ name: f, source: s, aggregation: count, windows: [1m] }]', 'features[0].entity: is missing'],
     ['a field a sum needs', 'sources: [{ name: s }]\nfeatures: [{ name: f, source: s, entity: k, aggregation: sum, windows: [1m] }]', 'features[0].field: is missing; "sum" aggregates a field'],
     ['a quantile without its rank', 'sources: [{ name: s }]\nfeatures: [{ name: f, source: s, entity: k, aggregation: quantile, field: x, windows: [1m] }]', 'features[0].quantile: is missing'],
-    ['an unknown setting', 'sources: [{ name: s, lateness: 5s, colour: red }]\nfeatures: [{ name: f, source: s, entity: k, aggregation: count, windows: [1m] }]', 'sources[0].colour: is not a known setting'],
+    ['an unknown setting', 'sources: [{ name: s, lateness: 5s, colour: red }]\nfeatures: [{ name: f, source: s, entity: k, aggregation: count, windows: [1m] }]', 'sources[0].colour: "colour" is not a known setting'],
     ['a bad lateness', 'sources: [{ name: s, lateness: soon }]\nfeatures: [{ name: f, source: s, entity: k, aggregation: count, windows: [1m] }]', 'sources[0].lateness: "soon" is not a duration'],
-    ['an empty windows list', 'sources: [{ name: s }]\nfeatures: [{ name: f, source: s, entity: k, aggregation: count, windows: [] }]', 'features[0].windows: must contain at least 1 elements'],
+    ['an empty windows list', 'sources: [{ name: s }]\nfeatures: [{ name: f, source: s, entity: k, aggregation: count, windows: [] }]', 'features[0].windows: [] must contain at least 1 elements'],
     ['a duplicate window', 'sources: [{ name: s }]\nfeatures: [{ name: f, source: s, entity: k, aggregation: count, windows: [1m, 1m] }]', 'features[0].windows[1]: duplicate window "1m"'],
     ['a bad view field type', 'sources: [{ name: s }]\nviews: [{ name: v, source: s, entity: k, fields: { a: decimal } }]', 'views[0].fields.a: "decimal" is not a field type'],
-    ['a fence with no shape', 'sources: [{ name: s }]\ngeo: [{ name: g, source: s, member: m, lat: la, lon: lo, fences: [{ name: f }] }]', 'geo[0].fences[0]: needs exactly one of circle or polygon'],
+    ['a fence with no shape', 'sources: [{ name: s }]\ngeo: [{ name: g, source: s, member: m, lat: la, lon: lo, fences: [{ name: f }] }]', 'geo[0].fences[0]: fence "f" has neither circle nor polygon; it needs exactly one'],
     ['a polygon point out of range', 'sources: [{ name: s }]\ngeo: [{ name: g, source: s, member: m, lat: la, lon: lo, fences: [{ name: f, polygon: [[1, 2], [91, 2], [1, 3]] }] }]', 'geo[0].fences[0].polygon[1]: [91,2] is outside'],
-    ['a leaderboard mode', 'sources: [{ name: s }]\nleaderboards: [{ name: l, source: s, member: m, score: x, mode: sum }]', 'leaderboards[0].mode: must be one of incr, max, set'],
+    ['a leaderboard mode', 'sources: [{ name: s }]\nleaderboards: [{ name: l, source: s, member: m, score: x, mode: sum }]', 'leaderboards[0].mode: "sum" must be one of incr, max, set'],
     ['a name shared by a feature and a view', 'sources: [{ name: s }]\nfeatures: [{ name: x, source: s, entity: k, aggregation: count, windows: [1m] }]\nviews: [{ name: x, source: s, entity: k, fields: { a: int } }]', 'views[0].name: name "x" is already used by features[0].name'],
     ['two sources on one topic', 'sources: [{ name: a, topic: t }, { name: b, topic: t }]\nfeatures: [{ name: f, source: a, entity: k, aggregation: count, windows: [1m] }]', 'sources[1].topic: topic "t" is already read by sources[0]'],
     ['a file that declares nothing', 'sources: [{ name: s }]', '(root): declares nothing to compute'],
     ['text that is not YAML', 'sources: [ {', 'not valid YAML or JSON'],
-    ['a document that is not a mapping', '- 1\n- 2', '(root): must be a mapping'],
+    ['a document that is not a mapping', '- 1\n- 2', '(root): [1,2] is not a mapping'],
   ])('refuses %s', (_what, text, expected) => {
     expect(problemsOf(text).join('\n')).toContain(expected);
+  });
+
+  it('quotes the value it refuses in every problem', () => {
+    const problems = problemsOf(`
+sources:
+  - { name: s, lateness: 5, colour: red }
+  - 7
+features:
+  - { name: 9lives, source: 3, entity: "a..b", aggregation: median-ish, windows: 1m }
+  - { name: f, source: s, entity: k, aggregation: sum, field: x, quantile: 0.5, windows: [1m, 90] }
+  - { name: q, source: s, entity: k, aggregation: quantile, field: x, quantile: 1.5, windows: [1m] }
+views:
+  - { name: v, source: s, entity: k, fields: 3 }
+  - { name: w, source: s, entity: k, fields: {} }
+leaderboards:
+  - { name: l, source: s, member: m, score: x, mode: sum, period: year, keep: 2000, ties: x }
+geo:
+  - name: g
+    source: s
+    member: m
+    lat: la
+    lon: lo
+    fences:
+      - { name: a, circle: { lat: 91, lon: 0, radiusMeters: -1 } }
+      - { name: b, polygon: [[1, 2], [3, 4]] }
+      - { name: c, circle: { lat: 1, lon: 1, radiusMeters: 1 }, polygon: [[1, 2], [3, 4], [5, 6]] }
+`);
+    expect(problems).toEqual([
+      'sources[0].colour: "colour" is not a known setting',
+      'sources[0].lateness: 5 must be a string',
+      'sources[1]: 7 must be a mapping',
+      'features[0].aggregation: "median-ish" must be one of count, sum, min, max, avg, distinct, quantile, last',
+      'features[0].entity: "a..b" must be a field path such as "card_id" or "card.id"',
+      'features[0].name: "9lives" must be a name of letters, digits, "_", "-" or "." starting with a letter or "_"',
+      'features[0].source: 3 must be a string',
+      'features[0].windows: "1m" must be an array',
+      'features[1].quantile: 0.5 given, but a rank only applies to the quantile aggregation, not "sum"',
+      'features[1].windows[1]: 90 is not a duration (e.g. 30s, 5m, 1h, 7d or lifetime)',
+      'features[2].quantile: 1.5 must not be greater than 1',
+      'views[0].fields: 3 must be an object',
+      'views[1].fields: {} declares no field; name at least one with its type',
+      'leaderboards[0].keep: 2000 must not be greater than 1000',
+      'leaderboards[0].mode: "sum" must be one of incr, max, set',
+      'leaderboards[0].period: "year" must be one of all, hour, day, week',
+      'leaderboards[0].ties: "x" must be one of redis, first',
+      'geo[0].fences[0].circle.lat: 91 must not be greater than 85.05112878',
+      'geo[0].fences[0].circle.radiusMeters: -1 must not be less than 0',
+      'geo[0].fences[1].polygon: [[1,2],[3,4]] has 2 points; a polygon needs at least 3',
+      'geo[0].fences[2]: fence "c" has both circle and polygon; it needs exactly one',
+    ]);
+  });
+
+  it('quotes a long value cut short, and says what a file that is no mapping holds', () => {
+    const long = 'x'.repeat(200);
+    const [problem] = problemsOf(`sources: [{ name: s }]\nfeatures: [{ name: f, source: s, entity: k, aggregation: ${long}, windows: [1m] }]`);
+    expect(problem).toBe(`features[0].aggregation: "${'x'.repeat(78)}\u2026 must be one of count, sum, min, max, avg, distinct, quantile, last`);
+    expect(problemsOf('"just text"')).toEqual(['(root): "just text" is not a mapping; the file must be a mapping with `sources` and at least one of features, views, leaderboards, geo']);
+    expect(problemsOf('')).toEqual(['(root): null is not a mapping; the file must be a mapping with `sources` and at least one of features, views, leaderboards, geo']);
   });
 
   it('loads the bundled demo pipeline', () => {

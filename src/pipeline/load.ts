@@ -1,8 +1,9 @@
 /**
  * Loading the pipeline file: YAML or JSON text -> shape check (class-validator) -> semantic
  * checks (durations, references, duplicates) -> the normalised `Pipeline`. Every problem is
- * collected and reported with its path (`features[1].windows[0]: "5x" is not a duration`),
- * so a user fixes a file in one round. This is the only file that imports the YAML parser.
+ * collected and reported with its path and the value found there
+ * (`features[1].windows[0]: "5x" is not a duration`), so a user fixes a file in one round.
+ * This is the only file that imports the YAML parser.
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -73,7 +74,7 @@ export type CompileResult = { ok: true; pipeline: Pipeline } | { ok: false; prob
 /** Validates a parsed document and compiles it; never throws. */
 export function compilePipeline(raw: unknown): CompileResult {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-    return { ok: false, problems: ['(root): must be a mapping with `sources` and at least one of features, views, leaderboards, geo'] };
+    return { ok: false, problems: [`(root): ${quote(raw)} is not a mapping; the file must be a mapping with \`sources\` and at least one of features, views, leaderboards, geo`] };
   }
   const file = plainToInstance(PipelineFile, raw, { enableImplicitConversion: false });
   const errors = validateSync(file, { whitelist: true, forbidNonWhitelisted: true, forbidUnknownValues: false });
@@ -95,10 +96,33 @@ function sortByPath(problems: string[]): string[] {
   return [...new Set(problems)].sort((a, b) => section(a) - section(b) || collator.compare(a.split(':')[0], b.split(':')[0]));
 }
 
+/** The longest quoted value in a message; longer ones are cut with an ellipsis. */
+const QUOTE_MAX = 80;
+
+/** A value as a problem quotes it: JSON (strings in double quotes), cut at QUOTE_MAX characters. */
+export function quote(value: unknown): string {
+  let text: string;
+  try {
+    text = value === undefined ? 'nothing' : (JSON.stringify(value) ?? String(value));
+  } catch {
+    text = String(value);
+  }
+  return text.length > QUOTE_MAX ? `${text.slice(0, QUOTE_MAX - 1)}\u2026` : text;
+}
+
 function flatten(error: ValidationError, parent: string): string[] {
   const key = /^\d+$/.test(error.property) ? `[${error.property}]` : parent ? `.${error.property}` : error.property;
   const path = parent + key;
-  const messages = Object.values(error.constraints ?? {});
+  const constraints = { ...error.constraints };
+  // "each value in nested property x must be either object or array": said better by the
+  // list's own constraint (`"s" must be an array`), or for an entry, as "must be a mapping".
+  if (constraints.nestedValidation !== undefined) {
+    if (Object.keys(constraints).length > 1) delete constraints.nestedValidation;
+    else constraints.nestedValidation = 'must be a mapping';
+  }
+  // Not a list at all: its length is beside the point.
+  if (constraints.isArray !== undefined) delete constraints.arrayMinSize;
+  const messages = Object.values(constraints);
   // A missing value breaks every constraint of its property; one line says it.
   const own = error.value === undefined && messages.length > 0
     ? [`${path}: is missing; ${describeConstraint(messages[messages.length - 1], error).replace(/^is missing; /, '')}`]
@@ -110,8 +134,8 @@ function flatten(error: ValidationError, parent: string): string[] {
 function describeConstraint(message: string, error: ValidationError): string {
   // class-validator prefixes messages with the property name; the path already says it.
   const text = message.startsWith(`${error.property} `) ? message.slice(error.property.length + 1) : message;
-  if (/^(property \S+ )?should not exist$/.test(text)) return 'is not a known setting';
-  return error.value === undefined ? text.replace(/^must be/, 'is missing; must be') : text;
+  if (/^(property \S+ )?should not exist$/.test(text)) return `${quote(error.property)} is not a known setting`;
+  return error.value === undefined ? text.replace(/^must be/, 'is missing; must be') : `${quote(error.value)} ${text}`;
 }
 
 const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
@@ -200,7 +224,7 @@ class Compiler {
         this.problem(`${at}.field`, `is missing; "${aggregation}" aggregates a field`);
       }
       if (aggregation === 'quantile' && f.quantile === undefined) this.problem(`${at}.quantile`, 'is missing; a quantile feature needs a rank such as 0.95');
-      if (aggregation !== 'quantile' && f.quantile !== undefined && AGGREGATIONS.includes(aggregation)) this.problem(`${at}.quantile`, `only applies to the quantile aggregation, not "${aggregation}"`);
+      if (aggregation !== 'quantile' && f.quantile !== undefined && AGGREGATIONS.includes(aggregation)) this.problem(`${at}.quantile`, `${quote(f.quantile)} given, but a rank only applies to the quantile aggregation, not "${aggregation}"`);
       const seen = new Set<string>();
       const windows = this.list(f.windows).flatMap((w, j) => {
         const ms = parseWindow(w);
@@ -233,7 +257,7 @@ class Compiler {
       this.checkSource(`${at}.source`, v.source);
       const fields: ViewSpec['fields'] = [];
       if (isObj(v.fields)) {
-        if (Object.keys(v.fields).length === 0) this.problem(`${at}.fields`, 'declares no field');
+        if (Object.keys(v.fields).length === 0) this.problem(`${at}.fields`, '{} declares no field; name at least one with its type');
         for (const [name, type] of Object.entries(v.fields)) {
           if (!VIEW_FIELD_TYPES.includes(type as ViewFieldType)) {
             this.problem(`${at}.fields.${name}`, `${JSON.stringify(type)} is not a field type (${VIEW_FIELD_TYPES.join(', ')})`);
@@ -286,7 +310,7 @@ class Compiler {
 
   private fence(at: string, f: { name: string; circle?: { lat: number; lon: number; radiusMeters: number }; polygon?: unknown[] }): FenceSpec[] {
     if ((f.circle === undefined) === (f.polygon === undefined)) {
-      this.problem(at, 'needs exactly one of circle or polygon');
+      this.problem(at, `fence ${quote(f.name)} has ${f.circle === undefined ? 'neither circle nor polygon' : 'both circle and polygon'}; it needs exactly one`);
       return [];
     }
     if (f.circle) return [{ name: f.name, circle: { ...f.circle } }];
@@ -297,7 +321,7 @@ class Compiler {
       else if (Math.abs(p[0]) > 85.05112878 || Math.abs(p[1]) > 180) this.problem(`${at}.polygon[${k}]`, `${JSON.stringify(p)} is outside lat +/-85.05112878, lon +/-180`);
       else points.push([p[0], p[1]]);
     });
-    if (Array.isArray(f.polygon) && f.polygon.length < 3) this.problem(`${at}.polygon`, 'needs at least 3 points');
+    if (Array.isArray(f.polygon) && f.polygon.length < 3) this.problem(`${at}.polygon`, `${quote(f.polygon)} has ${f.polygon.length} point${f.polygon.length === 1 ? '' : 's'}; a polygon needs at least 3`);
     return [{ name: f.name, polygon: points }];
   }
 

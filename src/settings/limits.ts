@@ -96,7 +96,7 @@ function memoryBudget(text: string | undefined, problems: string[]): number {
   }
   if (bytes > heapLimit * MAX_BUDGET_SHARE) {
     problems.push(
-      `TALLY_MEMORY_BUDGET: ${formatBytes(bytes)} is above ${MAX_BUDGET_SHARE * 100} % of the V8 heap limit (${formatBytes(heapLimit)}); ` +
+      `TALLY_MEMORY_BUDGET: "${text}" (${formatBytes(bytes)}) is above ${MAX_BUDGET_SHARE * 100} % of the V8 heap limit (${formatBytes(heapLimit)}); ` +
         'lower it or raise the limit with NODE_OPTIONS=--max-old-space-size=<MiB>',
     );
   }
