@@ -42,9 +42,18 @@ export class QuantileSketch {
     this.sketch.accept(value);
   }
 
-  /** Adds every value of `other`; `other` is not changed. */
+  /**
+   * Adds every value of `other`; `other` is not changed. sketches-js 2.1's DDSketch.merge
+   * merges the positive store only (unless this sketch is empty, when it copies both): the
+   * values below zero of `other` would be counted yet lost, and every quantile read from the
+   * merge shifted. The negative store is merged here unless the library already did.
+   */
   merge(other: QuantileSketch): this {
-    this.sketch.merge(other.sketch);
+    const into = this.sketch;
+    const from = other.sketch;
+    const negatives = into.negativeStore.count;
+    into.merge(from);
+    if (into.negativeStore.count !== negatives + from.negativeStore.count) into.negativeStore.merge(from.negativeStore);
     return this;
   }
 

@@ -28,11 +28,9 @@ describe(QuantileSketch.name, () => {
       );
     });
 
-    it('equals merging the tiles for values >= 0', () => {
-      // With negative values merging is no oracle: sketches-js 2.1 merge() skips the negative store.
-      const nonNegative = fc.array(fc.array(fc.oneof(fc.double({ min: 0.01, max: 1e6, noNaN: true }), fc.constant(0)), { maxLength: 40 }), { minLength: 1, maxLength: 30 });
+    it('equals merging the tiles, negative values included', () => {
       fc.assert(
-        fc.property(nonNegative, rank, (valuesPerTile, q) => {
+        fc.property(tiles, rank, (valuesPerTile, q) => {
           const sketches = valuesPerTile.map(sketchOf);
           expect(Object.is(QuantileSketch.quantileOf(sketches, q), mergedQuantile(sketches, q))).toBe(true);
         }),
@@ -40,10 +38,10 @@ describe(QuantileSketch.name, () => {
       );
     });
 
-    it('keeps negative values of every tile (the merge path loses those after the first tile)', () => {
+    it('keeps negative values of every tile, as merging does', () => {
       const tilesWithRefunds = [sketchOf([0]), sketchOf([-5]), sketchOf([3])];
       expect(QuantileSketch.quantileOf(tilesWithRefunds, 0)).toBeCloseTo(-5, 1);
-      expect(mergedQuantile(tilesWithRefunds, 0)).toBe(0);
+      expect(mergedQuantile(tilesWithRefunds, 0)).toBe(QuantileSketch.quantileOf(tilesWithRefunds, 0));
     });
 
     it('is null for empty tiles and leaves the tiles as they were', () => {
