@@ -27,7 +27,14 @@ export interface Limits {
   wsSlowConsumerTimeoutMs: number;
   /** Heap + external memory above which new entities are refused. */
   memoryBudgetBytes: number;
+  /** Entities one `onlineFeatures` call may ask for. */
+  maxOnlineEntities: number;
+  /** Pushes per second of one live leaderboard top N (`leaderboardChanged`), at most. */
+  leaderboardMaxHz: number;
 }
+
+/** Highest TALLY_LEADERBOARD_MAX_HZ: more often than each millisecond means nothing to a timer. */
+const MAX_LEADERBOARD_HZ = 1_000;
 
 /** Default memory budget: this share of the V8 heap limit, leaving room for requests and GC. */
 export const DEFAULT_BUDGET_SHARE = 0.75;
@@ -72,6 +79,16 @@ export function loadLimits(env: NodeJS.ProcessEnv, problems: string[]): Limits {
     }
     return ms;
   };
+  const rate = (name: string, fallback: number, max: number): number => {
+    const text = env[name];
+    if (text === undefined || text === '') return fallback;
+    const n = Number(text);
+    if (text.trim() === '' || !Number.isFinite(n) || n <= 0 || n > max) {
+      problems.push(`${name}: "${text}" must be a number of times per second above 0 and at most ${max} (e.g. 10, 0.5)`);
+      return fallback;
+    }
+    return n;
+  };
   return {
     maxTokens: int('TALLY_GRAPHQL_MAX_TOKENS', 5_000, 100),
     maxDepth: int('TALLY_GRAPHQL_MAX_DEPTH', 8, 2),
@@ -83,6 +100,8 @@ export function loadLimits(env: NodeJS.ProcessEnv, problems: string[]): Limits {
     wsMaxSubscriptions: int('TALLY_WS_MAX_SUBSCRIPTIONS', 100, 1),
     wsSlowConsumerTimeoutMs: duration('TALLY_WS_SLOW_CONSUMER_TIMEOUT', 10_000),
     memoryBudgetBytes: memoryBudget(env.TALLY_MEMORY_BUDGET, problems),
+    maxOnlineEntities: int('TALLY_MAX_ONLINE_ENTITIES', 1_000, 1),
+    leaderboardMaxHz: rate('TALLY_LEADERBOARD_MAX_HZ', 10, MAX_LEADERBOARD_HZ),
   };
 }
 

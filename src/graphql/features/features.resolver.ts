@@ -1,7 +1,8 @@
 import { Inject } from '@nestjs/common';
 import { Args, Query, Resolver, Subscription } from '@nestjs/graphql';
 import { FeatureStore, OnlineFeatures, ViewStore } from '../../features/index.js';
-import { CLOCK } from '../../settings/tokens.js';
+import type { Settings } from '../../settings/settings.js';
+import { CLOCK, SETTINGS } from '../../settings/tokens.js';
 import { checkOnlineFeaturesArgs, FeatureArgs, FeatureThresholdArgs, FeatureVectorArgs } from './dto/features.args.js';
 import { FeatureLiveService } from './feature-live.service.js';
 import { FeatureRow, toFeatureRowModel } from './models/feature-row.model.js';
@@ -17,6 +18,7 @@ export class FeaturesResolver {
     @Inject(OnlineFeatures) private readonly online: OnlineFeatures,
     @Inject(FeatureLiveService) private readonly live: FeatureLiveService,
     @Inject(CLOCK) private readonly clock: () => number,
+    @Inject(SETTINGS) private readonly settings: Settings,
   ) {}
 
   @Query(() => FeatureValue, { description: 'One window of one windowed feature for one entity.' })
@@ -34,7 +36,7 @@ export class FeaturesResolver {
   @Query(() => [FeatureRow], { description: 'Many entities x many `feature:window` and `view:field` names in one call, values in the order asked.' })
   onlineFeatures(@Args('entities', { type: () => [String] }) entities: string[], @Args('features', { type: () => [String] }) features: string[]): FeatureRow[] {
     // Plain list arguments skip the global ValidationPipe (the hot path of inference clients).
-    checkOnlineFeaturesArgs(entities, features);
+    checkOnlineFeaturesArgs(entities, features, this.settings.limits.maxOnlineEntities);
     return this.online.fetch(entities, features, this.clock()).map(toFeatureRowModel);
   }
 

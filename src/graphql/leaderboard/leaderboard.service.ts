@@ -2,20 +2,18 @@
  * Leaderboard reads for the resolvers, and the live top-N behind `leaderboardChanged`.
  *
  * Live top-N is computed once per distinct (board, N, period) and shared by every subscriber
- * of that key (a channel). A channel recomputes at most MAX_EMISSIONS_PER_SECOND times a
- * second (trailing edge, so the last change is always delivered), and only when the top N may
- * have changed (Leaderboard.topChangedSince), and pushes the new rows to each subscriber's
- * coalescing queue.
+ * of that key (a channel). A channel recomputes at most TALLY_LEADERBOARD_MAX_HZ times a
+ * second (Limits.leaderboardMaxHz; trailing edge, so the last change is always delivered),
+ * and only when the top N may have changed (Leaderboard.topChangedSince), and pushes the new
+ * rows to each subscriber's coalescing queue.
  */
 import { Inject, Injectable } from '@nestjs/common';
 import { Leaderboard, LeaderboardStore, type LeaderboardEntry } from '../../leaderboard/index.js';
 import { leaderboardTopic, type Change, type ChangeFeed } from '../../changes/change-feed.js';
-import { CHANGES, CLOCK } from '../../settings/tokens.js';
+import type { Settings } from '../../settings/settings.js';
+import { CHANGES, CLOCK, SETTINGS } from '../../settings/tokens.js';
 import { UnknownNameError } from '../errors.js';
 import { CoalescingQueue } from '../live/coalescing-queue.js';
-
-/** Emissions per second per channel (and so per subscription), from TALLY_LEADERBOARD_MAX_HZ. */
-export const MAX_EMISSIONS_PER_SECOND = Number(process.env.TALLY_LEADERBOARD_MAX_HZ ?? 10);
 
 class TopChannel {
   readonly queues = new Set<CoalescingQueue<LeaderboardEntry[]>>();
@@ -30,6 +28,8 @@ class TopChannel {
     private readonly top: number,
     private readonly period: string,
     private readonly clock: () => number,
+    /** Shortest time between two recomputations: 1000 / TALLY_LEADERBOARD_MAX_HZ. */
+    private readonly minIntervalMs: number,
   ) {}
 
   /** Current rows (computed now), for a new subscriber's first message. */
@@ -41,7 +41,7 @@ class TopChannel {
   /** A change happened on the board: recompute soon, within the rate limit. */
   changed(): void {
     if (this.timer) return;
-    const wait = Math.max(0, this.lastRun + 1000 / MAX_EMISSIONS_PER_SECOND - Date.now());
+    const wait = Math.max(0, this.lastRun + this.minIntervalMs - Date.now());
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.lastRun = Date.now();
@@ -75,6 +75,7 @@ export class LeaderboardService {
     @Inject(LeaderboardStore) private readonly store: LeaderboardStore,
     @Inject(CHANGES) private readonly changes: ChangeFeed<Change>,
     @Inject(CLOCK) private readonly clock: () => number,
+    @Inject(SETTINGS) private readonly settings: Settings,
   ) {}
 
   board(name: string): Leaderboard {
@@ -102,7 +103,7 @@ export class LeaderboardService {
     const key = `${name}\u0000${top}\u0000${period}`;
     let channel = this.channels.get(key);
     if (channel === undefined) {
-      const created = new TopChannel(board, top, period, this.clock);
+      const created = new TopChannel(board, top, period, this.clock, 1000 / this.settings.limits.leaderboardMaxHz);
       created.unsubscribe = this.changes.subscribe(leaderboardTopic(name), () => created.changed());
       this.channels.set(key, created);
       channel = created;

@@ -2,9 +2,7 @@ import { BadRequestException } from '@nestjs/common';
 import { ArgsType, Field, Float } from '@nestjs/graphql';
 import { IsString, MaxLength } from 'class-validator';
 
-/** Entities one onlineFeatures call may ask for (a batch is served in one call). */
-export const MAX_ONLINE_ENTITIES = Number(process.env.TALLY_MAX_ONLINE_ENTITIES ?? 1_000);
-/** Feature names one onlineFeatures call may ask for. */
+/** Feature names one onlineFeatures call may ask for (entities: TALLY_MAX_ONLINE_ENTITIES, settings/limits.ts). */
 export const MAX_ONLINE_FEATURES = 200;
 
 @ArgsType()
@@ -27,12 +25,12 @@ export const MAX_ENTITY_LENGTH = 512;
  * The bounds of onlineFeatures' arguments, checked by hand rather than by class-validator:
  * the global ValidationPipe (plainToInstance + validate over every list element) was about a
  * quarter of the CPU of a 1 x 20 request. GraphQL has already checked that both are lists of
- * strings. Throws what the ValidationPipe would: a BadRequestException with class-validator's
- * messages.
+ * strings. `maxEntities` is the TALLY_MAX_ONLINE_ENTITIES setting (Limits.maxOnlineEntities).
+ * Throws what the ValidationPipe would: a BadRequestException with class-validator's messages.
  */
-export function checkOnlineFeaturesArgs(entities: readonly string[], features: readonly string[]): void {
+export function checkOnlineFeaturesArgs(entities: readonly string[], features: readonly string[], maxEntities: number): void {
   const problems: string[] = [];
-  if (entities.length > MAX_ONLINE_ENTITIES) problems.push(`entities must contain no more than ${MAX_ONLINE_ENTITIES} elements`);
+  if (entities.length > maxEntities) problems.push(`entities must contain no more than ${maxEntities} elements`);
   for (const e of entities) {
     if (e.length > MAX_ENTITY_LENGTH) {
       problems.push(`each value in entities must be shorter than or equal to ${MAX_ENTITY_LENGTH} characters`);
