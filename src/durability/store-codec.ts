@@ -6,8 +6,10 @@
  *   VIEW <view>      descriptor frame: field names
  *                    records: key, updatedAt, per field: tagged value, ts
  *   LBRD <board>     descriptor frame: mode, period, version counter, latest period,
- *                    per period: start, version, member count
- *                    records (periods in order): member, score, updatedAt, order
+ *                    per period: start, version, member count; record format (varint)
+ *                    records (periods in order): member, score, updatedAt, order, changedAt
+ *                    (format 1, a descriptor that ends before the record format, has no
+ *                    changedAt: its members restore with no change time)
  *   GEO_ <index>     descriptor frame: fence names
  *                    records: member, lat, lon, lastSeen, fences inside (indexes)
  *
@@ -33,6 +35,11 @@ import { SECTION } from './snapshot-format.js';
 export const SLICE_MS = 8;
 /** Frames are handed to the file at about this size. */
 export const FRAME_BYTES = 1 << 20;
+/**
+ * Leaderboard record format written: 2 adds each member's change time. Format 1 (no format
+ * number in the descriptor) is still read.
+ */
+const LEADERBOARD_RECORDS = 2;
 /** Records between clock reads. */
 const CHECK_EVERY = 256;
 
@@ -63,11 +70,12 @@ export async function writeStores(enc: SnapshotEncoder, stores: StoreSet): Promi
     const head = board.snapshotHead();
     const d = new ByteWriter(256).str(board.mode).str(board.period).f64(head.version).f64(head.latest ?? Number.NaN).varint(head.periods.length);
     for (const p of head.periods) d.f64(p.start).f64(p.version).varint(p.size);
+    d.varint(LEADERBOARD_RECORDS);
     const members = (function* () {
       for (const p of head.periods) yield* board.entries(p.start);
     })();
     counts[`${SECTION.leaderboard} ${board.name}`] = await section(enc, SECTION.leaderboard, board.name, d.take(), members, (w, r) => {
-      w.str(r.member).f64(r.score).f64(r.updatedAt).f64(r.order);
+      w.str(r.member).f64(r.score).f64(r.updatedAt).f64(r.order).f64(r.changedAt ?? Number.NaN);
     });
   }
   for (const c of stores.geo) {
@@ -423,12 +431,14 @@ async function restoreLeaderboard(board: Leaderboard, descriptor: Buffer, frames
   const latest = d.f64();
   const periods: { start: number; version: number; size: number }[] = [];
   for (let i = d.varint(); i > 0; i--) periods.push({ start: d.f64(), version: d.f64(), size: d.varint() });
+  const format = d.done ? 1 : d.varint();
+  if (format > LEADERBOARD_RECORDS) return `record format ${format} is newer than this build reads (${LEADERBOARD_RECORDS})`;
   const state: LeaderboardState = { name: board.name, version, latest: Number.isNaN(latest) ? null : latest, periods: periods.map((p) => ({ start: p.start, version: p.version, entries: [] })) };
   let p = 0;
   const n = await eachRecord(frames, (r) => {
     while (p < periods.length && state.periods[p].entries.length >= periods[p].size) p++;
     if (p >= periods.length) throw new RangeError(`leaderboard "${board.name}": more members than its periods hold`);
-    state.periods[p].entries.push({ member: r.str(), score: r.f64(), updatedAt: r.f64(), order: r.f64() });
+    state.periods[p].entries.push({ member: r.str(), score: r.f64(), updatedAt: r.f64(), order: r.f64(), changedAt: format >= 2 ? r.f64() : Number.NaN });
   });
   if (n !== periods.reduce((a, x) => a + x.size, 0)) throw new RangeError(`leaderboard "${board.name}": ${n} members, the descriptor says ${periods.reduce((a, x) => a + x.size, 0)}`);
   board.restore(state);

@@ -8,7 +8,7 @@ const T0 = Date.parse('2026-11-25T00:00:00Z'); // a Wednesday
 
 /** Obvious model: per period start, a map of members; rows sorted on every read. */
 class Model {
-  periods = new Map<number, Map<string, { score: number; at: number; reached: number }>>();
+  periods = new Map<number, Map<string, { score: number; at: number; reached: number; changed: number }>>();
   latest = -Infinity;
   private seq = 0;
   constructor(
@@ -28,12 +28,13 @@ class Model {
     const m = p.get(member);
     const old = m?.score;
     const next = this.mode === 'incr' ? (old ?? 0) + score : this.mode === 'max' ? (old === undefined || score > old ? score : old) : score;
-    if (m === undefined) p.set(member, { score: next, at: ts, reached: ++this.seq });
+    if (m === undefined) p.set(member, { score: next, at: ts, reached: ++this.seq, changed: ts });
     else {
       m.at = Math.max(m.at, ts);
       if (next !== m.score) {
         m.score = next;
         m.reached = ++this.seq;
+        m.changed = Math.max(m.changed, ts);
       }
     }
     return true;
@@ -63,7 +64,7 @@ class Model {
     if (p === undefined || start < Math.floor(now / HOUR) * HOUR - this.keep * HOUR) return [];
     return [...p]
       .sort(([a, x], [b, y]) => y.score - x.score || (this.ties === 'first' ? x.reached - y.reached : 0) || Buffer.compare(Buffer.from(b), Buffer.from(a)))
-      .map(([member, m], i) => ({ rank: i + 1, member, score: m.score }));
+      .map(([member, m], i) => ({ rank: i + 1, member, score: m.score, changedAt: m.changed }));
   }
 }
 
@@ -76,7 +77,7 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
 );
 
 describe(Leaderboard.name, () => {
-  it('matches a per-period model through updates, roll-overs, late events, TTL and expiry', () => {
+  it('matches a per-period model through updates, roll-overs, late events, TTL and expiry, change times included', () => {
     fc.assert(
       fc.property(
         fc.array(stepArb, { maxLength: 50 }),
@@ -155,13 +156,13 @@ describe(Leaderboard.name, () => {
     expect(week.periodStart(monday)).toBe(monday);
     week.update('a', 1, sunday);
     week.update('a', 5, monday);
-    expect(week.rank('a', 'previous', monday + DAY)).toEqual({ rank: 1, member: 'a', score: 1 });
-    expect(week.rank('a', 'current', monday + DAY)).toEqual({ rank: 1, member: 'a', score: 5 });
-    expect(week.rank('a', '2026-11-25', monday)).toEqual({ rank: 1, member: 'a', score: 1 });
+    expect(week.rank('a', 'previous', monday + DAY)).toEqual({ rank: 1, member: 'a', score: 1, changedAt: sunday });
+    expect(week.rank('a', 'current', monday + DAY)).toEqual({ rank: 1, member: 'a', score: 5, changedAt: monday });
+    expect(week.rank('a', '2026-11-25', monday)).toEqual({ rank: 1, member: 'a', score: 1, changedAt: sunday });
     const day = new Leaderboard({ name: 'd', mode: 'max', period: 'day', keep: 0 });
     day.update('a', 3, T0 + 5);
     day.update('a', 2, T0 + 6);
-    expect(day.top(0, 10, '2026-11-25', T0 + HOUR)).toEqual([{ rank: 1, member: 'a', score: 3 }]);
+    expect(day.top(0, 10, '2026-11-25', T0 + HOUR)).toEqual([{ rank: 1, member: 'a', score: 3, changedAt: T0 + 5 }]); // 2 < 3: no change
     expect(day.top(0, 10, 'previous', T0 + HOUR)).toEqual([]);
     expect(day.update('a', 9, T0 - 1)).toBe(false); // yesterday, keep: 0
     expect(day.late).toBe(1);
@@ -169,7 +170,7 @@ describe(Leaderboard.name, () => {
     const all = new Leaderboard({ name: 'a', mode: 'set', period: 'all' });
     all.update('x', 4, 1);
     all.update('x', 2, 2);
-    expect(all.top(0, 5, 'current', 9e12)).toEqual([{ rank: 1, member: 'x', score: 2 }]);
+    expect(all.top(0, 5, 'current', 9e12)).toEqual([{ rank: 1, member: 'x', score: 2, changedAt: 2 }]);
     expect(all.top(0, 5, 'previous', 9e12)).toEqual([]);
   });
 
@@ -186,10 +187,41 @@ describe(Leaderboard.name, () => {
     expect(copy.version('current', now)).toBe(sut.version('current', now));
     expect(copy.topChangedSince(copy.version('current', now), 1, 'current', now)).toBe(false);
     expect(copy.expire(T0 + HOUR)).toBe(1); // b's TTL; a was updated 1 ms later
-    expect(copy.rank('a', 'previous', T0 + HOUR)).toEqual({ rank: 1, member: 'a', score: 2 });
+    expect(copy.rank('a', 'previous', T0 + HOUR)).toEqual({ rank: 1, member: 'a', score: 2, changedAt: T0 + 1 });
     // The first hour falls out of `keep` (a) and c reaches its TTL.
     expect(copy.expire(T0 + 2 * HOUR)).toBe(2);
     expect(copy.top(0, 10, 'previous', T0 + 2 * HOUR)).toEqual([]);
+  });
+});
+
+describe(`${Leaderboard.name} change times`, () => {
+  it('keep the newest event time that changed the score, through late events, no-op updates and removal', () => {
+    const sut = new Leaderboard({ name: 'lb', mode: 'max', period: 'all', ttlMs: 100 });
+    sut.update('a', 5, 10);
+    sut.update('a', 3, 20); // below the best: the score, and so its time, stay
+    expect(sut.rank('a', 'current', 20)?.changedAt).toBe(10);
+    sut.update('a', 9, 15); // late, but it raises the score: the score now reflects events up to 15
+    expect(sut.rank('a', 'current', 20)?.changedAt).toBe(15);
+    sut.update('a', 12, 12); // later still in arrival, older in event time: the time stays 15
+    expect(sut.rank('a', 'current', 20)).toEqual({ rank: 1, member: 'a', score: 12, changedAt: 15 });
+    // The TTL counts from the newest update (20), not the newest change.
+    expect(sut.expire(119)).toBe(0);
+    expect(sut.expire(120)).toBe(1);
+    // A member created on the freed id starts with its own time.
+    sut.update('b', 1, 130);
+    expect(sut.top(0, 5, 'current', 130)).toEqual([{ rank: 1, member: 'b', score: 1, changedAt: 130 }]);
+  });
+
+  it('are null for a member restored from a snapshot that did not keep them', () => {
+    const sut = new Leaderboard({ name: 'lb', mode: 'incr', period: 'all' });
+    sut.update('a', 1, 10);
+    const state = sut.snapshot();
+    for (const p of state.periods) for (const e of p.entries) delete e.changedAt;
+    const copy = new Leaderboard({ name: 'lb', mode: 'incr', period: 'all' });
+    copy.restore(state);
+    expect(copy.around('a', 1, 'current', 10)).toEqual([{ rank: 1, member: 'a', score: 1, changedAt: null }]);
+    copy.update('a', 1, 30);
+    expect(copy.rank('a', 'current', 30)?.changedAt).toBe(30);
   });
 });
 

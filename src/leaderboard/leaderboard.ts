@@ -47,7 +47,15 @@ export interface LeaderboardEntry {
   rank: number;
   member: string;
   score: number;
+  /**
+   * Event time (epoch ms) of the update that last changed the member's score in this period
+   * (see SortedSet); null for a member restored from a snapshot that did not keep it.
+   */
+  changedAt: number | null;
 }
+
+/** A sorted set's change time as a row carries it. */
+const timeOrNull = (t: number | undefined): number | null => (t === undefined || Number.isNaN(t) ? null : t);
 
 /** A period's state as a snapshot stores it. */
 export interface PeriodState {
@@ -211,10 +219,10 @@ export class Leaderboard {
       this.boards.set(start, board);
     }
     const set = board.set;
-    const t = this.ttlMs === undefined ? undefined : ts;
-    if (this.mode === 'incr') set.incr(member, score, t);
-    else if (this.mode === 'max') set.max(member, score, t);
-    else set.set(member, score, t);
+    // The event time feeds the TTL (if any) and the member's change time.
+    if (this.mode === 'incr') set.incr(member, score, ts);
+    else if (this.mode === 'max') set.max(member, score, ts);
+    else set.set(member, score, ts);
     if (set.touched >= 0) board.touch(++this.counter, set.touched);
     return true;
   }
@@ -258,21 +266,24 @@ export class Leaderboard {
     const board = this.board(period, now);
     if (board === undefined || limit <= 0) return [];
     const from = Math.max(0, offset);
-    return board.set.revRange(from, from + limit - 1).map((e, i) => ({ rank: from + i + 1, member: e.member, score: e.score }));
+    return board.set.revRangeTimed(from, from + limit - 1).map((e, i) => ({ rank: from + i + 1, member: e.member, score: e.score, changedAt: timeOrNull(e.changedAt) }));
   }
 
   /** The member's row (1-based rank) in the period, or null when it has none there. */
   rank(member: string, period: PeriodRef, now: number): LeaderboardEntry | null {
     const set = this.board(period, now)?.set;
     const r = set?.revRank(member);
-    return r === undefined ? null : { rank: r + 1, member, score: set!.score(member)! };
+    return r === undefined ? null : { rank: r + 1, member, score: set!.score(member)!, changedAt: timeOrNull(set!.changedAtOf(member)) };
   }
 
   /** The member's row and up to `radius` rows on each side (1-based ranks), highest first; empty when absent. */
   around(member: string, radius: number, period: PeriodRef, now: number): LeaderboardEntry[] {
     const set = this.board(period, now)?.set;
-    if (set === undefined) return [];
-    return set.around(member, radius).map((e) => ({ rank: e.rank + 1, member: e.member, score: e.score }));
+    const r = set?.revRank(member);
+    if (r === undefined) return [];
+    // SortedSet.around, with the rows' change times.
+    const start = Math.max(0, r - Math.max(0, radius));
+    return set!.revRangeTimed(start, r + Math.max(0, radius)).map((e, i) => ({ rank: start + i + 1, member: e.member, score: e.score, changedAt: timeOrNull(e.changedAt) }));
   }
 
   /** Number of members in the period (0 when it has none or is not kept). */

@@ -289,6 +289,30 @@ describe(SortedSet.name, () => {
   });
 });
 
+describe('SortedSet change times', () => {
+  it('are the newest event time that changed a score, NaN where none was given, and survive entries() / load()', () => {
+    const sut = new SortedSet();
+    sut.set('untimed', 1);
+    expect(sut.changedAtOf('untimed')).toBeNaN();
+    expect(sut.changedAtOf('absent')).toBeUndefined();
+    sut.set('a', 1, 100);
+    sut.set('a', 1, 200); // same score: no change
+    sut.incr('b', 2, 50);
+    sut.incr('b', 1, 40); // late change: the time stays 50
+    expect(sut.revRangeTimed(0, -1)).toEqual([
+      { member: 'b', score: 3, changedAt: 50 },
+      { member: 'untimed', score: 1, changedAt: NaN },
+      { member: 'a', score: 1, changedAt: 100 },
+    ]);
+    sut.remove('a');
+    sut.set('c', 7); // may reuse a's id: must not inherit its time
+    expect(sut.changedAtOf('c')).toBeNaN();
+    const copy = new SortedSet();
+    for (const r of sut.entries()) copy.load(r);
+    expect(copy.revRangeTimed(0, -1)).toEqual(sut.revRangeTimed(0, -1));
+  });
+});
+
 describe('SortedSet touched ranks', () => {
   it.each(['redis', 'first'] as const)('equals the higher of the old and new positions on every update (ties: %s)', (ties) => {
     fc.assert(

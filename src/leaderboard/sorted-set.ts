@@ -16,9 +16,18 @@
  * higher, i.e. sorts later in ascending order; "first" is the order in which updates are
  * applied here. Scores are finite or infinite doubles, never NaN; -0 is stored as 0.
  *
+ * Change times: each member keeps the event time of the update that last changed its score
+ * (a new member: its first update), the time its score reflects, in one Float64 per id
+ * (`changedAt`, allocated on the first update that passes a time, so a set used without
+ * times costs nothing). A late update that changes the score does not move it back: it is
+ * the newest time among the updates that changed the score. An update that leaves the score
+ * as it was (ZADD of the same score, "max" below the best) leaves it too, which is what
+ * makes "did the top N change?" (touched) cover it: the time changes only with the score.
+ *
  * Invariants: ids.get(m) = x <=> id x is in the tree and named m; with a TTL, for a
  * live member id i, updatedAt[i] is its latest update time and queuedAt[i] the
- * time of its one current entry in the expiry heap (NaN when it has none).
+ * time of its one current entry in the expiry heap (NaN when it has none); for a live id
+ * x < changedAt.length, changedAt[x] is its change time or NaN when none was given.
  */
 import { ExpiryHeap } from './expiry-heap.js';
 import { MemberIndex } from './member-index.js';
@@ -49,6 +58,11 @@ export interface Entry {
   score: number;
 }
 
+/** An entry with the event time of the update that last changed its score (NaN: none was given). */
+export interface TimedEntry extends Entry {
+  changedAt: number;
+}
+
 /** An entry with its 0-based rank from the highest (0 = highest, as ZREVRANK). */
 export interface RankedEntry extends Entry {
   rank: number;
@@ -71,6 +85,8 @@ export interface SortedSetRecord {
   updatedAt: number;
   /** With ties: 'first', when it reached its score (larger = later), else 0. */
   order: number;
+  /** Event time of the update that last changed the score; NaN (or absent, from older snapshots) when unknown. */
+  changedAt?: number;
 }
 
 export class SortedSet {
@@ -82,6 +98,8 @@ export class SortedSet {
   private readonly ttlMs: number;
   private updatedAt: Float64Array;
   private queuedAt: Float64Array;
+  /** Per id: the change time (see header); empty until an update passes a time. */
+  private changedAt = new Float64Array(0);
   private readonly heap: ExpiryHeap | undefined;
   private readonly track: boolean;
   /**
@@ -109,7 +127,10 @@ export class SortedSet {
     return this.list.length;
   }
 
-  /** Sets member's score (ZADD); `now` is required with a TTL. True when the member is new. */
+  /**
+   * Sets member's score (ZADD); `now` (event time, epoch ms) is required with a TTL and, when
+   * given, becomes the change time if the score changes. True when the member is new.
+   */
   set(member: string, score: number, now?: number): boolean {
     const id = this.ids.get(member);
     if (id === 0) {
@@ -159,6 +180,13 @@ export class SortedSet {
     return this.ids.get(member) !== 0;
   }
 
+  /** Event time of the update that last changed member's score: undefined when absent, NaN when no time was given. */
+  changedAtOf(member: string): number | undefined {
+    const id = this.ids.get(member);
+    if (id === 0) return undefined;
+    return id < this.changedAt.length ? this.changedAt[id] : NaN;
+  }
+
   /** Member's 0-based rank from the highest score (ZREVRANK), or undefined when absent. */
   revRank(member: string): number | undefined {
     const id = this.ids.get(member);
@@ -184,23 +212,29 @@ export class SortedSet {
     return this.rangeOf(start, stop, false);
   }
 
-  private rangeOf(start: number, stop: number, rev: boolean): Entry[] {
+  /** revRange() with each entry's change time (see header). O(log n + k). */
+  revRangeTimed(start: number, stop: number): TimedEntry[] {
+    return this.rangeOf(start, stop, true, true) as TimedEntry[];
+  }
+
+  private rangeOf(start: number, stop: number, rev: boolean, timed = false): Entry[] {
     const n = this.list.length;
     if (start < 0) start += n;
     if (stop < 0) stop += n;
     if (start < 0) start = 0;
     if (start > stop || start >= n) return [];
     if (stop >= n) stop = n - 1;
-    return this.walk(rev ? n - 1 - start : start, stop - start + 1, rev);
+    return this.walk(rev ? n - 1 - start : start, stop - start + 1, rev, timed);
   }
 
-  /** k entries from ascending rank `from`, moving down (rev) or up. */
-  private walk(from: number, k: number, rev: boolean): Entry[] {
+  /** k entries from ascending rank `from`, moving down (rev) or up; with `timed`, TimedEntry objects. */
+  private walk(from: number, k: number, rev: boolean, timed = false): Entry[] {
     const list = this.list;
-    const out: Entry[] = new Array(k);
+    const out: (Entry | TimedEntry)[] = new Array(k);
+    const times = this.changedAt;
     let x = list.byRank(from);
     for (let i = 0; i < k; i++) {
-      out[i] = { member: list.nameOf(x), score: list.scoreOf(x) };
+      out[i] = timed ? { member: list.nameOf(x), score: list.scoreOf(x), changedAt: x < times.length ? times[x] : NaN } : { member: list.nameOf(x), score: list.scoreOf(x) };
       x = rev ? list.previous(x) : list.next(x);
     }
     return out;
@@ -287,6 +321,7 @@ export class SortedSet {
         score: list.scoreOf(x),
         updatedAt: this.heap ? this.updatedAt[i] : NaN,
         order: this.firstWins ? list.stampOf(x) : 0,
+        changedAt: x < this.changedAt.length ? this.changedAt[x] : NaN,
       };
     }
   }
@@ -294,7 +329,9 @@ export class SortedSet {
   /** Adds or replaces one member exactly as a snapshot recorded it. */
   load(record: SortedSetRecord): void {
     this.remove(record.member);
-    this.insert(record.member, record.score, this.heap ? record.updatedAt : undefined, record.order);
+    // A snapshot's JSON form turns NaN into null; both mean "no change time".
+    const changed = typeof record.changedAt === 'number' ? record.changedAt : NaN;
+    this.insert(record.member, record.score, this.heap ? record.updatedAt : undefined, record.order, changed);
     if (this.firstWins && record.order > this.seq) this.seq = record.order;
   }
 
@@ -319,14 +356,19 @@ export class SortedSet {
     return score === 0 ? 0 : score;
   }
 
-  /** Creates member at score; returns the score. */
-  private insert(member: string, score: number, now: number | undefined, order?: number): number {
+  /** Creates member at score, its change time `changedAt` (default `now`); returns the score. */
+  private insert(member: string, score: number, now: number | undefined, order?: number, changedAt = now): number {
     score = this.checkScore(score);
     const list = this.list;
     const x = list.alloc(member);
     list.insert(x, score, this.firstWins ? (order ?? ++this.seq) : 0);
     this.ids.add(member, x);
     if (this.heap) this.touchTime(x, now, true);
+    // Ids are reused: a new member never inherits its id's previous time.
+    if (changedAt !== undefined && !Number.isNaN(changedAt)) {
+      this.growTimes(x);
+      this.changedAt[x] = changedAt;
+    } else if (x < this.changedAt.length) this.changedAt[x] = NaN;
     if (this.track) this.touched = list.length - 1 - list.rankOf(x);
     return score;
   }
@@ -340,6 +382,11 @@ export class SortedSet {
     if (score === old) {
       if (this.track) this.touched = -1;
       return score;
+    }
+    if (now !== undefined) {
+      // NaN (no time yet) compares false: the time is taken.
+      if (x >= this.changedAt.length) this.growTimes(x);
+      if (!(this.changedAt[x] >= now)) this.changedAt[x] = now;
     }
     const stamp = this.firstWins ? ++this.seq : 0;
     if (!this.track) {
@@ -366,6 +413,15 @@ export class SortedSet {
     if (this.track) this.touched = list.length - rank;
     this.ids.remove(list.nameOf(x));
     list.release(x);
+  }
+
+  /** Makes changedAt hold id x, new slots NaN. */
+  private growTimes(x: number): void {
+    if (x < this.changedAt.length) return;
+    const size = Math.max(16, x + 1, Math.ceil(this.list.idLimit * 1.5));
+    const grown = new Float64Array(size).fill(NaN);
+    grown.set(this.changedAt);
+    this.changedAt = grown;
   }
 
   /** Records an update of node x at `now` for the TTL; queues x if it has no current heap entry. */
