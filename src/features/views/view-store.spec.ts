@@ -16,7 +16,11 @@ describe(View.name, () => {
     const sut = new View({ name: 'p', fields: FIELDS });
     sut.upsert('c1', { limit: 500, country: 'FR' }, T);
     sut.upsert('c1', { tier: 2, emb: [0.5, -1] }, T + 1);
-    expect(sut.read('c1', T + 2)).toEqual({ values: { limit: 500, tier: 2, country: 'FR', blocked: null, emb: [0.5, -1] }, updatedAt: T + 1 });
+    expect(sut.read('c1', T + 2)).toEqual({
+      values: { limit: 500, tier: 2, country: 'FR', blocked: null, emb: [0.5, -1] },
+      updatedAt: T + 1,
+      fieldTimes: { limit: T, tier: T + 1, country: T, blocked: null, emb: T + 1 },
+    });
     expect(sut.read('nobody', T)).toBeNull();
   });
 
@@ -45,9 +49,12 @@ describe(View.name, () => {
             if (cur === undefined || u.ts >= cur.ts) model.set(k, { value: u.value, ts: u.ts });
           }
           for (const entity of ['a', 'b']) {
+            const vector = sut.read(entity, T + 100);
             for (const field of ['limit', 'tier']) {
               const m = model.get(`${entity}/${field}`);
               expect(sut.readField(entity, sut.indexOf(field), T + 100)).toEqual(m ? { value: m.value, ts: T + m.ts } : { value: null, ts: null });
+              // The whole vector says the same, field by field.
+              if (vector !== null) expect([vector.values[field], vector.fieldTimes[field]]).toEqual(m ? [m.value, T + m.ts] : [null, null]);
             }
           }
         },
@@ -59,6 +66,7 @@ describe(View.name, () => {
     const sut = new View({ name: 'p', fields: FIELDS, ttlMs: 60_000 });
     sut.upsert('old', { tier: 1 }, T);
     sut.upsert('new', { tier: 1 }, T + 50_000);
+    expect(sut.expiresAt('old')).toBe(T + 60_000);
     expect(sut.read('old', T + 60_000)).not.toBeNull();
     expect(sut.read('old', T + 60_001)).toBeNull();
     expect(sut.readField('old', 1, T + 60_001)).toEqual({ value: null, ts: null });
@@ -68,6 +76,9 @@ describe(View.name, () => {
     expect(sut.read('new', T + 60_001)).not.toBeNull();
     sut.upsert('old', { country: 'DE' }, T + 70_000);
     expect(sut.read('old', T + 70_000)?.values).toMatchObject({ tier: null, country: 'DE' });
+    expect(sut.expiresAt('old')).toBe(T + 130_000);
+    expect(sut.expiresAt('nobody')).toBeUndefined();
+    expect(new View({ name: 'q', fields: FIELDS }).expiresAt('old')).toBeUndefined();
   });
 });
 

@@ -27,6 +27,8 @@ export interface VectorRead {
   values: Record<string, ViewValue>;
   /** Event time of the newest update. */
   updatedAt: number;
+  /** Field name -> event time of the update that set its value (null for a field never set). */
+  fieldTimes: Record<string, number | null>;
 }
 
 /** Slot of the entity's newest update time; fields follow as (value, ts) pairs. */
@@ -107,8 +109,24 @@ export class View {
     const slots = this.live(entity, now);
     if (slots === undefined) return null;
     const values: Record<string, ViewValue> = {};
-    for (let i = 0; i < this.fieldNames.length; i++) values[this.fieldNames[i]] = slots[1 + 2 * i];
-    return { values, updatedAt: slots[UPDATED] as number };
+    const fieldTimes: Record<string, number | null> = {};
+    for (let i = 0; i < this.fieldNames.length; i++) {
+      const name = this.fieldNames[i];
+      const ts = slots[2 + 2 * i] as number;
+      values[name] = slots[1 + 2 * i];
+      fieldTimes[name] = ts === Number.NEGATIVE_INFINITY ? null : ts;
+    }
+    return { values, updatedAt: slots[UPDATED] as number, fieldTimes };
+  }
+
+  /**
+   * The last moment the vector of `entity` is readable (its newest update plus the TTL): read()
+   * at any later `now` gives null. Undefined when the entity is unknown or the view has no TTL.
+   */
+  expiresAt(entity: string): number | undefined {
+    const slots = this.entities.get(entity);
+    if (slots === undefined || !Number.isFinite(this.ttlMs)) return undefined;
+    return (slots[UPDATED] as number) + this.ttlMs;
   }
 
   /** One field by index: its value and the event time that set it (nulls when unset). */
