@@ -18,7 +18,7 @@ const common = {
   extensionsToTreatAsEsm: ['.ts'],
   moduleNameMapper: {
     '^(\\.{1,2}/.*)\\.js$': '$1',
-    // an ES module required by @fastify/static: see the file
+    // an ES module required by @fastify/static, mapped to the CommonJS v2 (a devDependency): see the file
     '^content-disposition$': '<rootDir>/test/support/content-disposition.cjs',
   },
   transform: { '^.+\\.ts$': swc },
