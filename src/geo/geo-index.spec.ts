@@ -28,7 +28,7 @@ class BruteForceIndex {
 
   search(lat: number, lon: number, radius: number, limit = Infinity): GeoHit[] {
     return [...this.points.values()]
-      .map((p) => ({ member: p.member, lat: p.lat, lon: p.lon, distanceMeters: haversine(lat, lon, p.lat, p.lon) }))
+      .map((p) => ({ member: p.member, lat: p.lat, lon: p.lon, distanceMeters: haversine(lat, lon, p.lat, p.lon), lastSeen: p.lastSeen }))
       .filter((h) => h.distanceMeters <= radius)
       .sort((a, b) => a.distanceMeters - b.distanceMeters || (a.member < b.member ? -1 : 1))
       .slice(0, limit);

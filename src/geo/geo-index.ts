@@ -96,12 +96,14 @@ export interface GeoPoint {
   lastSeen: number;
 }
 
-/** A search result: a member, its stored position and its distance from the query point in metres. */
+/** A search result: a member, its stored position, its distance from the query point in metres and when it was reported. */
 export interface GeoHit {
   member: string;
   lat: number;
   lon: number;
   distanceMeters: number;
+  /** The member's last-seen time (epoch ms): the event time of the stored position. */
+  lastSeen: number;
 }
 
 function checkQuery(lat: number, lon: number): void {
@@ -505,7 +507,7 @@ export class GeoIndex {
     const ids = this.heapId;
     for (let last = n - 1; last >= 0; last--) {
       const id = ids[0];
-      out[last] = { member: this.nameOf(id), lat: this.latOf(id), lon: this.lonOf(id), distanceMeters: dist[0] };
+      out[last] = { member: this.nameOf(id), lat: this.latOf(id), lon: this.lonOf(id), distanceMeters: dist[0], lastSeen: this.lastSeenOf(id) };
       // Pop the root: move the last element down from the root.
       const d = dist[last];
       const moving = ids[last];

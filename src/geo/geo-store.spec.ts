@@ -26,6 +26,27 @@ describe(GeoStore.name, () => {
     expect(sut.expire(10_000)).toEqual([{ index: 'bikes', events: [{ fence: 'airport', member: 'b1', kind: 'exit', lat: 40.64, lon: -73.78, ts: 5000 }] }]);
     expect(sut.collection('forever').size).toBe(1);
   });
+
+  it('reports every member it expires, fenced or not, once gone from the index, ordered by (time, member)', () => {
+    const sut = new GeoStore([{ name: 'drivers', ttlMs: 1000, fences: FENCES }, { name: 'forever' }]);
+    const c = sut.collection('drivers');
+    c.set('zed', 1, 1, 0); // in no fence
+    c.set('amy', 2, 2, 0);
+    c.set('d1', 40.72, -74, 0); // downtown
+    c.set('late', 3, 3, 500);
+    sut.collection('forever').set('f1', 1, 1, 0);
+    const seen: [string, string, number, number, number, number, number][] = [];
+    const out = sut.expire(1200, (index, p, at) => seen.push([index, p.member, p.lat, p.lon, p.lastSeen, at, sut.collection(index).size]));
+    expect(seen).toEqual([
+      ['drivers', 'amy', 2, 2, 0, 1000, 1],
+      ['drivers', 'd1', 40.72, -74, 0, 1000, 1],
+      ['drivers', 'zed', 1, 1, 0, 1000, 1],
+    ]);
+    expect(out).toEqual([{ index: 'drivers', events: [{ fence: 'downtown', member: 'd1', kind: 'exit', lat: 40.72, lon: -74, ts: 1000 }] }]);
+    seen.length = 0;
+    expect(sut.expire(1500, (index, p, at) => seen.push([index, p.member, p.lat, p.lon, p.lastSeen, at, sut.collection(index).size]))).toEqual([]);
+    expect(seen).toEqual([['drivers', 'late', 3, 3, 500, 1500, 0]]);
+  });
 });
 
 describe(GeoCollection.name, () => {

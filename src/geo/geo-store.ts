@@ -93,17 +93,25 @@ export class GeoCollection {
 
   /**
    * Removes members last seen ttlMs or more before `now` and returns their exits, ordered
-   * by (ts, member) with ts = lastSeen + ttlMs. A no-op without a TTL.
+   * by (ts, member) with ts = lastSeen + ttlMs. A no-op without a TTL. `onExpired`, if given,
+   * then sees every member removed, fenced or not, with its last position and the moment it
+   * timed out (lastSeen + ttlMs), in the same order, once the index no longer holds it.
    */
-  expire(now: number): readonly FenceEvent[] {
+  expire(now: number, onExpired?: (point: GeoPoint, at: number) => void): readonly FenceEvent[] {
     const ttl = this.ttlMs;
     if (ttl === undefined) return NO_FENCE_EVENTS;
     let events: FenceEvent[] | undefined;
+    let gone: GeoPoint[] | undefined;
     this.index.expireIds(now, (id) => {
       const index = this.index;
       const left = this.fences.leave(id, index.nameOf(id), index.latOf(id), index.lonOf(id), index.lastSeenOf(id) + ttl);
       if (left.length > 0) (events ??= []).push(...left);
+      if (onExpired !== undefined) (gone ??= []).push({ member: index.nameOf(id), lat: index.latOf(id), lon: index.lonOf(id), lastSeen: index.lastSeenOf(id) });
     });
+    if (gone !== undefined) {
+      gone.sort((a, b) => a.lastSeen - b.lastSeen || (a.member < b.member ? -1 : a.member > b.member ? 1 : 0));
+      for (const p of gone) onExpired!(p, p.lastSeen + ttl);
+    }
     if (events === undefined) return NO_FENCE_EVENTS;
     // Stable: a member's exits stay in fence order.
     return events.sort((a, b) => a.ts - b.ts || (a.member < b.member ? -1 : a.member > b.member ? 1 : 0));
@@ -185,11 +193,14 @@ export class GeoStore {
     return c;
   }
 
-  /** Runs expire(now) on every collection; returns the exits of those that have any. */
-  expire(now: number): GeoCollectionEvents[] {
+  /**
+   * Runs expire(now) on every collection; returns the exits of those that have any.
+   * `onExpired` sees every member removed, with its collection's name (see GeoCollection.expire).
+   */
+  expire(now: number, onExpired?: (index: string, point: GeoPoint, at: number) => void): GeoCollectionEvents[] {
     const out: GeoCollectionEvents[] = [];
     for (const c of this.collections.values()) {
-      const events = c.expire(now);
+      const events = c.expire(now, onExpired && ((p, at) => onExpired(c.name, p, at)));
       if (events.length > 0) out.push({ index: c.name, events });
     }
     return out;

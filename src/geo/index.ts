@@ -26,4 +26,5 @@ export {
   type FenceDef,
   type FenceEvent,
 } from './fences.js';
+export { CircleWatch, type CircleChange, type CirclePoint } from './circle-watch.js';
 export { GeoCollection, GeoStore, type GeoCollectionEvents, type GeoCollectionOptions, type GeoMemberState } from './geo-store.js';

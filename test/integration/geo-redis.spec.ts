@@ -80,7 +80,7 @@ async function geosearch(redis: Redis, q: Query): Promise<GeoHit[]> {
   if (q.count !== undefined) args.push('COUNT', q.count);
   args.push('WITHDIST');
   const reply = (await redis.call('GEOSEARCH', ...args)) as [string, string][];
-  return reply.map(([member, dist]) => ({ member, lat: NaN, lon: NaN, distanceMeters: Number(dist) }));
+  return reply.map(([member, dist]) => ({ member, lat: NaN, lon: NaN, distanceMeters: Number(dist), lastSeen: NaN }));
 }
 
 interface Comparison {
