@@ -5,6 +5,6 @@ export { aggregatorFor, type Aggregator, type EventValue } from './windows/aggre
 export { HyperLogLog, hash32 } from './windows/hyperloglog.js';
 export { QuantileSketch, QUANTILE_RELATIVE_ACCURACY } from './windows/quantile-sketch.js';
 export { MAX_TILES_PER_WINDOW, tileWidthFor, tileIndex, firstTileInWindow } from './windows/tiling.js';
-export { ThresholdWatch, type Crossing } from './threshold-watch.js';
+export { ThresholdWatch, type Crossing, type Threshold } from './threshold-watch.js';
 export { OnlineFeatures, MAX_CACHED_PLANS, type OnlineRow } from './online-features.js';
 export { View, ViewStore, UnknownViewError, type ViewDefinition, type ViewValue, type VectorRead } from './views/view-store.js';

@@ -1,4 +1,8 @@
+import { jest } from '@jest/globals';
+import fc from 'fast-check';
 import { ChangeFeed, type Change } from '../../changes/change-feed.js';
+import { tileWidthFor } from '../../features/index.js';
+import { InputError } from '../../input-error.js';
 import { EventProcessor } from '../../ingest/event-processor.js';
 import { Router } from '../../ingest/router.js';
 import { createLogger } from '../../ops/logger.js';
@@ -6,6 +10,7 @@ import { Metrics } from '../../ops/metrics.js';
 import { parsePipeline } from '../../pipeline/load.js';
 import { storesFor } from '../../../test/support/stores.js';
 import { FeatureLiveService } from './feature-live.service.js';
+import type { FeatureValue } from './models/feature-value.model.js';
 
 const pipeline = parsePipeline(
   `
@@ -80,7 +85,7 @@ describe(FeatureLiveService.name, () => {
 
   it('alerts again on a card that went quiet and came back: a drained window re-arms the threshold', async () => {
     const { live, send } = setup();
-    const alerts = live.featureThreshold('amt', '5s', 1000);
+    const alerts = live.featureThreshold('amt', '5s', { above: 1000 });
     const first = alerts.next();
     send('c1', 1200);
     expect((await first).value).toMatchObject({ entity: 'c1', window: '5s', value: 1200 });
@@ -102,7 +107,7 @@ features: [{ name: low, source: tx, entity: card, aggregation: min, field: amoun
     const changes = new ChangeFeed<Change>();
     const processor = new EventProcessor(new Router(minPipeline), stores, changes, new Metrics(), createLogger('silent'), () => now);
     const live = new FeatureLiveService(stores.features, changes, () => now);
-    const lows = live.featureThreshold('low', '5s', 50);
+    const lows = live.featureThreshold('low', '5s', { above: 50 });
     processor.ingest('tx', [{ card: 'm', amount: 10, ts: now }]);
     now += 3_000;
     processor.ingest('tx', [{ card: 'm', amount: 90, ts: now }]);
@@ -117,5 +122,177 @@ features: [{ name: low, source: tx, entity: card, aggregation: min, field: amoun
     expect(() => live.featureUpdated('nope', 'c1', '1h')).toThrow(/nope/);
     expect(() => live.featureUpdated('spend', 'c1', '7h')).toThrow(/7h/);
     expect(live.watched).toBe(0);
+  });
+
+  describe('on a fake clock (timers and Date)', () => {
+    afterEach(() => {
+      jest.useRealTimers();
+    });
+
+    const decayPipeline = parsePipeline(`
+sources: [{ name: ev, timestamp: ts, lateness: 1h }]
+features:
+  - { name: n, source: ev, entity: k, aggregation: count, windows: [5s, 1m] }
+  - { name: total, source: ev, entity: k, aggregation: sum, field: x, windows: [5s, 1m] }
+  - { name: low, source: ev, entity: k, aggregation: min, field: x, windows: [5s, 1m] }
+  - { name: high, source: ev, entity: k, aggregation: max, field: x, windows: [5s, 1m] }
+  - { name: mean, source: ev, entity: k, aggregation: avg, field: x, windows: [5s, 1m] }
+`);
+    type Agg = 'count' | 'sum' | 'min' | 'max' | 'avg';
+    const FEATURE: Record<Agg, string> = { count: 'n', sum: 'total', min: 'low', max: 'high', avg: 'mean' };
+
+    /** Tally on fake timers: `clock` is Date.now(), which jest moves with the timers. */
+    function fakeSetup() {
+      jest.useFakeTimers({ now: T0 });
+      const clock = () => Date.now();
+      const stores = storesFor(decayPipeline);
+      const changes = new ChangeFeed<Change>();
+      const processor = new EventProcessor(new Router(decayPipeline), stores, changes, new Metrics(), createLogger('silent'), clock);
+      const live = new FeatureLiveService(stores.features, changes, clock);
+      /** Every value a subscription pushes, in order, as long as it is open. */
+      const drain = (queue: AsyncIterable<FeatureValue>) => {
+        const got: FeatureValue[] = [];
+        void (async () => {
+          for await (const v of queue) got.push(v);
+        })();
+        return got;
+      };
+      return { live, drain, send: (k: string, x: number) => processor.ingest('ev', [{ k, x, ts: clock() }]), settle: () => jest.advanceTimersByTimeAsync(0) };
+    }
+
+    /** The obvious window (tiling.ts): every event whose tile overlaps (now - W, now], aggregated from scratch. */
+    function modelValue(agg: Agg, events: { k: string; ts: number; x: number }[], k: string, now: number, windowMs: number): number | null {
+      const width = tileWidthFor(windowMs);
+      const xs = events.filter((e) => e.k === k && Math.floor(e.ts / width) * width + width > now - windowMs).map((e) => e.x);
+      if (agg === 'count') return xs.length;
+      if (xs.length === 0) return null;
+      const sum = xs.reduce((a, b) => a + b, 0);
+      if (agg === 'sum') return sum;
+      if (agg === 'avg') return sum / xs.length;
+      return agg === 'min' ? Math.min(...xs) : Math.max(...xs);
+    }
+
+    const step = fc.record({ gap: fc.integer({ min: 0, max: 4_000 }), k: fc.constantFrom('a', 'b'), x: fc.integer({ min: -5, max: 20 }) });
+
+    it.each<[Agg, string]>([
+      ['count', '5s'],
+      ['count', '1m'],
+      ['sum', '5s'],
+      ['sum', '1m'],
+      ['min', '5s'],
+      ['max', '5s'],
+      ['avg', '5s'],
+    ])(
+      'pushes %s over %s as a model evaluated at every event and every tile boundary does, and falls to its empty value as the window drains',
+      async (agg, window) => {
+        const windowMs = window === '5s' ? 5_000 : 60_000;
+        const width = tileWidthFor(windowMs);
+        const empty = agg === 'count' ? 0 : null;
+        await fc.assert(
+          fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 40 }), async (steps) => {
+            const { live, drain, send, settle } = fakeSetup();
+            try {
+              const name = FEATURE[agg];
+              const got = drain(live.featureUpdated(name, 'a', window));
+              const alsoGot = drain(live.featureUpdated(name, 'a', window)); // shares every value object
+              const events: { k: string; ts: number; x: number }[] = [];
+              const want: { value: number | null; at: number }[] = [];
+              let last = modelValue(agg, events, 'a', T0, windowMs); // the value at subscription, not pushed
+              let boundary = Math.floor((T0 - windowMs) / width) * width + windowMs + width; // first time a tile leaves after T0
+              /** The model at each tile boundary up to `until`: a push when the value differs from the last pushed. */
+              const boundaries = (until: number) => {
+                for (; boundary <= until; boundary += width) {
+                  const v = modelValue(agg, events, 'a', boundary, windowMs);
+                  if (v !== last) want.push({ value: (last = v), at: boundary });
+                }
+              };
+              let now = T0;
+              for (const s of steps) {
+                now += s.gap;
+                boundaries(now);
+                await jest.advanceTimersByTimeAsync(s.gap);
+                send(s.k, s.x);
+                events.push({ k: s.k, ts: now, x: s.x });
+                if (s.k === 'a') want.push({ value: (last = modelValue(agg, events, 'a', now, windowMs)), at: now });
+                await settle();
+              }
+              // No more events: the window drains and the value falls to 0 (count) or null.
+              const late = now + windowMs + 2 * width;
+              boundaries(late);
+              await jest.advanceTimersByTimeAsync(late - now);
+              expect(got.map((v) => ({ value: v.value, at: v.asOf.getTime() }))).toEqual(want);
+              expect(got.at(-1)?.value ?? empty).toBe(empty);
+              expect(alsoGot).toHaveLength(got.length);
+              alsoGot.forEach((v, i) => expect(v).toBe(got[i]));
+              // A drained window keeps no timer.
+              expect(jest.getTimerCount()).toBe(0);
+            } finally {
+              jest.useRealTimers();
+            }
+          }),
+          { numRuns: 40 },
+        );
+      },
+    );
+
+    it('arms no timer for a drained entity, and drops the timer with the last subscriber', async () => {
+      const { live, send, settle } = fakeSetup();
+      const idle = live.featureUpdated('total', 'nobody', '5s');
+      expect(jest.getTimerCount()).toBe(0);
+      const busy = live.featureUpdated('total', 'a', '5s');
+      send('a', 3);
+      await settle();
+      expect((await busy.next()).value).toMatchObject({ value: 3 });
+      expect(jest.getTimerCount()).toBe(1);
+      const again = live.featureUpdated('total', 'a', '5s'); // shares the timer
+      expect(jest.getTimerCount()).toBe(1);
+      await busy.return();
+      expect(jest.getTimerCount()).toBe(1);
+      await again.return();
+      expect(jest.getTimerCount()).toBe(0);
+      await idle.return();
+      expect(live.watched).toBe(0);
+    });
+
+    it('pushes a count falling tile by tile to 0 with no event, then nothing', async () => {
+      const { live, drain, send, settle } = fakeSetup();
+      const got = drain(live.featureUpdated('n', 'a', '5s'));
+      send('a', 1);
+      await jest.advanceTimersByTimeAsync(1_000);
+      send('a', 1);
+      await settle();
+      await jest.advanceTimersByTimeAsync(30_000);
+      expect(got.map((v) => v.value)).toEqual([1, 2, 1, 0]);
+      // the 250 ms tile of T0 leaves at T0 + 5.25 s; that of T0 + 1 s at T0 + 6.25 s
+      expect(got.slice(2).map((v) => v.asOf.getTime() - T0)).toEqual([5_250, 6_250]);
+    });
+
+    it('alerts `below` when a heartbeat count drains, with no event, once', async () => {
+      const { live, send, settle } = fakeSetup();
+      const alerts = live.featureThreshold('n', '5s', { below: 1 });
+      const got: unknown[] = [];
+      void (async () => {
+        for await (const c of alerts) got.push(c);
+      })();
+      send('h1', 1); // 1: armed
+      send('h2', 1);
+      await jest.advanceTimersByTimeAsync(2_000);
+      send('h2', 1); // h2 beats on
+      await settle();
+      expect(got).toEqual([]);
+      await jest.advanceTimersByTimeAsync(3_500); // h1's beat left the window at T0 + 5.25 s
+      expect(got).toEqual([{ name: 'n', entity: 'h1', window: '5s', value: 0, at: new Date(T0 + 5_250), direction: 'below', threshold: 1 }]);
+      await jest.advanceTimersByTimeAsync(10_000);
+      expect(got.map((c) => (c as { entity: string }).entity)).toEqual(['h1', 'h2']);
+      await alerts.return();
+      expect(jest.getTimerCount()).toBe(0);
+    });
+
+    it('refuses a threshold with neither or both of `above` and `below` as bad input', () => {
+      const { live } = fakeSetup();
+      expect(() => live.featureThreshold('n', '5s', {})).toThrow(InputError);
+      expect(() => live.featureThreshold('n', '5s', { above: 1, below: 2 })).toThrow(/exactly one of `above` and `below`/);
+      expect(jest.getTimerCount()).toBe(0);
+    });
   });
 });

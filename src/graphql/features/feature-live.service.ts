@@ -4,29 +4,96 @@
  * pulls them.
  *
  * Subscriptions of the same (feature, entity, window) share one LiveValue: one change-feed
- * listener, and one value object per change, computed by the first subscriber that pulls it
+ * listener, one timer for the times tiles leave the window (armed only while the window holds
+ * something), and one value object per change, computed by the first subscriber that pulls it
  * and handed to the others as is (so sharedSubscribe executes it once per document).
+ * A threshold subscription owns one ThresholdWatch and one such timer.
  */
 import { Inject, Injectable } from '@nestjs/common';
-import { FeatureStore, ThresholdWatch, type Crossing } from '../../features/index.js';
+import { FeatureStore, ThresholdWatch, type Crossing, type Threshold } from '../../features/index.js';
 import { featureBeforeTopic, featureTopic, type Change, type ChangeFeed } from '../../changes/change-feed.js';
 import { CHANGES, CLOCK } from '../../settings/tokens.js';
 import { CoalescingQueue } from '../live/coalescing-queue.js';
 import { toFeatureValueModel, type FeatureValue } from './models/feature-value.model.js';
-import type { ThresholdCrossing } from './models/threshold-crossing.model.js';
+import { toThresholdCrossingModel, type ThresholdCrossing } from './models/threshold-crossing.model.js';
 
-/** The subscribers of one (feature, entity, window) and its value as of the latest change. */
+/** Same window value: both null, or the same number. */
+const sameValue = (a: number | null, b: number | null): boolean => a === b || (Number.isNaN(a) && Number.isNaN(b));
+
+/** Longest delay setTimeout takes (2^31 - 1 ms, about 24.8 days); a longer one fires at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Calls `tick(now)` at each time `nextAt(now)` gives (the times a tile leaves a window), until
+ * stopped or until `tick` returns false; start() re-arms it. Never fires before the time it
+ * was armed for by the injected clock: a timer that fires early (Node's may, by a millisecond)
+ * or was clamped to the longest delay Node takes is re-armed for the rest.
+ */
+class ExpiryTimer {
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly clock: () => number,
+    private readonly nextAt: (now: number) => number,
+    private readonly tick: (now: number) => boolean,
+  ) {}
+
+  /** Arms the timer for the next expiry after now, unless it is armed already. */
+  start(): void {
+    if (this.timer === undefined) this.arm(this.nextAt(this.clock()));
+  }
+
+  stop(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private arm(due: number): void {
+    if (!Number.isFinite(due)) return; // a lifetime window never drains
+    this.timer = setTimeout(() => this.fire(due), Math.min(MAX_TIMER_MS, Math.max(0, due - this.clock())));
+    this.timer.unref();
+  }
+
+  private fire(due: number): void {
+    this.timer = undefined;
+    const now = this.clock();
+    if (now < due) this.arm(due);
+    else if (this.tick(now)) this.arm(this.nextAt(now));
+  }
+}
+
+/**
+ * The subscribers of one (feature, entity, window) and its value as of the latest change: an
+ * event (changed()), or tiles leaving the window (its ExpiryTimer, armed while the window
+ * holds something).
+ */
 class LiveValue {
   readonly queues = new Set<CoalescingQueue<FeatureValue>>();
   unsubscribe = (): void => {};
   private version = 0;
   private computed = -1;
   private value: FeatureValue | undefined;
+  private readonly decay: ExpiryTimer;
 
+  /**
+   * @param read the window's value now
+   * @param drained true for the value of a window holding nothing (null, or 0 for a count):
+   *   it stays so until an event, so the timer stops
+   */
   constructor(
     private readonly entity: string,
     private readonly read: () => FeatureValue,
-  ) {}
+    private readonly drained: (value: number | null) => boolean,
+    clock: () => number,
+    nextExpiryAt: (now: number) => number,
+    first: FeatureValue,
+  ) {
+    this.decay = new ExpiryTimer(clock, nextExpiryAt, () => this.expired());
+    // The value at subscription is what a tile leaving is compared with (it is not pushed).
+    this.value = first;
+    this.computed = this.version;
+    if (!drained(first.value)) this.decay.start();
+  }
 
   /** The value for the latest change, computed once whoever asks first. */
   readonly current = (): FeatureValue | undefined => {
@@ -37,9 +104,30 @@ class LiveValue {
     return this.value;
   };
 
+  /** An event of the entity: pushed whatever the value, and the timer re-armed. */
   changed(): void {
     this.version++;
     for (const q of this.queues) q.offer(this.entity, this.current);
+    this.decay.start();
+  }
+
+  /** Stops listening: the last subscriber left. */
+  close(): void {
+    this.decay.stop();
+    this.unsubscribe();
+  }
+
+  /** At a time tiles left the window: pushes the value if it differs from the last one. Returns false once drained. */
+  private expired(): boolean {
+    const fresh = this.read();
+    // With an event's change not yet pulled, the pull reads the value after this instant anyway.
+    if (this.computed === this.version && !sameValue(fresh.value, this.value?.value ?? null)) {
+      this.version++;
+      this.value = fresh;
+      this.computed = this.version;
+      for (const q of this.queues) q.offer(this.entity, this.current);
+    }
+    return !this.drained(fresh.value);
   }
 }
 
@@ -53,16 +141,24 @@ export class FeatureLiveService {
     @Inject(CLOCK) private readonly clock: () => number,
   ) {}
 
-  /** Emits the window's value each time an event of `entity` changes it (coalesced). */
+  /**
+   * Emits the window's value each time it changes: after each event of `entity` (coalesced),
+   * and at each time a tile leaves the window when that changes the value (so a subscriber sees
+   * a window drain to 0 or null with no event). The idle sweep frees only entities whose
+   * windows are all empty already, so it changes no value the timer has not pushed.
+   */
   featureUpdated(name: string, entity: string, window: string): CoalescingQueue<FeatureValue> {
-    this.store.read(name, entity, window, this.clock()); // throws for an unknown feature or window
     const key = `${name}\u0000${entity}\u0000${window}`;
     let live = this.live.get(key);
     if (live === undefined) {
-      const value = new LiveValue(entity, () => {
+      const read = (): FeatureValue => {
         const now = this.clock();
         return toFeatureValueModel(name, entity, window, this.store.read(name, entity, window, now), now);
-      });
+      };
+      const first = read(); // throws for an unknown feature or window
+      const feature = this.store.feature(name);
+      const emptyValue = feature.aggregator.name === 'count' ? 0 : null;
+      const value = new LiveValue(entity, read, (v) => v === emptyValue, this.clock, (now) => feature.nextExpiryAt(window, now), first);
       value.unsubscribe = this.changes.subscribe(featureTopic(name, entity), () => value.changed());
       this.live.set(key, value);
       live = value;
@@ -71,7 +167,7 @@ export class FeatureLiveService {
     const queue = new CoalescingQueue<FeatureValue>(() => {
       shared.queues.delete(queue);
       if (shared.queues.size === 0 && this.live.get(key) === shared) {
-        shared.unsubscribe();
+        shared.close();
         this.live.delete(key);
       }
     });
@@ -85,49 +181,50 @@ export class FeatureLiveService {
   }
 
   /**
-   * Emits when an entity's window value goes from at or below `above` to above it, for any
-   * reason: an event, or tiles leaving the window (ThresholdWatch, evaluated around each event
-   * and at each time a tile leaves the window). An entity re-arms once its value is at or below
-   * the threshold again, also for any reason, so a card that went quiet and comes back with a
-   * burst alerts again. Crossings of one entity within one coalescing tick merge into the last.
+   * Emits when an entity's window value crosses the threshold, for any reason: an event, or
+   * tiles leaving the window (ThresholdWatch, evaluated around each event and at each time a
+   * tile leaves the window). `above`: from at or below to above it; `below`: from at or above
+   * to under it (a count that drains reads 0 and crosses; another aggregation's empty window
+   * is no value and does not). An entity re-arms once back on the other side, also for any
+   * reason, so a card that went quiet and comes back with a burst alerts again. Crossings of
+   * one entity within one coalescing tick merge into the last. Throws InputError unless
+   * exactly one of `above` and `below` is given.
    */
-  featureThreshold(name: string, window: string, above: number): CoalescingQueue<ThresholdCrossing> {
-    const watch = new ThresholdWatch(this.store.feature(name), window, above); // throws for an unknown feature or window
-    let timer: NodeJS.Timeout | undefined;
+  featureThreshold(name: string, window: string, threshold: Threshold): CoalescingQueue<ThresholdCrossing> {
+    const watch = new ThresholdWatch(this.store.feature(name), window, threshold, this.clock()); // throws for an unknown feature or window
     const stops: (() => void)[] = [];
     const queue = new CoalescingQueue<ThresholdCrossing>(() => {
-      clearTimeout(timer);
       for (const stop of stops) stop();
     });
-    const push = (c: Crossing, now: number): void => {
-      const crossing: ThresholdCrossing = { name, entity: c.entity, window, value: c.value, at: new Date(now) };
+    const push = (c: Crossing | undefined, now: number): void => {
+      if (c === undefined) return;
+      const crossing = toThresholdCrossingModel(name, window, watch, c, now);
       queue.offer(c.entity, () => crossing);
     };
-    stops.push(this.changes.subscribe(featureBeforeTopic(name), (change) => watch.before((change as { entity: string }).entity, this.clock())));
+    stops.push(
+      this.changes.subscribe(featureBeforeTopic(name), (change) => {
+        const now = this.clock();
+        push(watch.before((change as { entity: string }).entity, now), now);
+      }),
+    );
     stops.push(
       this.changes.subscribe(featureTopic(name), (change) => {
         if (change.kind !== 'feature') return;
         const now = this.clock();
-        const c = watch.after(change.entity, now);
-        if (c !== undefined) push(c, now);
+        push(watch.after(change.entity, now), now);
       }),
     );
     // At each time a tile leaves the window; a lifetime window never drains.
-    const schedule = (): void => {
-      const now = this.clock();
-      const next = watch.nextExpiryAt(now);
-      if (!Number.isFinite(next)) return;
-      timer = setTimeout(() => {
-        const at = this.clock();
-        for (const c of watch.expire(at)) push(c, at);
-        schedule();
-      }, next - now + EXPIRY_SLACK_MS);
-      timer.unref();
-    };
-    schedule();
+    const timer = new ExpiryTimer(
+      this.clock,
+      (now) => watch.nextExpiryAt(now),
+      (now) => {
+        for (const c of watch.expire(now)) push(c, now);
+        return true;
+      },
+    );
+    timer.start();
+    stops.push(() => timer.stop());
     return queue;
   }
 }
-
-/** Past a tile's expiry time before re-evaluating, so the read is sure to see it gone (timers may fire a little early). */
-const EXPIRY_SLACK_MS = 5;

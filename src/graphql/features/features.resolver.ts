@@ -40,13 +40,19 @@ export class FeaturesResolver {
     return this.online.fetch(entities, features, this.clock()).map(toFeatureRowModel);
   }
 
-  @Subscription(() => FeatureValue, { resolve: (v: FeatureValue) => v, description: "Pushes the window's value after each event of the entity (coalesced)." })
+  @Subscription(() => FeatureValue, {
+    resolve: (v: FeatureValue) => v,
+    description: "Pushes the window's value when it changes: after each event of the entity, and when tiles leaving the window change it (down to 0 or null as it drains); coalesced.",
+  })
   featureUpdated(@Args() { name, entity, window }: FeatureArgs) {
     return this.live.featureUpdated(name, entity, window);
   }
 
-  @Subscription(() => ThresholdCrossing, { resolve: (v: ThresholdCrossing) => v, description: "Pushes when an entity's window value crosses above `above` (once per crossing)." })
-  featureThreshold(@Args() { name, window, above }: FeatureThresholdArgs) {
-    return this.live.featureThreshold(name, window, above);
+  @Subscription(() => ThresholdCrossing, {
+    resolve: (v: ThresholdCrossing) => v,
+    description: "Pushes when an entity's window value rises above `above` or drops under `below` (exactly one of the two), for any reason: an event or tiles leaving the window. Once per crossing.",
+  })
+  featureThreshold(@Args() { name, window, above, below }: FeatureThresholdArgs) {
+    return this.live.featureThreshold(name, window, { above, below });
   }
 }

@@ -46,5 +46,6 @@ export function checkOnlineFeaturesArgs(entities: readonly string[], features: r
 export class FeatureThresholdArgs {
   @Field() @IsString() @MaxLength(200) name!: string;
   @Field() @IsString() @MaxLength(20) window!: string;
-  @Field(() => Float) above!: number;
+  @Field(() => Float, { nullable: true, description: 'Alert when the value rises above this (exactly one of `above` and `below`).' }) above?: number | null;
+  @Field(() => Float, { nullable: true, description: 'Alert when the value drops under this (exactly one of `above` and `below`; a drained count is 0).' }) below?: number | null;
 }
