@@ -53,8 +53,10 @@ export class TallyApi {
     return this.key.length > 0;
   }
 
-  onConnection(fn: (state: ConnectionState, detail?: string) => void): void {
+  /** Calls `fn` at each change of the WebSocket's state; returns the function that stops it. */
+  onConnection(fn: (state: ConnectionState, detail?: string) => void): () => void {
     this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
   }
 
   private emit(state: ConnectionState, detail?: string): void {

@@ -1,6 +1,6 @@
-// Chosen entities' windowed values as small time charts: each chart reads the value once,
-// follows `featureUpdated` pushes, and re-reads every few seconds so a window that drains
-// without new events is drawn going down too.
+// Chosen entities' windowed values as small time charts: each chart reads the value once (and
+// again after a reconnection, for what it missed), then follows `featureUpdated`, which pushes
+// as tiles leave the window too, so a window that drains without new events is drawn going down.
 import type { TallyApi } from './api.js';
 import { fmtNumber, fmtTime, h, store, stored } from './dom.js';
 import type { ChartSpec, PipelineInfo } from './pipeline.js';
@@ -25,7 +25,6 @@ const UPDATED = /* GraphQL */ `
 
 const SPAN_MS = 5 * 60_000;
 const MIN_SPAN_MS = 30_000;
-const REREAD_MS = 5_000;
 const STORAGE_KEY = 'tally.charts';
 /** Charts added from alerts, beyond which the oldest of them makes room. */
 const MAX_AUTO_CHARTS = 3;
@@ -40,7 +39,7 @@ class Chart {
   private readonly canvas: HTMLCanvasElement;
   private readonly points: [number, number | null][] = [];
   private readonly stop: () => void;
-  private readonly timer: number;
+  private readonly stopReconnectRead: () => void;
 
   constructor(
     private readonly api: TallyApi,
@@ -69,7 +68,9 @@ class Chart {
     const vars = { name: spec.feature, entity: spec.entity, window: spec.window };
     this.stop = api.subscribe<{ featureUpdated: FeatureValue }>(UPDATED, vars, (d) => this.add(d.featureUpdated), (m) => onError(`chart ${keyOf(spec)}: ${m}`));
     void this.read();
-    this.timer = window.setInterval(() => void this.read(), REREAD_MS);
+    this.stopReconnectRead = api.onConnection((state) => {
+      if (state === 'connected') void this.read();
+    });
   }
 
   private async read(): Promise<void> {
@@ -101,7 +102,7 @@ class Chart {
 
   dispose(): void {
     this.stop();
-    window.clearInterval(this.timer);
+    this.stopReconnectRead();
     this.root.remove();
   }
 }
