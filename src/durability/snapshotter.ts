@@ -42,7 +42,8 @@ export interface SnapshotInfo {
 export interface SnapshotKafka {
   pause(): void;
   resume(): void;
-  appliedOffsets(): AppliedOffset[];
+  /** The applied offsets, or throws when no snapshot may be taken now (refusals not yet in the DLQ). */
+  snapshotOffsets(): AppliedOffset[];
   commit(offsets: readonly AppliedOffset[]): Promise<void>;
 }
 
@@ -104,7 +105,7 @@ export class Snapshotter {
     };
     try {
       const createdAt = o.clock();
-      const applied = o.kafka?.appliedOffsets() ?? [];
+      const applied = o.kafka?.snapshotOffsets() ?? [];
       const offsets: SourceOffset[] = applied.map((a) => ({ topic: a.topic, partition: a.partition, offset: a.offset.toString() }));
       const logSeq = o.ingestLog?.lastSeq ?? 0;
       // Everything up to logSeq on disk, and later records in a segment of their own.

@@ -5,7 +5,7 @@ import { Metrics } from '../ops/metrics.js';
 import { parsePipeline } from '../pipeline/load.js';
 import { EventProcessor } from './event-processor.js';
 import { IngestGate } from './ingest-gate.js';
-import { KAFKA_SLICE, KafkaIngest } from './kafka-ingest.js';
+import { KAFKA_SLICE, KafkaIngest, MAX_DLQ_COPY_BYTES } from './kafka-ingest.js';
 import { Router } from './router.js';
 import { storesFor } from '../../test/support/stores.js';
 
@@ -28,7 +28,7 @@ function setup() {
   const dlq: unknown[] = [];
   // the DLQ producer, without a broker
   (sut as unknown as { producer: unknown }).producer = { send: async (r: { messages: unknown[] }) => void dlq.push(...r.messages) };
-  return { sut, store, gate, dlq, topic: router.kafkaTopics()[0]! };
+  return { sut, store, gate, dlq, metrics, topic: router.kafkaTopics()[0]! };
 }
 
 function payload(topic: string, values: (string | null)[], first = 0) {
@@ -87,6 +87,55 @@ describe(KafkaIngest.name, () => {
     expect(resolved).toEqual([String(KAFKA_SLICE - 1)]);
   });
 
+  it('applies each event once and writes each refusal to the DLQ once when a DLQ write fails and the batch comes again', async () => {
+    const { sut, store, metrics, topic } = setup();
+    const written: { offset: string; partition: number | undefined }[] = [];
+    let failures = 1;
+    (sut as unknown as { producer: unknown }).producer = {
+      send: async (r: { messages: { headers: Record<string, string>; partition?: number }[] }) => {
+        if (failures-- > 0) throw new Error('The broker refused the write (MESSAGE_TOO_LARGE)');
+        written.push(...r.messages.map((m) => ({ offset: m.headers['tally-source-offset']!, partition: m.partition })));
+      },
+    };
+    // Good and bad events interleaved, across slices: bad ones at 100, 101, 350 and the last.
+    const n = KAFKA_SLICE * 2 + 10;
+    const values = Array.from({ length: n }, (_, i) => JSON.stringify({ card: 'a', amount: i, ts: T }));
+    const bad = [0, 1, 250, n - 1];
+    for (const i of bad) values[i] = '{"card": "a", "ts": 1';
+    const first = payload(topic, values, 100);
+    await expect(eachBatch(sut, first.p)).rejects.toThrow(/to .*\.dlq failed/);
+    expect(store.read('n', 'a', '1h', T).value).toBe(n - bad.length);
+    expect(first.resolved).toEqual([]);
+    expect(written).toEqual([]);
+    expect(await metrics.dlqWriteFailures.get()).toMatchObject({ values: [{ value: 1, labels: { topic } }] });
+    // No snapshot may record offsets past refusals the DLQ does not hold.
+    expect(() => sut.snapshotOffsets()).toThrow(/4 refused messages .* are not in .*\.dlq yet/);
+    // kafkajs fetches the batch again: the refusals are written first, nothing is applied twice.
+    const again = payload(topic, values, 100);
+    await eachBatch(sut, again.p);
+    expect(store.read('n', 'a', '1h', T).value).toBe(n - bad.length);
+    expect(written).toEqual(bad.map((i) => ({ offset: String(100 + i), partition: 0 })));
+    expect(again.resolved).toEqual([String(100 + n - 1)]);
+    expect(sut.snapshotOffsets()).toEqual([{ topic, partition: 0, offset: BigInt(100 + n - 1) }]);
+    expect(await metrics.dlqWritten.get()).toMatchObject({ values: [{ value: bad.length, labels: { topic } }] });
+    // and once more: nothing new
+    await eachBatch(sut, payload(topic, values, 100).p);
+    expect(written).toHaveLength(bad.length);
+    expect(store.read('n', 'a', '1h', T).value).toBe(n - bad.length);
+  });
+
+  it('writes refusals to the DLQ in writes of at most MAX_DLQ_COPY_BYTES each', async () => {
+    const { sut, topic } = setup();
+    const sizes: number[] = [];
+    (sut as unknown as { producer: unknown }).producer = { send: async (r: { messages: unknown[] }) => void sizes.push(r.messages.length) };
+    // 5 refused messages of 200 KiB: two fit in one write, not three.
+    const big = `{"card": "a", "ts": 1, "pad": "${'x'.repeat(200 * 1024)}"`;
+    const { p } = payload(topic, [big, big, big, big, big]);
+    await eachBatch(sut, p);
+    expect(3 * 200 * 1024).toBeGreaterThan(MAX_DLQ_COPY_BYTES);
+    expect(sizes).toEqual([2, 2, 1]);
+  });
+
   it('skips the messages of a batch the state already holds, then applies the rest, across slices', async () => {
     const { sut, store, topic } = setup();
     (sut as unknown as { expected: Map<string, bigint> }).expected.set(`${topic}\u0000${0}`, 105n);
@@ -97,10 +146,10 @@ describe(KafkaIngest.name, () => {
     expect(store.read('v', 'a', '1h', T).value).toBe(100 + n - 1);
     expect(resolved).toEqual([String(100 + n - 1)]);
     expect(sut.appliedOffsets()).toEqual([{ topic, partition: 0, offset: BigInt(100 + n - 1) }]);
-    // the same batch again (a re-fetch): nothing applied twice
+    // the same batch again (a re-fetch): nothing applied twice, and the client moves past it
     const again = payload(topic, Array.from({ length: n }, (_, i) => JSON.stringify({ card: 'a', amount: 100 + i, ts: T })), 100);
     await eachBatch(sut, again.p);
     expect(store.read('n', 'a', '1h', T).value).toBe(n - 5);
-    expect(again.resolved).toEqual([]);
+    expect(again.resolved).toEqual([String(100 + n - 1)]);
   });
 });

@@ -6,8 +6,15 @@
  *
  * A batch is applied message by message; refused messages are written to the DLQ with their
  * reason, source topic, partition and offset in headers, and only after that write succeeds
- * are the batch's offsets resolved — a crash in between re-reads the batch rather than lose
- * a refused event.
+ * are the batch's offsets resolved. The refusals of one source partition go to one DLQ
+ * partition (source partition modulo the DLQ's partition count), in offset order, in writes of
+ * at most MAX_DLQ_COPY_BYTES, each all or nothing. Once the offsets are recorded past them
+ * (the stores hold the events around them) they are owed until written: a failed write
+ * (counted, logged) fails the batch, kafkajs fetches it again after a pause, and the owed
+ * records are written, once each, before any batch is applied; the messages the stores already
+ * hold are skipped (the guard below), never applied twice. While refusals are owed no snapshot
+ * is taken (snapshotOffsets() throws): a restart from it would lose them. A crash re-reads from
+ * the last snapshot and writes its refusals again (at least once across a crash).
  *
  * Positions are Tally's own, not the consumer group's: this class records the offset of the
  * last message applied per partition (what a snapshot stores), start() seeks every partition
@@ -20,6 +27,7 @@
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Kafka, logLevel, Partitioners, type Consumer, type EachBatchPayload, type LogEntry, type Producer } from 'kafkajs';
+import { InputError } from '../input-error.js';
 import type { Logger } from '../ops/logger.js';
 import type { Metrics } from '../ops/metrics.js';
 import type { EventProcessor } from './event-processor.js';
@@ -78,6 +86,37 @@ export const DLQ_HEADERS = {
  */
 export const MAX_DLQ_COPY_BYTES = 512 * 1024;
 
+/** One record for a DLQ topic, and the source offset it stands for. */
+interface DlqRecord {
+  offset: string;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: Record<string, string>;
+}
+
+/** Refused messages of one source partition not yet in its DLQ, in offset order. */
+interface Owed {
+  topic: string;
+  partition: number;
+  records: DlqRecord[];
+}
+
+/** No snapshot now: refused messages the stores have gone past are not in their DLQ yet. Shown to the caller (an admin asking for a snapshot). */
+export class DlqBacklogError extends InputError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DlqBacklogError';
+  }
+}
+
+/** A write to a DLQ topic failed: the batch fails with it and is fetched again. */
+export class DlqWriteError extends Error {
+  constructor(message: string, options: { cause: unknown }) {
+    super(message, options);
+    this.name = 'DlqWriteError';
+  }
+}
+
 export class KafkaIngest {
   private readonly kafka: Kafka;
   private consumer: Consumer | undefined;
@@ -92,6 +131,10 @@ export class KafkaIngest {
   private catchUp: { targets: Map<string, bigint>; resolve: () => void } | undefined;
   /** Fetching paused by pause() (restore, snapshot); applied again on each join. */
   private pausedByUs = true;
+  /** Per `topic\u0000partition`: refused messages applied past but not yet in the DLQ. */
+  private readonly owed = new Map<string, Owed>();
+  /** Partitions of each DLQ topic, as found at connect(). */
+  private readonly dlqPartitions = new Map<string, number>();
 
   constructor(
     private readonly options: KafkaIngestOptions,
@@ -114,7 +157,7 @@ export class KafkaIngest {
     return this.running;
   }
 
-  /** Creates missing source and DLQ topics and connects the DLQ producer. */
+  /** Creates missing source and DLQ topics, learns the DLQ partition counts and connects the DLQ producer. */
   async connect(): Promise<void> {
     await this.ensureTopics(this.router.kafkaTopics());
     this.producer = this.kafka.producer({ allowAutoTopicCreation: true, createPartitioner: Partitioners.DefaultPartitioner });
@@ -202,9 +245,21 @@ export class KafkaIngest {
     }
   }
 
-  /** The offset of the last message applied, per partition (what a snapshot records). */
+  /** The offset of the last message applied, per partition. */
   appliedOffsets(): AppliedOffset[] {
     return [...this.applied.values()].map((a) => ({ ...a }));
+  }
+
+  /**
+   * What a snapshot records: appliedOffsets(), unless refused messages the stores have gone
+   * past are not in their DLQ yet: then it throws, since a restart from such a snapshot would
+   * lose them (see the header).
+   */
+  snapshotOffsets(): AppliedOffset[] {
+    for (const o of this.owed.values()) {
+      throw new DlqBacklogError(`${o.records.length} refused messages of ${o.topic}[${o.partition}] are not in ${o.topic}${DLQ_SUFFIX} yet (writing them fails; see the log): no snapshot until they are`);
+    }
+    return this.appliedOffsets();
   }
 
   /** Commits `offsets` (last applied) to the consumer group as the next offsets to read; for lag monitoring only. */
@@ -250,6 +305,8 @@ export class KafkaIngest {
         await admin.createTopics({ topics: wanted.map((topic) => ({ topic })), waitForLeaders: true });
         this.log.info({ topics: wanted }, 'created missing topics');
       }
+      const { topics: dlqs } = await admin.fetchTopicMetadata({ topics: topics.map((t) => t + DLQ_SUFFIX) });
+      for (const t of dlqs) this.dlqPartitions.set(t.name, Math.max(1, t.partitions.length));
     } finally {
       await admin.disconnect();
     }
@@ -273,6 +330,9 @@ export class KafkaIngest {
 
   private async applyBatch(batch: EachBatchPayload['batch'], resolveOffset: (offset: string) => void, isRunning: () => boolean, isStale: () => boolean): Promise<void> {
     const key = tpKey(batch.topic, batch.partition);
+    // Refusals of an earlier try not in the DLQ yet (of any partition, in case this one was
+    // assigned elsewhere meanwhile): they go first, or the batch fails again.
+    for (const k of [...this.owed.keys()]) await this.writeOwed(k);
     const expected = this.expected.get(key);
     // kafkajs 2.2.4 keeps the offset it fetched from on the batch, untyped.
     const fetched = (batch as unknown as { fetchedOffset?: string }).fetchedOffset ?? batch.firstOffset();
@@ -288,16 +348,19 @@ export class KafkaIngest {
       this.log.error({ topic: batch.topic, partition: batch.partition, from: expected.toString(), to: fetched }, 'kafka no longer holds these offsets (retention); continuing after the gap');
     }
     const source = this.router.sourceOfTopic(batch.topic);
-    const dlq: { key: Buffer | null; value: Buffer | null; headers: Record<string, string> }[] = [];
+    const refused: DlqRecord[] = [];
     let lastOffset: string | undefined;
+    // The last message the stores hold, skipped or applied: what the client may move past.
+    let done: string | undefined;
     let applied = 0;
     // The next offset to apply: compared (a BigInt parse per message) only until the batch
     // passes it, since offsets within a batch only grow. The offsets applied are recorded at
     // each yield and at the end (also when a message throws), not per message: no other code
-    // reads them in between.
+    // reads them in between. The refusals recorded past are owed to the DLQ from then on.
     let next = this.expected.get(key);
     let recorded: string | undefined;
     const record = (): void => {
+      if (refused.length > 0) this.owe(key, batch.topic, batch.partition, refused.splice(0));
       if (lastOffset === undefined || lastOffset === recorded) return;
       const offset = BigInt(lastOffset);
       this.applied.set(key, { topic: batch.topic, partition: batch.partition, offset });
@@ -317,10 +380,13 @@ export class KafkaIngest {
         if (!isRunning() || isStale()) break;
         if (next !== undefined) {
           // Applied already (the state holds it): skip, never count twice.
-          if (BigInt(message.offset) < next) continue;
+          if (BigInt(message.offset) < next) {
+            done = message.offset;
+            continue;
+          }
           next = undefined;
         }
-        lastOffset = message.offset;
+        lastOffset = done = message.offset;
         applied++;
         const result = source === undefined
           ? { ok: false as const, reason: 'unknown-source', message: `topic "${batch.topic}" feeds no source` }
@@ -328,7 +394,8 @@ export class KafkaIngest {
         if (!result.ok) {
           const bytes = (message.key?.length ?? 0) + (message.value?.length ?? 0);
           const copy = bytes <= MAX_DLQ_COPY_BYTES;
-          dlq.push({
+          refused.push({
+            offset: message.offset,
             key: copy ? message.key : null,
             value: copy ? message.value : null,
             headers: {
@@ -346,13 +413,51 @@ export class KafkaIngest {
     } finally {
       record();
     }
-    if (dlq.length > 0) {
-      await this.producer!.send({ topic: batch.topic + DLQ_SUFFIX, messages: dlq });
-      this.metrics.dlqWritten.inc({ topic: batch.topic }, dlq.length);
-    }
-    // Offsets are resolved only for what was processed (and its refusals written).
-    if (lastOffset !== undefined) resolveOffset(lastOffset);
+    // Throws when the write fails: the batch is fetched again, its refusals written first.
+    await this.writeOwed(key);
+    // Offsets are resolved only for what was processed and its refusals written, and for what
+    // was skipped (so a batch fetched again after a failure is not fetched once more).
+    if (done !== undefined) resolveOffset(done);
     this.metrics.consumerLag.set({ topic: batch.topic, partition: String(batch.partition) }, Number(batch.offsetLag()));
+  }
+
+  private owe(key: string, topic: string, partition: number, records: DlqRecord[]): void {
+    const owed = this.owed.get(key);
+    if (owed === undefined) this.owed.set(key, { topic, partition, records });
+    else owed.records.push(...records);
+  }
+
+  /**
+   * Writes the refusals owed for a partition to its DLQ, in offset order, in writes of at most
+   * MAX_DLQ_COPY_BYTES to one DLQ partition (each all or nothing); each written record is owed
+   * no more. A failed write is counted and logged and throws DlqWriteError.
+   */
+  private async writeOwed(key: string): Promise<void> {
+    const owed = this.owed.get(key);
+    if (owed === undefined) return;
+    const topic = owed.topic + DLQ_SUFFIX;
+    const partition = owed.partition % (this.dlqPartitions.get(topic) ?? 1);
+    while (owed.records.length > 0) {
+      let n = 0;
+      for (let bytes = 0; n < owed.records.length; n++) {
+        bytes += recordBytes(owed.records[n]!);
+        if (n > 0 && bytes > MAX_DLQ_COPY_BYTES) break;
+      }
+      const chunk = owed.records.slice(0, n);
+      try {
+        await this.producer!.send({ topic, messages: chunk.map((r) => ({ key: r.key, value: r.value, headers: r.headers, partition })) });
+      } catch (err) {
+        this.metrics.dlqWriteFailures.inc({ topic: owed.topic });
+        this.log.error(
+          { topic: owed.topic, partition: owed.partition, dlq: topic, owed: owed.records.length, fromOffset: owed.records[0]!.offset, error: String(err) },
+          'could not write refused events to the DLQ: the batch is fetched again and they are written first; no snapshot until then',
+        );
+        throw new DlqWriteError(`writing ${owed.records.length} refused messages of ${owed.topic}[${owed.partition}] to ${topic} failed: ${String(err)}`, { cause: err });
+      }
+      owed.records.splice(0, n);
+      this.metrics.dlqWritten.inc({ topic: owed.topic }, n);
+    }
+    this.owed.delete(key);
   }
 
   private kafkaLog(entry: LogEntry): void {
@@ -366,6 +471,13 @@ export class KafkaIngest {
 
 function tpKey(topic: string, partition: number): string {
   return `${topic}\u0000${partition}`;
+}
+
+/** About what a DLQ record takes in a write: key, value and headers. */
+function recordBytes(r: DlqRecord): number {
+  let n = (r.key?.length ?? 0) + (r.value?.length ?? 0);
+  for (const k in r.headers) n += k.length + Buffer.byteLength(r.headers[k]!);
+  return n;
 }
 
 /**

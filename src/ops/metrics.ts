@@ -23,6 +23,7 @@ export class Metrics {
   readonly eventsRejected = new Counter({ name: 'tally_events_rejected_total', help: 'Events refused, per source and reason', labelNames: ['source', 'reason'] as const, registers: [this.registry] });
   readonly dlqWritten = new Counter({ name: 'tally_dlq_messages_total', help: 'Refused Kafka events written to <topic>.dlq', labelNames: ['topic'] as const, registers: [this.registry] });
   readonly consumerLag = new Gauge({ name: 'tally_kafka_consumer_lag', help: 'Messages behind the partition high watermark after the last batch', labelNames: ['topic', 'partition'] as const, registers: [this.registry] });
+  readonly dlqWriteFailures = new Counter({ name: 'tally_dlq_write_failures_total', help: 'Failed writes of refused Kafka events to <topic>.dlq (the batch is retried; snapshots wait until they are written)', labelNames: ['topic'] as const, registers: [this.registry] });
   readonly kafkaConnected = new Gauge({ name: 'tally_kafka_connected', help: '1 when the Kafka consumer is running', registers: [this.registry] });
   readonly graphqlDuration = new Histogram({
     name: 'tally_graphql_request_duration_seconds',

@@ -1,6 +1,6 @@
 // Kafka helpers for e2e suites. The broker is started once per run by the e2e global setup
 // (test/support/global-setup.ts) unless KAFKA_BROKERS is set.
-import { Kafka, logLevel, Partitioners, type IHeaders, type LogEntry, type RecordMetadata } from 'kafkajs';
+import { ConfigResourceTypes, ConfigSource, Kafka, logLevel, Partitioners, type IHeaders, type LogEntry, type RecordMetadata } from 'kafkajs';
 
 /** Set by the global setup when no broker could be started outside CI; holds the reason. */
 export const KAFKA_UNAVAILABLE_ENV = 'TALLY_TEST_KAFKA_UNAVAILABLE';
@@ -87,6 +87,37 @@ export async function createTopics(brokers: string, topics: TopicSpec[]): Promis
       })),
     });
     await admin.fetchTopicMetadata({ topics: topics.map((t) => t.topic) });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Sets topic-level configs of an existing topic, e.g. `{ 'max.message.bytes': '1048588' }` (the others keep their values). */
+export async function alterTopicConfig(brokers: string, topic: string, config: Record<string, string>): Promise<void> {
+  const admin = client(brokers, 'tally-test-admin').admin();
+  await admin.connect();
+  try {
+    const described = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: topic }] });
+    // AlterConfigs replaces the topic's whole dynamic config: carry the other set values over.
+    const current = Object.fromEntries(
+      (described.resources[0]?.configEntries ?? []).filter((e) => !e.isDefault && !e.readOnly && e.configSource === ConfigSource.TOPIC_CONFIG).map((e) => [e.configName, e.configValue]),
+    );
+    await admin.alterConfigs({
+      validateOnly: false,
+      resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configEntries: Object.entries({ ...current, ...config }).map(([name, value]) => ({ name, value })) }],
+    });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** The next offset to be written of each partition of `topic`, by partition. */
+export async function topicEnds(brokers: string, topic: string): Promise<number[]> {
+  const admin = client(brokers, 'tally-test-admin').admin();
+  await admin.connect();
+  try {
+    const offsets = await admin.fetchTopicOffsets(topic);
+    return offsets.sort((a, b) => a.partition - b.partition).map((o) => Number(o.high));
   } finally {
     await admin.disconnect();
   }
