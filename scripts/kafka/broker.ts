@@ -9,10 +9,14 @@
 //   const kafka = await startKafka();   // { brokers, pid, stop() }
 //
 // Both listeners bind free loopback ports, so a Kafka of your own on 9092 does not clash.
-// Each broker gets a fresh data directory (wiped and formatted on start).
+// Each broker gets a fresh data directory (wiped and formatted on start), unless restarted:
+//
+//   const kafka = await startKafka({ dir });         // fresh, in `dir` (kept after stop)
+//   await kafka.stop();                              // the broker is gone ...
+//   const again = await startKafka({ dir, restart: true });   // ... and back: same ports, same data
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,16 +41,23 @@ export interface KafkaBroker {
   brokers: string;
   /** process id of the broker's JVM */
   pid: number;
+  /** its working directory (server.properties, data, logs) */
+  dir: string;
   /** SIGTERM, then SIGKILL after a grace period; resolves once the JVM has exited */
   stop(): Promise<void>;
 }
 
 export interface StartKafkaOptions {
   /**
-   * Working directory of the broker (server.properties, data, logs). It is wiped on start and
-   * kept after stop. Default: a fresh `.kafka/run-*` directory removed on stop.
+   * Working directory of the broker (server.properties, data, logs). It is wiped on start
+   * (unless `restart`) and kept after stop. Default: a fresh `.kafka/run-*` directory removed on stop.
    */
   dir?: string;
+  /**
+   * Start the broker that last ran in `dir` (required) again as it was: the same ports, cluster
+   * and data — nothing wiped or formatted. For tests that take a broker down and bring it back.
+   */
+  restart?: boolean;
 }
 
 const INSTALL_HINT =
@@ -273,12 +284,34 @@ export async function startKafka(opts: StartKafkaOptions = {}): Promise<KafkaBro
   await ensureKafkaLibs();
   mkdirSync(KAFKA_HOME, { recursive: true });
   reapOrphans();
+  if (opts.restart) return restartIn(opts.dir);
   try {
     return await startOnce(opts);
   } catch (err) {
     // another process may have taken a port between our probe and the broker's bind: retry once
     if (err instanceof PortClashError) return startOnce(opts);
     throw err;
+  }
+}
+
+/** Starts the broker of an existing working directory again, on the ports its server.properties names. */
+async function restartIn(dir: string | undefined): Promise<KafkaBroker> {
+  if (dir === undefined) throw new Error('startKafka({ restart: true }) needs the `dir` of the broker to start again');
+  const home = resolve(dir);
+  const propsFile = join(home, 'server.properties');
+  if (!existsSync(propsFile) || !existsSync(join(home, 'data', 'meta.properties'))) {
+    throw new Error(`Cannot restart a Kafka broker in ${home}: no formatted broker there (start one with startKafka({ dir }) first)`);
+  }
+  const m = /^listeners=PLAINTEXT:\/\/127\.0\.0\.1:(\d+),/m.exec(readFileSync(propsFile, 'utf8'));
+  if (!m) throw new Error(`Cannot restart a Kafka broker in ${home}: no PLAINTEXT listener in ${propsFile}`);
+  writeFileSync(join(home, 'owner.pid'), String(process.pid));
+  try {
+    return await launch(home, false, `127.0.0.1:${m[1]}`);
+  } catch (err) {
+    if (!(err instanceof PortClashError)) throw err;
+    // The port may still be held by the previous broker's sockets for a moment: once more.
+    await sleep(2_000);
+    return launch(home, false, `127.0.0.1:${m[1]}`);
   }
 }
 
@@ -298,22 +331,35 @@ async function startOnce(opts: StartKafkaOptions): Promise<KafkaBroker> {
   const propsFile = join(dir, 'server.properties');
   const log4jFile = join(dir, 'log4j2.xml');
   const logFile = join(logsDir, 'broker.log');
-  const outFile = join(logsDir, 'stdout.log');
   writeFileSync(propsFile, serverProperties(dataDir, brokerPort!, controllerPort!));
   writeFileSync(log4jFile, log4jConfig(logFile));
 
-  const cp = `${KAFKA_LIBS}/*`;
-  const jvm = ['-Xms256m', '-Xmx512m', '-Djava.awt.headless=true', `-Dlog4j2.configurationFile=${log4jFile}`, `-Dkafka.logs.dir=${logsDir}`];
   // base64url may start with "-", which the storage tool's argument parser takes for an option.
   let clusterId = randomBytes(16).toString('base64url');
   while (clusterId.startsWith('-')) clusterId = randomBytes(16).toString('base64url');
-  const format = await run('java', [...jvm, '-cp', cp, 'kafka.tools.StorageTool', 'format', '--standalone', '-t', clusterId, '-c', propsFile], dir);
+  const format = await run('java', [...jvmArgs(dir), '-cp', `${KAFKA_LIBS}/*`, 'kafka.tools.StorageTool', 'format', '--standalone', '-t', clusterId, '-c', propsFile], dir);
   if (format.code !== 0) {
     throw new Error(`Formatting the Kafka data directory failed (exit ${format.code}):\n${tail(format.output, 30)}`);
   }
+  return launch(dir, ownDir, `127.0.0.1:${brokerPort}`);
+}
 
+function jvmArgs(dir: string): string[] {
+  return ['-Xms256m', '-Xmx512m', '-Djava.awt.headless=true', `-Dlog4j2.configurationFile=${join(dir, 'log4j2.xml')}`, `-Dkafka.logs.dir=${join(dir, 'logs')}`];
+}
+
+/**
+ * Runs the broker of a prepared working directory (server.properties, log4j2.xml, a formatted
+ * data directory) and waits until it serves `brokers`. `ownDir`: remove the directory on stop.
+ */
+async function launch(dir: string, ownDir: boolean, brokers: string): Promise<KafkaBroker> {
+  const propsFile = join(dir, 'server.properties');
+  const logFile = join(dir, 'logs', 'broker.log');
+  const outFile = join(dir, 'logs', 'stdout.log');
+  // A restart reads the log from here on: the ready line of the previous run is no sign.
+  const logFrom = existsSync(logFile) ? statSync(logFile).size : 0;
   const out = openSync(outFile, 'a');
-  const child = spawn('java', [...jvm, '-cp', cp, 'kafka.Kafka', propsFile], { cwd: dir, stdio: ['ignore', out, out] });
+  const child = spawn('java', [...jvmArgs(dir), '-cp', `${KAFKA_LIBS}/*`, 'kafka.Kafka', propsFile], { cwd: dir, stdio: ['ignore', out, out] });
   closeSync(out);
   const pid = child.pid;
   if (pid === undefined) {
@@ -345,17 +391,16 @@ async function startOnce(opts: StartKafkaOptions): Promise<KafkaBroker> {
       if (ownDir) rmSync(dir, { recursive: true, force: true });
     })());
 
-  const brokers = `127.0.0.1:${brokerPort}`;
   try {
-    await waitReady(child, brokers, logFile, outFile);
+    await waitReady(child, brokers, logFile, logFrom, outFile);
   } catch (err) {
     await stop();
     throw err;
   }
-  return { brokers, pid, stop };
+  return { brokers, pid, dir, stop };
 }
 
-async function waitReady(child: ChildProcess, brokers: string, logFile: string, outFile: string): Promise<void> {
+async function waitReady(child: ChildProcess, brokers: string, logFile: string, logFrom: number, outFile: string): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   const why = () => `--- ${logFile} (tail) ---\n${readTail(logFile)}\n--- ${outFile} (tail) ---\n${readTail(outFile, 20)}`;
   const exited = () => child.exitCode !== null || child.signalCode !== null;
@@ -367,7 +412,7 @@ async function waitReady(child: ChildProcess, brokers: string, logFile: string, 
       if (/Address already in use|BindException/.test(logs)) throw new PortClashError(`Kafka broker could not bind its port.\n${logs}`);
       throw new Error(`The Kafka broker exited during startup (code ${child.exitCode}, signal ${child.signalCode}).\n${logs}`);
     }
-    if (existsSync(logFile) && readFileSync(logFile, 'utf8').includes(READY_LINE)) break;
+    if (existsSync(logFile) && readFileSync(logFile).subarray(logFrom).toString('utf8').includes(READY_LINE)) break;
     if (Date.now() > deadline) throw new Error(`The Kafka broker did not start within ${READY_TIMEOUT_MS / 1000} s.\n${why()}`);
     await sleep(100);
   }
