@@ -9,8 +9,9 @@
  * was read; role, cost and rate by the OperationGate), the same execution (the schema's
  * resolvers with the same context; Nest's guards, pipes and filters too, but for the fields
  * given to resolveDirectly, whose successful answers they do not change), the same body
- * (`{"data":...}`, with `extensions.stale` while restoring, and a newline), status, content
- * type and latency histogram. Everything else goes on to Apollo as before:
+ * (`{"data":...}`, with the `extensions` stale.plugin.ts adds while restoring or degraded, and
+ * a newline), status, content type and latency histogram. Everything else goes on to Apollo as
+ * before:
  *
  * - other methods and bodies: GET, batches, `extensions` (persisted queries), variables or an
  *   operation name of the wrong type, a content type other than JSON (Apollo's CSRF check),
@@ -127,7 +128,8 @@ export class QueryFastPath {
       if (result.errors !== undefined) return done(); // Apollo answers (see the header)
       let text: string;
       try {
-        text = JSON.stringify(this.health.status === 'ok' ? { data: result.data } : { data: result.data, extensions: { stale: true } });
+        const stale = this.health.staleExtensions();
+        text = JSON.stringify(stale === undefined ? { data: result.data } : { data: result.data, extensions: stale });
       } catch {
         return done(); // a value JSON cannot hold: Apollo reports it
       }

@@ -77,8 +77,16 @@ class ExpiryTimer implements OnApplicationBootstrap, OnApplicationShutdown {
       provide: KafkaIngest,
       useFactory: (s: Settings, router: Router, processor: EventProcessor, metrics: Metrics, log: Logger, health: Health, gate: IngestGate) => {
         if (s.kafkaBrokers.length === 0) return null;
-        const kafka = new KafkaIngest({ brokers: s.kafkaBrokers, groupId: s.kafkaGroupId, sessionTimeoutMs: s.durability.kafkaSessionTimeoutMs }, router, processor, metrics, log, gate);
-        health.kafka = () => ({ connected: kafka.connected, brokers: s.kafkaBrokers, groupId: s.kafkaGroupId });
+        const kafka = new KafkaIngest(
+          { brokers: s.kafkaBrokers, groupId: s.kafkaGroupId, sessionTimeoutMs: s.durability.kafkaSessionTimeoutMs, stallMs: s.kafkaStallMs },
+          router,
+          processor,
+          metrics,
+          log,
+          gate,
+        );
+        health.kafka = () => ({ connected: kafka.connected, brokers: s.kafkaBrokers, groupId: s.kafkaGroupId, lastFetchAt: kafka.lastFetch });
+        health.degradation = () => kafka.degradation();
         return kafka;
       },
       inject: [SETTINGS, Router, EventProcessor, Metrics, LOGGER, Health, IngestGate],

@@ -24,10 +24,18 @@
  * restart after a crash event): a message at or below the last applied offset is skipped,
  * and a batch fetched beyond the next expected offset is dropped and the partition sought
  * back. Each batch enters the IngestGate, so a snapshot sees no batch half applied.
+ *
+ * A stall watch says when Kafka cannot be read: no fetch response for longer than `stallMs`
+ * (broker gone, no partition leader, consumer crashed and restarting) while fetching is not
+ * paused on purpose (restore, snapshot) makes `connected` false and degradation() give the
+ * reason, counted in tally_kafka_stalls_total. Fetching idles at most 100 ms (maxWaitTimeInMs),
+ * so a quiet topic is never taken for a stall. Once responses come again, the degradation
+ * lasts until the assigned partitions have caught up with what the brokers held at that moment.
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Kafka, logLevel, Partitioners, type Consumer, type EachBatchPayload, type LogEntry, type Producer } from 'kafkajs';
 import { InputError } from '../input-error.js';
+import type { Degradation } from '../ops/health.js';
 import type { Logger } from '../ops/logger.js';
 import type { Metrics } from '../ops/metrics.js';
 import type { EventProcessor } from './event-processor.js';
@@ -42,6 +50,8 @@ export interface KafkaIngestOptions {
   fromBeginning?: boolean;
   /** Consumer session timeout (KAFKA_SESSION_TIMEOUT_MS); default 30 s. */
   sessionTimeoutMs?: number;
+  /** No fetch response for longer than this is a stall (TALLY_KAFKA_STALL_MS); default 5 s. */
+  stallMs?: number;
 }
 
 export const DLQ_SUFFIX = '.dlq';
@@ -51,6 +61,12 @@ export const KAFKA_SLICE = 200;
 
 /** Wait before handing back a batch that found the IngestGate shut. */
 const GATE_RETRY_MS = 50;
+
+/** Longest a fetch waits for messages before answering empty: far below any stall bound. */
+const FETCH_MAX_WAIT_MS = 100;
+
+/** How often the stall watch looks (at most; a tenth of the bound when shorter). */
+const STALL_TICK_MS = 250;
 
 /** A partition's offsets as the broker holds them: `low` the earliest kept, `high` the next to be written. */
 export interface PartitionRange {
@@ -135,6 +151,27 @@ export class KafkaIngest {
   private readonly owed = new Map<string, Owed>();
   /** Partitions of each DLQ topic, as found at connect(). */
   private readonly dlqPartitions = new Map<string, number>();
+  /** Partitions assigned at the last group join (`topic\u0000partition`). */
+  private assigned: string[] = [];
+
+  // The stall watch (see the header); times are this.now() milliseconds.
+  private readonly stallMs: number;
+  private watch: NodeJS.Timeout | undefined;
+  /** The last fetch response from a broker. */
+  private lastFetchAt: number | undefined;
+  /** The last sign of work in eachBatch (a long batch is no stall). */
+  private lastBusyAt = 0;
+  /** When the watch last started counting (start, resume after a pause). */
+  private watchFrom = 0;
+  /** Set when a stall was detected; cleared by the next fetch response. */
+  private stalledAt: number | undefined;
+  /** Fetching again after a stall: the offsets to reach before the outage is over (undefined while asked for). */
+  private recovering: { targets: Map<string, bigint> | undefined; asking: boolean } | undefined;
+  /** The last consumer crash, and whether kafkajs gave up restarting it. */
+  private lastError: string | undefined;
+  private gaveUp = false;
+  private stopped = false;
+  private degraded: Degradation | undefined;
 
   constructor(
     private readonly options: KafkaIngestOptions,
@@ -143,7 +180,10 @@ export class KafkaIngest {
     private readonly metrics: Metrics,
     private readonly log: Logger,
     private readonly gate: IngestGate,
+    /** The clock of the stall watch (tests drive it). */
+    private readonly now: () => number = Date.now,
   ) {
+    this.stallMs = options.stallMs ?? 5_000;
     this.kafka = new Kafka({
       clientId: options.clientId ?? 'tally',
       brokers: options.brokers,
@@ -153,8 +193,19 @@ export class KafkaIngest {
     });
   }
 
+  /** Started, not stopped, and fetching (not stalled for longer than the bound). */
   get connected(): boolean {
-    return this.running;
+    return this.running && this.stalledAt === undefined;
+  }
+
+  /** When the consumer last received a fetch response (ISO 8601), or null. */
+  get lastFetch(): string | null {
+    return this.lastFetchAt === undefined ? null : new Date(this.lastFetchAt).toISOString();
+  }
+
+  /** Why Kafka is not read as it should be (stalled, or catching up after a stall), or undefined. */
+  degradation(): Degradation | undefined {
+    return this.degraded;
   }
 
   /** Creates missing source and DLQ topics, learns the DLQ partition counts and connects the DLQ producer. */
@@ -188,24 +239,124 @@ export class KafkaIngest {
     const topics = this.router.kafkaTopics();
     for (const a of applied) this.applied.set(tpKey(a.topic, a.partition), { ...a });
     for (const f of from) this.expected.set(tpKey(f.topic, f.partition), f.next);
-    this.consumer = this.kafka.consumer({ groupId: this.options.groupId, maxWaitTimeInMs: 100, sessionTimeout: this.options.sessionTimeoutMs ?? 30_000, heartbeatInterval: 3_000 });
-    this.consumer.on(this.consumer.events.CRASH, (e) => {
-      this.running = false;
-      this.metrics.kafkaConnected.set(0);
-      this.log.error({ error: String(e.payload.error), restart: e.payload.restart }, 'kafka consumer crashed');
+    this.consumer = this.kafka.consumer({
+      groupId: this.options.groupId,
+      maxWaitTimeInMs: FETCH_MAX_WAIT_MS,
+      sessionTimeout: this.options.sessionTimeoutMs ?? 30_000,
+      heartbeatInterval: 3_000,
     });
-    this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => {
-      this.running = true;
-      this.metrics.kafkaConnected.set(1);
+    const { CRASH, GROUP_JOIN, REQUEST } = this.consumer.events;
+    this.consumer.on(CRASH, (e) => {
+      this.lastError = String(e.payload.error);
+      if (!e.payload.restart) this.gaveUp = true;
+      this.log.error({ error: this.lastError, restart: e.payload.restart }, 'kafka consumer crashed');
+      this.watchStall();
+    });
+    this.consumer.on(GROUP_JOIN, (e) => {
       this.log.info({ memberAssignment: e.payload.memberAssignment }, 'joined consumer group');
       this.onAssignment(e.payload.memberAssignment);
     });
+    // A fetch response from a broker, whatever it holds (an idle one answers after maxWaitTimeInMs).
+    this.consumer.on(REQUEST, (e) => {
+      if (e.payload.apiName === 'Fetch') this.fetched();
+    });
+    this.watchFrom = this.now();
+    this.watch = setInterval(() => this.watchStall(), Math.max(10, Math.min(STALL_TICK_MS, Math.floor(this.stallMs / 10))));
+    this.watch.unref();
     await this.consumer.connect();
     await this.consumer.subscribe({ topics, fromBeginning: this.options.fromBeginning ?? true });
     await this.consumer.run({ eachBatchAutoResolve: false, autoCommit: false, eachBatch: (p) => this.eachBatch(p) });
     this.running = true;
     this.metrics.kafkaConnected.set(1);
-    this.log.info({ brokers: this.options.brokers, groupId: this.options.groupId, topics }, 'kafka ingest started');
+    this.metrics.onCollect(() => {
+      if (this.lastFetchAt !== undefined) this.metrics.kafkaLastFetch.set(this.lastFetchAt / 1000);
+    });
+    this.log.info({ brokers: this.options.brokers, groupId: this.options.groupId, topics, stallMs: this.stallMs }, 'kafka ingest started');
+  }
+
+  private fetched(): void {
+    this.lastFetchAt = this.now();
+    this.lastError = undefined;
+    if (this.stalledAt !== undefined) this.watchStall();
+  }
+
+  /**
+   * The stall watch (see the header), on a timer and on consumer events: enters a stall after
+   * `stallMs` without a fetch response (at once when kafkajs gave up restarting the consumer),
+   * leaves it at the next response, and ends the outage once the assigned partitions have
+   * caught up. Pauses on purpose are no stall, and do not end one either.
+   */
+  private watchStall(): void {
+    if (!this.running || this.stopped) return;
+    const now = this.now();
+    if (this.stalledAt === undefined) {
+      const quietSince = Math.max(this.lastFetchAt ?? 0, this.lastBusyAt, this.watchFrom);
+      if (this.gaveUp || (!this.pausedByUs && now - quietSince > this.stallMs)) {
+        this.stalledAt = now;
+        this.recovering = undefined;
+        this.metrics.kafkaStalls.inc();
+        this.metrics.kafkaConnected.set(0);
+        this.log.error({ lastFetchAt: this.lastFetch, stallMs: this.stallMs, error: this.lastError }, 'kafka: no fetch response within TALLY_KAFKA_STALL_MS; degraded (answers are stale)');
+      }
+    } else if (!this.gaveUp && this.lastFetchAt !== undefined && this.lastFetchAt > this.stalledAt) {
+      this.log.warn({ stalledForMs: now - this.stalledAt }, 'kafka: fetching again; degraded until caught up');
+      this.stalledAt = undefined;
+      this.recovering = { targets: undefined, asking: false };
+      this.metrics.kafkaConnected.set(1);
+    }
+    if (this.recovering !== undefined) this.checkRecovered();
+    this.degraded = this.describe(now);
+  }
+
+  /** After a stall: learns what the brokers hold now (once), then ends the outage when applied up to it. */
+  private checkRecovered(): void {
+    const r = this.recovering!;
+    if (r.targets === undefined) {
+      if (r.asking) return;
+      r.asking = true;
+      this.partitionRanges().then(
+        (ranges) => {
+          r.asking = false;
+          r.targets = new Map(ranges.map((x) => [tpKey(x.topic, x.partition), x.high]));
+          this.watchStall();
+        },
+        (err: unknown) => {
+          r.asking = false; // asked again at the next look
+          this.log.warn({ error: String(err) }, 'kafka: could not read the partition offsets to catch up with; trying again');
+        },
+      );
+      return;
+    }
+    if (this.behind(r.targets) > 0n) return;
+    this.recovering = undefined;
+    this.log.info({ lastFetchAt: this.lastFetch }, 'kafka: caught up after the outage; no longer degraded');
+  }
+
+  /** Messages of the assigned partitions not yet applied up to `targets`. */
+  private behind(targets: Map<string, bigint>): bigint {
+    let n = 0n;
+    for (const key of this.assigned) {
+      const target = targets.get(key);
+      const next = this.expected.get(key) ?? 0n;
+      if (target !== undefined && next < target) n += target - next;
+    }
+    return n;
+  }
+
+  private describe(now: number): Degradation | undefined {
+    const bound = `TALLY_KAFKA_STALL_MS=${this.stallMs}`;
+    if (this.stalledAt !== undefined) {
+      const quiet = this.lastFetchAt === undefined ? 'no fetch response from Kafka yet' : `no fetch response from Kafka for ${Math.round((now - this.lastFetchAt) / 1000)} s`;
+      const why = this.gaveUp
+        ? `the Kafka consumer stopped after an error it does not retry (${this.lastError ?? 'unknown'}); restart Tally`
+        : `${quiet} (${bound})${this.lastError ? `; last error: ${this.lastError}` : ''}`;
+      return { reason: why, lastFetchAt: this.lastFetch };
+    }
+    if (this.recovering !== undefined) {
+      const behind = this.recovering.targets === undefined ? 'reading the partition offsets' : `${this.behind(this.recovering.targets)} messages behind`;
+      return { reason: `catching up with Kafka after it could not be read for longer than ${bound} (${behind})`, lastFetchAt: this.lastFetch };
+    }
+    return undefined;
   }
 
   /**
@@ -214,6 +365,7 @@ export class KafkaIngest {
    * keep fetching paused if it is. kafkajs calls GROUP_JOIN listeners synchronously there.
    */
   private onAssignment(assignment: Record<string, number[]>): void {
+    this.assigned = Object.entries(assignment).flatMap(([topic, partitions]) => partitions.map((p) => tpKey(topic, p)));
     for (const [topic, partitions] of Object.entries(assignment)) {
       for (const partition of partitions) {
         const next = this.expected.get(tpKey(topic, partition));
@@ -230,6 +382,7 @@ export class KafkaIngest {
   }
 
   resume(): void {
+    if (this.pausedByUs) this.watchFrom = this.now();
     this.pausedByUs = false;
     this.setPaused(false);
   }
@@ -290,6 +443,9 @@ export class KafkaIngest {
 
   async stop(): Promise<void> {
     this.running = false;
+    this.stopped = true;
+    clearInterval(this.watch);
+    this.degraded = undefined;
     this.metrics.kafkaConnected.set(0);
     await this.consumer?.disconnect();
     await this.producer?.disconnect();
@@ -313,6 +469,7 @@ export class KafkaIngest {
   }
 
   private async eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    this.lastBusyAt = this.now();
     // Paused for a snapshot or a restore, or shut down: leave the batch to be fetched again
     // (after a short wait, in case fetching could not be paused yet).
     if (!this.gate.tryEnter()) {
@@ -323,8 +480,10 @@ export class KafkaIngest {
       await this.applyBatch(batch, resolveOffset, isRunning, isStale);
     } finally {
       this.gate.leave();
+      this.lastBusyAt = this.now();
     }
     this.checkCaughtUp();
+    if (this.recovering !== undefined) this.watchStall();
     await heartbeat();
   }
 
@@ -375,6 +534,7 @@ export class KafkaIngest {
         // order of messages and the offset bookkeeping are the same as without the yields.
         if (applied > 0 && applied % KAFKA_SLICE === 0) {
           record();
+          this.lastBusyAt = this.now();
           await nextTurn();
         }
         if (!isRunning() || isStale()) break;

@@ -24,7 +24,9 @@ export class Metrics {
   readonly dlqWritten = new Counter({ name: 'tally_dlq_messages_total', help: 'Refused Kafka events written to <topic>.dlq', labelNames: ['topic'] as const, registers: [this.registry] });
   readonly consumerLag = new Gauge({ name: 'tally_kafka_consumer_lag', help: 'Messages behind the partition high watermark after the last batch', labelNames: ['topic', 'partition'] as const, registers: [this.registry] });
   readonly dlqWriteFailures = new Counter({ name: 'tally_dlq_write_failures_total', help: 'Failed writes of refused Kafka events to <topic>.dlq (the batch is retried; snapshots wait until they are written)', labelNames: ['topic'] as const, registers: [this.registry] });
-  readonly kafkaConnected = new Gauge({ name: 'tally_kafka_connected', help: '1 when the Kafka consumer is running', registers: [this.registry] });
+  readonly kafkaConnected = new Gauge({ name: 'tally_kafka_connected', help: '1 while the Kafka consumer fetches; 0 when stopped or when it could not fetch for longer than TALLY_KAFKA_STALL_MS', registers: [this.registry] });
+  readonly kafkaStalls = new Counter({ name: 'tally_kafka_stalls_total', help: 'Times the Kafka consumer could not fetch for longer than TALLY_KAFKA_STALL_MS (broker gone, no partition leader, consumer crashed)', registers: [this.registry] });
+  readonly kafkaLastFetch = new Gauge({ name: 'tally_kafka_last_fetch_timestamp_seconds', help: 'When the Kafka consumer last received a fetch response', registers: [this.registry] });
   readonly graphqlDuration = new Histogram({
     name: 'tally_graphql_request_duration_seconds',
     help: 'GraphQL request latency (HTTP), per operation type',

@@ -3,8 +3,8 @@
  *
  * - `httpAuthHook` is a Fastify onRequest hook: it runs before any body is read, so a missing
  *   or unknown key gets 401 at once and an anonymous client can make Tally neither parse a
- *   body nor run anything. `/health`, `/metrics` and the static files of the dashboard answer
- *   without a key. The principal is remembered per request.
+ *   body nor run anything. The probes (`/health`, `/livez`, `/readyz`), `/metrics` and the
+ *   static files of the dashboard answer without a key. The principal is remembered per request.
  * - `HttpRoleGuard` (a global Nest guard) checks the role of controller routes (403), marked
  *   with RequireRole or defaulting by method (roles.ts), and takes the route's cost from the
  *   principal's rate bucket (429): one unit per request, one per event for ingest bodies.
@@ -21,7 +21,7 @@ import { RateLimiter } from './rate-limiter.js';
 import { defaultHttpRole, ROLE_METADATA } from './roles.js';
 
 /** Paths that answer without a key (monitoring). */
-export const OPEN_PATHS: ReadonlySet<string> = new Set(['/health', '/metrics']);
+export const OPEN_PATHS: ReadonlySet<string> = new Set(['/health', '/livez', '/readyz', '/metrics']);
 
 /** The route pattern of the static files (@fastify/static's wildcard route, see bootstrap.ts). */
 export const STATIC_ROUTE = '/*';

@@ -16,6 +16,12 @@ export interface Settings {
   /** Empty = embedded mode (no Kafka). */
   kafkaBrokers: string[];
   kafkaGroupId: string;
+  /**
+   * TALLY_KAFKA_STALL_MS: how long the Kafka consumer may go without a fetch response (broker
+   * gone, no partition leader, consumer crashed and restarting) before Tally reports itself
+   * degraded: /health `degraded`, /readyz 503, answers stale.
+   */
+  kafkaStallMs: number;
   dataDir?: string;
   fsync: 'always' | 'everysec';
   /** Undefined = open (no key needed). */
@@ -30,6 +36,11 @@ export interface Settings {
    */
   demo?: boolean;
 }
+
+/** TALLY_KAFKA_STALL_MS: default and range. The consumer's idle fetches return every 100 ms, so a healthy idle consumer is far inside the bound. */
+export const DEFAULT_KAFKA_STALL_MS = 5_000;
+export const MIN_KAFKA_STALL_MS = 1_000;
+export const MAX_KAFKA_STALL_MS = 600_000;
 
 export class SettingsError extends Error {
   constructor(readonly problems: string[]) {
@@ -46,6 +57,13 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   if (fsync !== 'always' && fsync !== 'everysec') problems.push(`TALLY_FSYNC: "${env.TALLY_FSYNC}" must be always or everysec`);
   const kafkaBrokers = (env.KAFKA_BROKERS ?? '').split(',').map((b) => b.trim()).filter((b) => b.length > 0);
   for (const b of kafkaBrokers) if (!/^[^:\s]+:\d+$/.test(b)) problems.push(`KAFKA_BROKERS: "${b}" is not host:port`);
+  let kafkaStallMs = DEFAULT_KAFKA_STALL_MS;
+  if (env.TALLY_KAFKA_STALL_MS !== undefined && env.TALLY_KAFKA_STALL_MS !== '') {
+    const n = Number(env.TALLY_KAFKA_STALL_MS);
+    if (!/^\d+$/.test(env.TALLY_KAFKA_STALL_MS) || n < MIN_KAFKA_STALL_MS || n > MAX_KAFKA_STALL_MS) {
+      problems.push(`TALLY_KAFKA_STALL_MS: "${env.TALLY_KAFKA_STALL_MS}" must be milliseconds from ${MIN_KAFKA_STALL_MS} to ${MAX_KAFKA_STALL_MS}`);
+    } else kafkaStallMs = n;
+  }
   let apiKeys: Map<string, Role> | undefined;
   if (env.TALLY_API_KEYS) {
     apiKeys = new Map();
@@ -71,6 +89,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     pipelinePath: env.TALLY_PIPELINE || DEMO_PIPELINE_PATH,
     kafkaBrokers,
     kafkaGroupId: env.KAFKA_GROUP_ID || 'tally',
+    kafkaStallMs,
     dataDir: env.TALLY_DATA_DIR || undefined,
     fsync,
     apiKeys,

@@ -24,8 +24,8 @@ export class PartitionLag {
 @ObjectType({ description: 'Ingest counters and consumer lag, as in /metrics; counts are totals since start-up (take differences for rates).' })
 export class Stats {
   @Field({ description: 'embedded | kafka' }) mode!: string;
-  @Field({ description: 'ok | starting | restoring' }) status!: string;
-  @Field(() => Boolean, { nullable: true, description: 'Whether the Kafka consumer runs; null in embedded mode.' }) kafkaConnected!: boolean | null;
+  @Field({ description: 'ok | degraded | starting | restoring (as /health)' }) status!: string;
+  @Field(() => Boolean, { nullable: true, description: 'Whether the Kafka consumer fetches: false when stopped or when it could not fetch for longer than TALLY_KAFKA_STALL_MS; null in embedded mode.' }) kafkaConnected!: boolean | null;
   @Field(() => Int) uptimeSeconds!: number;
   @Field(() => Float) eventsAccepted!: number;
   @Field(() => Float) eventsRejected!: number;
