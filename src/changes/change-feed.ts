@@ -74,7 +74,11 @@ export type Change =
   | { kind: 'feature'; name: string; entity: string; ts: number }
   | { kind: 'view'; name: string; entity: string; ts: number }
   | { kind: 'leaderboard'; name: string; member: string; ts: number }
-  | { kind: 'geo'; name: string; member: string; ts: number }
+  /**
+   * A member's stored position after an update (ts = its report time), or its removal
+   * (`gone`: TTL expiry, ts = the moment it timed out; lat/lon its last position).
+   */
+  | { kind: 'geo'; name: string; member: string; ts: number; lat: number; lon: number; reportedAt: number; gone: boolean }
   | { kind: 'fence'; index: string; fence: string; member: string; enter: boolean; lat: number; lon: number; ts: number };
 
 export const featureTopic = (name: string, entity?: string): string => (entity === undefined ? `feature:${name}` : `feature:${name}:${entity}`);

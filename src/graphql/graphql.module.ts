@@ -15,6 +15,8 @@ import { DurabilityResolver } from './durability/durability.resolver.js';
 import { InputErrorFilter } from './errors.filter.js';
 import { FeatureLiveService } from './features/feature-live.service.js';
 import { FeaturesResolver } from './features/features.resolver.js';
+import { ViewLiveService } from './features/view-live.service.js';
+import { GeoLiveService } from './geo/geo-live.service.js';
 import { GeoResolver } from './geo/geo.resolver.js';
 import { GeoService } from './geo/geo.service.js';
 import { IngestResolver } from './ingest/ingest.resolver.js';
@@ -66,7 +68,7 @@ import { StatsService } from './stats/stats.service.js';
       }),
     }),
   ],
-  providers: [FeaturesResolver, IngestResolver, FeatureLiveService, LeaderboardResolver, LeaderboardService, GeoResolver, GeoService, PipelineResolver, StatsResolver, StatsService, DurabilityResolver, { provide: APP_FILTER, useClass: InputErrorFilter }],
+  providers: [FeaturesResolver, IngestResolver, FeatureLiveService, ViewLiveService, LeaderboardResolver, LeaderboardService, GeoResolver, GeoService, GeoLiveService, PipelineResolver, StatsResolver, StatsService, DurabilityResolver, { provide: APP_FILTER, useClass: InputErrorFilter }],
 })
 export class TallyGraphqlModule implements OnModuleInit {
   constructor(

@@ -10,7 +10,7 @@ import type { MemoryGuard } from '../ops/memory-guard.js';
 import type { Metrics } from '../ops/metrics.js';
 import { FEATURE_BEFORE, featureBeforeTopic, featureTopic, fenceTopic, geoTopic, leaderboardTopic, viewTopic, type Change, type ChangeFeed } from '../changes/change-feed.js';
 import type { FeatureStore, ViewStore } from '../features/index.js';
-import type { FenceEvent, GeoStore } from '../geo/index.js';
+import type { FenceEvent, GeoPoint, GeoStore } from '../geo/index.js';
 import type { LeaderboardStore } from '../leaderboard/index.js';
 import { fenceSourceName } from '../pipeline/pipeline.js';
 import { formatTime, isRepresentableTime } from '../pipeline/time.js';
@@ -224,8 +224,13 @@ export class EventProcessor {
           } else this.metrics.leaderboardLate.inc({ leaderboard: u.name });
           break;
         case 'geo': {
-          const events = this.stores.geo.collection(u.name).set(u.member, u.lat, u.lon, ts);
-          if (changes.listening('geo', u.name)) changes.publish(geoTopic(u.name), { kind: 'geo', name: u.name, member: u.member, ts });
+          const collection = this.stores.geo.collection(u.name);
+          const events = collection.set(u.member, u.lat, u.lon, ts);
+          if (changes.listening('geo', u.name)) {
+            // The stored (fixed-point) position; a stale update (older than the member's last report) changed nothing.
+            const p = collection.position(u.member);
+            if (p !== undefined && p.lastSeen === ts) changes.publish(geoTopic(u.name), { kind: 'geo', name: u.name, member: u.member, ts, lat: p.lat, lon: p.lon, reportedAt: ts, gone: false });
+          }
           if (events.length > 0) this.applyFenceEvents(u.name, events, partition);
           break;
         }
@@ -254,7 +259,11 @@ export class EventProcessor {
     for (const board of this.stores.leaderboards) {
       if (board.expire(now) > 0) this.changes.publish(leaderboardTopic(board.name), { kind: 'leaderboard', name: board.name, member: '', ts: now });
     }
-    for (const { index, events } of this.stores.geo.expire(now)) this.applyFenceEvents(index, events);
+    const changes = this.changes;
+    const expired = (index: string, p: GeoPoint, at: number): void => {
+      if (changes.listening('geo', index)) changes.publish(geoTopic(index), { kind: 'geo', name: index, member: p.member, ts: at, lat: p.lat, lon: p.lon, reportedAt: p.lastSeen, gone: true });
+    };
+    for (const { index, events } of this.stores.geo.expire(now, expired)) this.applyFenceEvents(index, events);
   }
 
   private refuse(r: Rejected): Rejected {

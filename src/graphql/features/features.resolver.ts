@@ -9,6 +9,7 @@ import { FeatureRow, toFeatureRowModel } from './models/feature-row.model.js';
 import { FeatureValue, toFeatureValueModel } from './models/feature-value.model.js';
 import { FeatureVector, toFeatureVectorModel } from './models/feature-vector.model.js';
 import { ThresholdCrossing } from './models/threshold-crossing.model.js';
+import { ViewLiveService } from './view-live.service.js';
 
 @Resolver(() => FeatureValue)
 export class FeaturesResolver {
@@ -19,6 +20,7 @@ export class FeaturesResolver {
     @Inject(FeatureLiveService) private readonly live: FeatureLiveService,
     @Inject(CLOCK) private readonly clock: () => number,
     @Inject(SETTINGS) private readonly settings: Settings,
+    @Inject(ViewLiveService) private readonly viewLive: ViewLiveService,
   ) {}
 
   @Query(() => FeatureValue, { description: 'One window of one windowed feature for one entity.' })
@@ -27,7 +29,7 @@ export class FeaturesResolver {
     return toFeatureValueModel(name, entity, window, this.store.read(name, entity, window, now), now);
   }
 
-  @Query(() => FeatureVector, { nullable: true, description: "A view's latest values for one entity; null when unknown or expired." })
+  @Query(() => FeatureVector, { nullable: true, description: "A view's latest values for one entity, with each field's time; null when unknown or expired." })
   featureVector(@Args() { view, entity }: FeatureVectorArgs): FeatureVector | null {
     const read = this.views.read(view, entity, this.clock());
     return read && toFeatureVectorModel(view, entity, read);
@@ -54,5 +56,14 @@ export class FeaturesResolver {
   })
   featureThreshold(@Args() { name, window, above, below }: FeatureThresholdArgs) {
     return this.live.featureThreshold(name, window, { above, below });
+  }
+
+  @Subscription(() => FeatureVector, {
+    nullable: true,
+    resolve: (v: FeatureVector | null) => v,
+    description: "The entity's vector now (when it has one), then each time an event changes it, and null when the view's TTL expires it (as featureVector answers); coalesced.",
+  })
+  viewUpdated(@Args() { view, entity }: FeatureVectorArgs) {
+    return this.viewLive.viewUpdated(view, entity);
   }
 }

@@ -1,13 +1,19 @@
 import { Inject } from '@nestjs/common';
 import { Args, Query, Resolver, Subscription } from '@nestjs/graphql';
-import { GeofenceEventsArgs, GeoNearestArgs, GeoPositionArgs, GeoSearchArgs } from './dto/geo.args.js';
+import { GeofenceEventsArgs, GeoMovedArgs, GeoNearestArgs, GeoPositionArgs, GeoSearchArgs, GeoWithinArgs } from './dto/geo.args.js';
+import { GeoLiveService } from './geo-live.service.js';
 import { GeoService } from './geo.service.js';
 import { GeoHit, toGeoHitModel } from './models/geo-hit.model.js';
+import { GeoMove } from './models/geo-move.model.js';
 import { GeofenceEvent } from './models/geofence-event.model.js';
+import { GeoWithinEvent } from './models/geo-within-event.model.js';
 
 @Resolver(() => GeoHit)
 export class GeoResolver {
-  constructor(@Inject(GeoService) private readonly geo: GeoService) {}
+  constructor(
+    @Inject(GeoService) private readonly geo: GeoService,
+    @Inject(GeoLiveService) private readonly live: GeoLiveService,
+  ) {}
 
   @Query(() => [GeoHit], { description: 'Members within radiusMeters of the point, nearest first.' })
   geoSearch(@Args() { index, lat, lon, radiusMeters, limit }: GeoSearchArgs): GeoHit[] {
@@ -28,5 +34,22 @@ export class GeoResolver {
   @Subscription(() => GeofenceEvent, { resolve: (e: GeofenceEvent) => e, description: 'Enter and exit events of the index, or of one fence.' })
   geofenceEvents(@Args() { index, fence }: GeofenceEventsArgs) {
     return this.geo.fenceEvents(index, fence);
+  }
+
+  @Subscription(() => GeoMove, {
+    resolve: (m: GeoMove) => m,
+    description: "The member's position now (when it has one), then each new position and its removal (`gone`, when its TTL expires); coalesced per tick, the latest wins.",
+  })
+  geoMoved(@Args() { index, member }: GeoMovedArgs) {
+    return this.live.moved(index, member);
+  }
+
+  @Subscription(() => GeoWithinEvent, {
+    resolve: (e: GeoWithinEvent) => e,
+    description:
+      'Members of the circle: first an `enter` for each member inside now, then each `enter`, `move` (a new position inside) and `exit` (moved out, or `gone` when its TTL expired). Coalesced per member per tick, never so that the inside/outside state a client builds from the messages ends wrong. Refused when the circle holds more than 10,000 members.',
+  })
+  geoWithin(@Args() { index, lat, lon, radiusMeters }: GeoWithinArgs) {
+    return this.live.within(index, lat, lon, radiusMeters);
   }
 }

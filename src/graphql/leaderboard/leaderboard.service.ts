@@ -5,7 +5,8 @@
  * of that key (a channel). A channel recomputes at most TALLY_LEADERBOARD_MAX_HZ times a
  * second (Limits.leaderboardMaxHz; trailing edge, so the last change is always delivered),
  * and only when the top N may have changed (Leaderboard.topChangedSince), and pushes the new
- * rows to each subscriber's coalescing queue.
+ * rows to each subscriber's coalescing queue: one array of row models per change, the same
+ * for every subscriber, each row with the time its score last changed.
  */
 import { Inject, Injectable } from '@nestjs/common';
 import { Leaderboard, LeaderboardStore, type LeaderboardEntry } from '../../leaderboard/index.js';
@@ -14,11 +15,13 @@ import type { Settings } from '../../settings/settings.js';
 import { CHANGES, CLOCK, SETTINGS } from '../../settings/tokens.js';
 import { UnknownNameError } from '../errors.js';
 import { CoalescingQueue } from '../live/coalescing-queue.js';
+import { toLeaderboardEntryModel, type LeaderboardEntry as LeaderboardEntryModel } from './models/leaderboard-entry.model.js';
 
 class TopChannel {
-  readonly queues = new Set<CoalescingQueue<LeaderboardEntry[]>>();
+  readonly queues = new Set<CoalescingQueue<LeaderboardEntryModel[]>>();
   private version = -1;
-  private rows: LeaderboardEntry[] = [];
+  private read: LeaderboardEntry[] = [];
+  private rows: LeaderboardEntryModel[] = [];
   private timer: NodeJS.Timeout | undefined;
   private lastRun = 0;
   unsubscribe: () => void = () => {};
@@ -33,7 +36,7 @@ class TopChannel {
   ) {}
 
   /** Current rows (computed now), for a new subscriber's first message. */
-  current(): LeaderboardEntry[] {
+  current(): LeaderboardEntryModel[] {
     this.refresh(true);
     return this.rows;
   }
@@ -54,10 +57,12 @@ class TopChannel {
     const now = this.clock();
     if (!force && this.version >= 0 && !this.board.topChangedSince(this.version, this.top, this.period, now)) return false;
     const version = this.board.version(this.period, now);
-    const rows = this.board.top(0, this.top, this.period, now);
-    const same = rows.length === this.rows.length && rows.every((r, i) => r.member === this.rows[i].member && r.score === this.rows[i].score);
+    const read = this.board.top(0, this.top, this.period, now);
+    const prev = this.read;
+    const same = read.length === prev.length && read.every((r, i) => r.member === prev[i].member && r.score === prev[i].score && r.changedAt === prev[i].changedAt);
     this.version = version;
-    this.rows = rows;
+    this.read = read;
+    if (!same) this.rows = read.map(toLeaderboardEntryModel);
     return !same;
   }
 
@@ -97,7 +102,7 @@ export class LeaderboardService {
   }
 
   /** A subscription to the top `top` rows: the current rows first, then each change. */
-  changed(name: string, top: number, period = 'current'): CoalescingQueue<LeaderboardEntry[]> {
+  changed(name: string, top: number, period = 'current'): CoalescingQueue<LeaderboardEntryModel[]> {
     const board = this.board(name);
     board.resolve(period, this.clock()); // a bad period is refused before subscribing
     const key = `${name}\u0000${top}\u0000${period}`;
@@ -109,7 +114,7 @@ export class LeaderboardService {
       channel = created;
     }
     const ch = channel;
-    const queue: CoalescingQueue<LeaderboardEntry[]> = new CoalescingQueue(() => {
+    const queue: CoalescingQueue<LeaderboardEntryModel[]> = new CoalescingQueue(() => {
       ch.queues.delete(queue);
       if (ch.queues.size === 0) {
         ch.close();

@@ -39,3 +39,13 @@ export class GeoPositionArgs extends IndexArgs {
 export class GeofenceEventsArgs extends IndexArgs {
   @Field({ nullable: true, description: 'Only this fence; all fences of the index when omitted.' }) @IsOptional() @IsString() @MaxLength(200) fence?: string;
 }
+
+@ArgsType()
+export class GeoMovedArgs extends IndexArgs {
+  @Field() @IsString() @MaxLength(512) member!: string;
+}
+
+@ArgsType()
+export class GeoWithinArgs extends PointArgs {
+  @Field(() => Float) @Min(0) @Max(MAX_RADIUS_METERS) radiusMeters!: number;
+}
