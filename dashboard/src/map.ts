@@ -1,8 +1,12 @@
 // A map of one geo index on a canvas, with no tiles: a lat/lon grid, the index's fences
-// (circles and polygons, from the `pipeline` query), its members (polled with `geoNearest`
-// around the view's centre) with short trails, and enter/exit pulses from `geofenceEvents`.
-// Projection: equirectangular around the view's centre (x scaled by cos(lat)), which is
-// faithful enough at city scale. Wheel zooms, drag pans, double-click fits the data again.
+// (circles and polygons, from the `pipeline` query), its members with short trails, and
+// enter/exit pulses from `geofenceEvents`. Members come from the live `geoWithin` feed of a
+// circle around the area shown (no polling): an `enter` for each member inside when it
+// subscribes, then each enter, move and exit. The circle starts around the fences (or the
+// whole world when there are none) and follows the view when a pan or zoom leaves it; after a
+// reconnection the feed starts over with its enters. Projection: equirectangular around the
+// view's centre (x scaled by cos(lat)), which is faithful enough at city scale. Wheel zooms,
+// drag pans, double-click fits the data again.
 import type { TallyApi } from './api.js';
 import { fitCanvas, fmtNumber, fmtTime, h } from './dom.js';
 import type { FenceInfo, GeoIndexInfo } from './pipeline.js';
@@ -11,6 +15,16 @@ interface Hit {
   member: string;
   lat: number;
   lon: number;
+}
+
+interface WithinEvent extends Hit {
+  kind: 'enter' | 'move' | 'exit';
+}
+
+interface Circle {
+  lat: number;
+  lon: number;
+  radiusMeters: number;
 }
 
 interface FenceEvent {
@@ -29,9 +43,9 @@ interface View {
   scale: number;
 }
 
-const NEAREST = /* GraphQL */ `
-  query DashboardPoints($index: String!, $lat: Float!, $lon: Float!, $k: Int!) {
-    geoNearest(index: $index, lat: $lat, lon: $lon, k: $k) { member lat lon }
+const WITHIN = /* GraphQL */ `
+  subscription DashboardMembers($index: String!, $lat: Float!, $lon: Float!, $radiusMeters: Float!) {
+    geoWithin(index: $index, lat: $lat, lon: $lon, radiusMeters: $radiusMeters) { member kind lat lon }
   }
 `;
 const FENCE_EVENTS = /* GraphQL */ `
@@ -40,9 +54,15 @@ const FENCE_EVENTS = /* GraphQL */ `
   }
 `;
 
-const POLL_MS = 1_000;
-/** Members drawn at most (the API's limit per query). */
-const MAX_POINTS = 1_000;
+/** The first circle reaches this many times the fences' half-diagonal, and at least MIN_RADIUS_METERS. */
+const FENCE_REACH = 4;
+const MIN_RADIUS_METERS = 20_000;
+/** Any point of the Earth is within half its circumference (the API's largest radius). */
+const WORLD_RADIUS_METERS = 20_037_508;
+/** A circle followed after a pan or zoom reaches this many times the view's half-diagonal. */
+const VIEW_REACH = 2;
+/** Quiet time after a pan or zoom before the circle follows the view. */
+const FOLLOW_MS = 400;
 const TRAIL = 8;
 const PULSE_MS = 2_000;
 const METERS_PER_DEGREE = 111_320;
@@ -55,16 +75,20 @@ export class GeoMap {
   private readonly events: HTMLOListElement;
   private readonly box: HTMLElement;
   private index: GeoIndexInfo | undefined;
-  private points: Hit[] = [];
+  private readonly points = new Map<string, Hit>();
   private readonly trails = new Map<string, [number, number][]>();
   private readonly pulses: (FenceEvent & { t: number })[] = [];
   private readonly entries = new Map<string, number>();
   private view: View | undefined;
   private manual = false;
   private stopEvents: () => void = () => {};
-  private timer: number | undefined;
+  private stopWithin: () => void = () => {};
+  private circle: Circle | undefined;
+  private follow: number | undefined;
   /** Something changed since the last frame (pulses animate on their own). */
   private dirty = true;
+  /** Members changed since the last frame: the legend and (unless the user moved the view) the framing follow. */
+  private changed = false;
 
   constructor(
     private readonly api: TallyApi,
@@ -87,7 +111,16 @@ export class GeoMap {
     }
     this.interact();
     this.show(indexes[0].name);
+    // A reconnected feed starts over with an enter for each member inside.
+    api.onConnection((state) => {
+      if (state === 'connected') this.clearPoints();
+    });
     const loop = () => {
+      if (this.changed) {
+        this.changed = false;
+        if (!this.manual) this.fit(false);
+        this.renderLegend();
+      }
       if (this.dirty || this.pulses.length > 0) this.draw();
       this.dirty = false;
       requestAnimationFrame(loop);
@@ -98,44 +131,72 @@ export class GeoMap {
 
   private show(name: string): void {
     this.index = this.indexes.find((g) => g.name === name);
-    this.points = [];
-    this.trails.clear();
+    this.clearPoints();
     this.entries.clear();
     this.events.replaceChildren();
     this.manual = false;
     this.view = undefined;
     this.stopEvents();
     this.stopEvents = this.api.subscribe<{ geofenceEvents: FenceEvent }>(FENCE_EVENTS, { index: name }, (d) => this.fenceEvent(d.geofenceEvents), (m) => this.onError(`fence events: ${m}`));
-    window.clearTimeout(this.timer);
-    void this.poll();
+    const index = this.index;
+    if (index) this.watch(this.fenceCircle(index) ?? { lat: 0, lon: 0, radiusMeters: WORLD_RADIUS_METERS });
   }
 
-  private async poll(): Promise<void> {
+  /** Follows the members inside `circle` (geoWithin) instead of the circle followed so far. */
+  private watch(circle: Circle): void {
     const index = this.index;
     if (!index) return;
-    try {
-      const center = this.view ?? this.fenceCenter(index) ?? { lat: 0, lon: 0 };
-      const d = await this.api.query<{ geoNearest: Hit[] }>(NEAREST, { index: index.name, lat: center.lat, lon: center.lon, k: MAX_POINTS });
-      if (index !== this.index) return;
-      this.points = d.geoNearest;
-      const seen = new Set<string>();
-      for (const p of this.points) {
-        seen.add(p.member);
-        const trail = this.trails.get(p.member) ?? [];
-        const last = trail.at(-1);
-        if (!last || last[0] !== p.lat || last[1] !== p.lon) trail.push([p.lat, p.lon]);
-        if (trail.length > TRAIL) trail.shift();
-        this.trails.set(p.member, trail);
-      }
-      for (const m of this.trails.keys()) if (!seen.has(m)) this.trails.delete(m);
-      this.box.dataset.points = String(this.points.length);
-      if (!this.manual) this.fit(false);
-      this.renderLegend();
-      this.dirty = true;
-    } catch (err) {
-      this.onError(`map: ${(err as Error).message}`);
+    this.stopWithin();
+    this.clearPoints();
+    this.circle = circle;
+    this.box.dataset.circle = `${circle.lat.toFixed(5)} ${circle.lon.toFixed(5)} ${Math.round(circle.radiusMeters)}`;
+    this.stopWithin = this.api.subscribe<{ geoWithin: WithinEvent }>(
+      WITHIN,
+      { index: index.name, ...circle },
+      (d) => {
+        if (index === this.index && circle === this.circle) this.member(d.geoWithin);
+      },
+      (m) => this.onError(`map: ${m}`),
+    );
+  }
+
+  private clearPoints(): void {
+    this.points.clear();
+    this.trails.clear();
+    this.box.dataset.points = '0';
+    this.dirty = true;
+  }
+
+  private member(e: WithinEvent): void {
+    if (e.kind === 'exit') {
+      this.points.delete(e.member);
+      this.trails.delete(e.member);
+    } else {
+      this.points.set(e.member, { member: e.member, lat: e.lat, lon: e.lon });
+      const trail = this.trails.get(e.member) ?? [];
+      const last = trail.at(-1);
+      if (!last || last[0] !== e.lat || last[1] !== e.lon) trail.push([e.lat, e.lon]);
+      if (trail.length > TRAIL) trail.shift();
+      this.trails.set(e.member, trail);
     }
-    this.timer = window.setTimeout(() => void this.poll(), POLL_MS);
+    this.box.dataset.points = String(this.points.size);
+    this.box.dataset.lastMove = `${e.member} ${e.kind} ${e.lat} ${e.lon}`;
+    this.changed = true;
+    this.dirty = true;
+  }
+
+  /** After a pan or zoom: once it rests, follows a circle around the view if the view left the one followed. */
+  private viewMoved(): void {
+    window.clearTimeout(this.follow);
+    this.follow = window.setTimeout(() => {
+      const v = this.view;
+      const c = this.circle;
+      if (!v) return;
+      const [top, left] = this.unproject(0, 0);
+      const reach = haversineMeters(v.lat, v.lon, top, left);
+      if (c && haversineMeters(c.lat, c.lon, v.lat, v.lon) + reach <= c.radiusMeters) return;
+      this.watch({ lat: v.lat, lon: v.lon, radiusMeters: Math.min(WORLD_RADIUS_METERS, Math.max(MIN_RADIUS_METERS, reach * VIEW_REACH)) });
+    }, FOLLOW_MS);
   }
 
   private fenceEvent(e: FenceEvent): void {
@@ -152,7 +213,7 @@ export class GeoMap {
     const index = this.index;
     if (!index) return;
     this.legend.replaceChildren(
-      h('span', {}, h('i', { class: 'dot member' }), `${fmtNumber(this.points.length)} members`),
+      h('span', {}, h('i', { class: 'dot member' }), `${fmtNumber(this.points.size)} members`),
       ...index.fences.map((f, i) =>
         h('span', {}, h('i', { class: 'dot', style: `background:${FENCE_COLORS[i % FENCE_COLORS.length]}` }), `${f.name}`, h('span', { class: 'muted' }, ` ${this.inside(f)} inside · ${this.entries.get(f.name) ?? 0} entered`)),
       ),
@@ -160,12 +221,19 @@ export class GeoMap {
   }
 
   private inside(f: FenceInfo): number {
-    return this.points.filter((p) => contains(f, p.lat, p.lon)).length;
+    let n = 0;
+    for (const p of this.points.values()) if (contains(f, p.lat, p.lon)) n++;
+    return n;
   }
 
-  private fenceCenter(index: GeoIndexInfo): { lat: number; lon: number } | undefined {
+  /** A circle around the fences, FENCE_REACH times wider (where their members are expected), or undefined without fences. */
+  private fenceCircle(index: GeoIndexInfo): Circle | undefined {
     const b = bounds(index.fences.flatMap(fenceOutline));
-    return b && { lat: (b.minLat + b.maxLat) / 2, lon: (b.minLon + b.maxLon) / 2 };
+    if (!b) return undefined;
+    const lat = (b.minLat + b.maxLat) / 2;
+    const lon = (b.minLon + b.maxLon) / 2;
+    const reach = haversineMeters(lat, lon, b.maxLat, b.maxLon) * FENCE_REACH;
+    return { lat, lon, radiusMeters: Math.min(WORLD_RADIUS_METERS, Math.max(MIN_RADIUS_METERS, reach)) };
   }
 
   /** Frames the fences and the members (or keeps the user's view unless `force`). */
@@ -173,7 +241,7 @@ export class GeoMap {
     if (force) this.manual = false;
     const index = this.index;
     if (!index) return;
-    const b = bounds([...index.fences.flatMap(fenceOutline), ...this.points.map((p) => [p.lat, p.lon] as [number, number])]);
+    const b = bounds([...index.fences.flatMap(fenceOutline), ...[...this.points.values()].map((p) => [p.lat, p.lon] as [number, number])]);
     if (!b) return;
     // In auto mode the view only changes when something would fall outside it, so it stays still.
     if (!force && this.view && this.covers(b)) return;
@@ -210,6 +278,7 @@ export class GeoMap {
       this.view = { scale, lat: lat + (v.lat - lat) * factor, lon: lon + (v.lon - lon) * factor };
       this.manual = true;
       this.dirty = true;
+      this.viewMoved();
     });
     this.canvas.addEventListener('pointerdown', (e) => {
       if (!this.view) return;
@@ -223,7 +292,10 @@ export class GeoMap {
       this.manual = true;
       this.dirty = true;
     });
-    this.canvas.addEventListener('pointerup', () => (drag = undefined));
+    this.canvas.addEventListener('pointerup', () => {
+      if (drag) this.viewMoved();
+      drag = undefined;
+    });
     this.canvas.addEventListener('dblclick', () => this.fit(true));
   }
 
@@ -263,7 +335,7 @@ export class GeoMap {
       ctx.strokeStyle = 'rgba(96, 165, 250, 0.35)';
       ctx.stroke();
     }
-    for (const p of this.points) {
+    for (const p of this.points.values()) {
       const [x, y] = this.project(p.lat, p.lon);
       const fence = index.fences.findIndex((f) => contains(f, p.lat, p.lon));
       ctx.beginPath();
@@ -371,6 +443,13 @@ function contains(f: FenceInfo, lat: number, lon: number): boolean {
     if (yi > lat !== yj > lat && lon < ((xj - xi) * (lat - yi)) / (yj - yi) + xi) inside = !inside;
   }
   return inside;
+}
+
+/** Great-circle metres between two points (a sphere of the Earth's mean radius; for choosing circles). */
+function haversineMeters(lat1: number, lon1: number, lat2: number, lon2: number): number {
+  const r = Math.PI / 180;
+  const a = Math.sin(((lat2 - lat1) * r) / 2) ** 2 + Math.cos(lat1 * r) * Math.cos(lat2 * r) * Math.sin(((lon2 - lon1) * r) / 2) ** 2;
+  return 2 * 6_371_000 * Math.asin(Math.min(1, Math.sqrt(a)));
 }
 
 function bounds(points: [number, number][]): { minLat: number; maxLat: number; minLon: number; maxLon: number } | undefined {

@@ -17,18 +17,27 @@ describe('dashboard and GraphiQL in a browser', () => {
     const r = await gqlData<{ ingest: { accepted: number; rejected: number } }>(tally.url, 'mutation($s: String!, $e: [JSON!]!) { ingest(source: $s, events: $e) { accepted rejected } }', { s: source, e: events });
     expect(r.ingest).toEqual({ accepted: events.length, rejected: 0 });
   };
-  /** A page that fails the test on script errors and on any request leaving Tally (no CDN). */
-  const open = async (path: string): Promise<{ page: Page; problems: string[] }> => {
+  /**
+   * A page that fails the test on script errors and on any request leaving Tally (no CDN), with
+   * the bodies of its GraphQL POSTs and of the WebSocket frames it sends, from the start.
+   */
+  const open = async (path: string): Promise<{ page: Page; problems: string[]; graphql: string[]; frames: string[] }> => {
     const page = await browser.context.newPage();
     const problems: string[] = [];
+    const graphql: string[] = [];
+    const frames: string[] = [];
     page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+    page.on('request', (r) => {
+      if (r.method() === 'POST' && new URL(r.url()).pathname === '/graphql') graphql.push(r.postData() ?? '');
+    });
+    page.on('websocket', (ws) => ws.on('framesent', (f) => frames.push(String(f.payload))));
     await page.route('**/*', (route) => {
       if (route.request().url().startsWith(tally.url)) return route.continue();
       problems.push(`request outside Tally: ${route.request().url()}`);
       return route.abort();
     });
     await page.goto(`${tally.url}${path}`);
-    return { page, problems };
+    return { page, problems, graphql, frames };
   };
 
   beforeAll(async () => {
@@ -43,7 +52,7 @@ describe('dashboard and GraphiQL in a browser', () => {
   });
 
   it('updates leaderboards, counters, charts, alerts and the map in place as events arrive', async () => {
-    const { page, problems } = await open('/');
+    const { page, problems, graphql, frames } = await open('/');
     await page.waitForSelector('body[data-ready="true"]', WAIT);
     await page.waitForSelector('#conn[data-state="connected"]', WAIT);
     await page.evaluate('window.sameDocument = true');
@@ -101,6 +110,23 @@ describe('dashboard and GraphiQL in a browser', () => {
       return lit;
     })()`);
     expect(drawn).toBeGreaterThan(50);
+
+    // the map follows the geoWithin feed: markers move with no geoNearest polling
+    expect(frames.some((f) => f.includes('"subscribe"') && f.includes('geoWithin'))).toBe(true);
+    const before = graphql.length;
+    const started = Date.now();
+    for (let i = 1; i <= 4; i++) {
+      const lat = Number((40.758 + i * 0.002).toFixed(4));
+      await ingest('driver_locations', [{ driver_id: 'driver-03', lat, lon: -73.9855, ts: now() }]);
+      await page.waitForSelector(`[data-testid="map"][data-last-move="driver-03 move ${lat} -73.9855"]`, WAIT);
+      await page.waitForTimeout(300);
+    }
+    expect(await page.locator('[data-testid="map"]').getAttribute('data-points')).toBe('3');
+    const during = graphql.slice(before);
+    // the page's only reads meanwhile are the stats panel's (one a second); none is the map's
+    expect(during.filter((b) => /geo(Nearest|Search|Position)/.test(b))).toEqual([]);
+    expect(during.length).toBeLessThanOrEqual(Math.ceil((Date.now() - started) / 1_000) + 1);
+    expect(graphql.filter((b) => b.includes('geoNearest'))).toEqual([]);
 
     expect(await page.evaluate('window.sameDocument')).toBe(true);
     await page.screenshot({ path: join(RESULTS_DIR, 'dashboard.png'), fullPage: true });
