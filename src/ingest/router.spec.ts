@@ -120,6 +120,39 @@ describe(Router.name, () => {
   });
 });
 
+describe('Router with where: filters', () => {
+  const filtered = parsePipeline(`
+sources: [{ name: pay, timestamp: ts }]
+features:
+  - { name: declined, source: pay, entity: card, aggregation: count, windows: [1h], where: 'status == "declined"' }
+  - { name: big_abroad, source: pay, entity: card, aggregation: sum, field: amount, windows: [1h], where: 'amount > 100 && country != "US"' }
+  - { name: all, source: pay, entity: card, aggregation: count, windows: [1h] }
+views:
+  - { name: last_decline, source: pay, entity: card, fields: { reason: string }, where: 'status == "declined"' }
+leaderboards:
+  - { name: big, source: pay, member: card, score: amount, where: 'amount >= 1000' }
+`);
+  const T = Date.UTC(2026, 10, 25, 12);
+
+  it('feeds each store only the events its condition matches, shared or not, and skips the checks of stores not fed', () => {
+    const router = new Router(filtered);
+    const stores = (event: Record<string, unknown>) => {
+      const a = router.route('pay', { ts: T, ...event }, T);
+      const b = router.routeShared('pay', { ts: T, ...event }, T);
+      expect(b).toEqual(a);
+      return a.ok ? a.updates.map((u) => u.name) : a.reason;
+    };
+    expect(stores({ card: 'c', status: 'declined', amount: 5, country: 'FR', reason: 'cvv' })).toEqual(['declined', 'all', 'last_decline']);
+    expect(stores({ card: 'c', status: 'ok', amount: 500, country: 'FR' })).toEqual(['big_abroad', 'all']);
+    expect(stores({ card: 'c', status: 'ok', amount: 5000, country: 'US' })).toEqual(['all', 'big']);
+    // No amount: big_abroad and big do not match (a condition that cannot be evaluated is false), so nothing needs an amount.
+    expect(stores({ card: 'c', status: 'ok' })).toEqual(['all']);
+    // A store that matches still checks its fields.
+    expect(stores({ card: 'c', status: 'ok', amount: '5000x', country: 'FR' })).toEqual(['all']);
+    expect(stores({ status: 'declined' })).toBe('missing-field');
+  });
+});
+
 describe('Router.routeShared', () => {
   const sharedPipeline = parsePipeline(`
 sources: [{ name: tx, timestamp: ts }]

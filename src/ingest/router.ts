@@ -5,11 +5,14 @@
  * testable without a broker, as Kafka Streams tests its topologies.
  *
  * One event is all-or-nothing: if any store it feeds cannot take it (a missing entity, a
- * non-numeric amount), the event is rejected as a whole and nothing is applied.
+ * non-numeric amount), the event is rejected as a whole and nothing is applied. A store with
+ * a `where:` filter (src/pipeline/filter.ts) is fed only the events it matches; one it does not
+ * match is not checked for that store's fields either.
  */
 import type { EventValue } from '../features/index.js';
 import type { FeatureSpec, GeoSpec, LeaderboardSpec, Pipeline, SourceSpec, ViewFieldType, ViewSpec } from '../pipeline/pipeline.js';
 import { formatTime, MAX_TIME_MS, parseTime } from '../pipeline/time.js';
+import { compileFilter, type EventFilter } from '../pipeline/filter.js';
 import { DEPTH_SCAN_MIN_CHARS, firstTooDeep } from './json-depth.js';
 
 export type RejectReason =
@@ -155,16 +158,20 @@ const SUMMING: ReadonlySet<string> = new Set(['sum', 'avg']);
 
 interface CompiledFeature {
   spec: FeatureSpec;
+  /** The `where:` filter, if any. */
+  match?: EventFilter;
   entity: Getter;
   field?: Getter;
 }
 interface CompiledView {
   spec: ViewSpec;
+  match?: EventFilter;
   entity: Getter;
   fields: { name: string; type: ViewFieldType }[];
 }
 interface CompiledLeaderboard {
   spec: LeaderboardSpec;
+  match?: EventFilter;
   member: Getter;
   score: Getter;
 }
@@ -183,6 +190,8 @@ interface CompiledSource {
   geo: CompiledGeo[];
   /** The result routeShared() fills in and returns for this source, once built. */
   shared?: Routed;
+  /** Some store of this source has a `where:` filter: an event may feed fewer stores than another, so results are not shared. */
+  filtered: boolean;
 }
 
 export class Router {
@@ -191,14 +200,20 @@ export class Router {
 
   constructor(pipeline: Pipeline) {
     for (const spec of pipeline.sources) {
-      this.sources.set(spec.name, { spec, timestamp: spec.timestamp && getter(spec.timestamp), features: [], views: [], leaderboards: [], geo: [] });
+      this.sources.set(spec.name, { spec, timestamp: spec.timestamp && getter(spec.timestamp), features: [], views: [], leaderboards: [], geo: [], filtered: false });
       if (!spec.derivedFrom) this.topics.set(spec.topic, spec.name);
     }
+    const filter = (spec: { source: string; where?: string }): EventFilter | undefined => {
+      if (spec.where === undefined) return undefined;
+      const source = this.sources.get(spec.source);
+      if (source) source.filtered = true;
+      return compileFilter(spec.where);
+    };
     for (const spec of pipeline.features) {
-      this.sources.get(spec.source)?.features.push({ spec, entity: getter(spec.entity), field: spec.field && getter(spec.field) });
+      this.sources.get(spec.source)?.features.push({ spec, entity: getter(spec.entity), field: spec.field && getter(spec.field), match: filter(spec) });
     }
-    for (const spec of pipeline.views) this.sources.get(spec.source)?.views.push({ spec, entity: getter(spec.entity), fields: spec.fields });
-    for (const spec of pipeline.leaderboards) this.sources.get(spec.source)?.leaderboards.push({ spec, member: getter(spec.member), score: getter(spec.score) });
+    for (const spec of pipeline.views) this.sources.get(spec.source)?.views.push({ spec, entity: getter(spec.entity), fields: spec.fields, match: filter(spec) });
+    for (const spec of pipeline.leaderboards) this.sources.get(spec.source)?.leaderboards.push({ spec, member: getter(spec.member), score: getter(spec.score), match: filter(spec) });
     for (const spec of pipeline.geo) this.sources.get(spec.source)?.geo.push({ spec, member: getter(spec.member), lat: getter(spec.lat), lon: getter(spec.lon) });
   }
 
@@ -287,10 +302,11 @@ export class Router {
       if (ts > arrival + MAX_FUTURE_MS) {
         throw new Reject('future-timestamp', `timestamp ${formatTime(ts)} is more than ${MAX_FUTURE_MS / 60_000} minutes ahead of the clock`);
       }
-      const out = shared ? compiled.shared : undefined;
+      const out = shared && !compiled.filtered ? compiled.shared : undefined;
       const updates: Update[] = out ? out.updates : [];
       let j = 0;
       for (const f of compiled.features) {
+        if (f.match !== undefined && !f.match(e)) continue;
         const entity = key(f.entity, f.spec.entity, e, 'entity');
         let value: EventValue = 1;
         if (f.field) {
@@ -304,6 +320,7 @@ export class Router {
         } else updates.push({ store: 'feature', name: f.spec.name, entity, value });
       }
       for (const v of compiled.views) {
+        if (v.match !== undefined && !v.match(e)) continue;
         const entity = key(v.entity, v.spec.entity, e, 'entity');
         const fields = viewFields(v, e);
         if (out) {
@@ -313,6 +330,7 @@ export class Router {
         } else updates.push({ store: 'view', name: v.spec.name, entity, fields });
       }
       for (const l of compiled.leaderboards) {
+        if (l.match !== undefined && !l.match(e)) continue;
         const member = key(l.member, l.spec.member, e, 'member');
         const score = l.spec.mode === 'incr' ? summed(l.score, l.spec.score, e) : num(l.score, l.spec.score, e);
         if (out) {
@@ -340,7 +358,7 @@ export class Router {
       }
       const routed: Routed = { ok: true, source, ts, updates };
       // The first shared call keeps its result to fill in from now on.
-      if (shared) compiled.shared = routed;
+      if (shared && !compiled.filtered) compiled.shared = routed;
       return routed;
     } catch (err) {
       if (err instanceof Reject) return this.reject(source, err.reason, err.message);

@@ -192,6 +192,29 @@ geo:
     expect(problemsOf('')).toEqual(['(root): null is not a mapping; the file must be a mapping with `sources` and at least one of features, views, leaderboards, geo']);
   });
 
+  it('checks where: conditions at load, naming the path and quoting the expression', () => {
+    const problems = problemsOf(`
+sources: [{ name: s }]
+features:
+  - { name: ok, source: s, entity: k, aggregation: count, windows: [1m], where: 'status == "declined"' }
+  - { name: f, source: s, entity: k, aggregation: count, windows: [1m], where: 'amount >' }
+views:
+  - { name: v, source: s, entity: k, fields: { a: int }, where: 'a + 1' }
+leaderboards:
+  - { name: l, source: s, member: m, score: x, where: 'nope(1)' }
+`);
+    expect(problems).toEqual([
+      expect.stringMatching(/^features\[1\]\.where: "amount >" is not a valid condition: Unexpected token/),
+      expect.stringMatching(/^views\[0\]\.where: "a \+ 1" is not a valid condition: it gives int, not a condition \(bool\)/),
+      expect.stringMatching(/^leaderboards\[0\]\.where: "nope\(1\)" is not a valid condition: found no matching overload/),
+    ]);
+    const p = parsePipeline(`
+sources: [{ name: s }]
+features: [{ name: ok, source: s, entity: k, aggregation: count, windows: [1m], where: 'status == "declined"' }]
+`);
+    expect(p.features[0].where).toBe('status == "declined"');
+  });
+
   it('loads the bundled demo pipeline', () => {
     expect(loadPipeline(DEMO_PIPELINE_PATH).features.length).toBeGreaterThan(0);
     expect(readFileSync(DEMO_PIPELINE_PATH, 'utf8')).toContain('sources:');

@@ -5,6 +5,7 @@
  * (`features[1].windows[0]: "5x" is not a duration`), so a user fixes a file in one round.
  * This is the only file that imports the YAML parser.
  */
+import { filterProblem } from './filter.js';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { plainToInstance } from 'class-transformer';
@@ -245,6 +246,7 @@ class Compiler {
         field: isStr(f.field) ? split(f.field) : undefined,
         quantile: f.quantile,
         windows,
+        where: this.where(at, f.where),
       };
     });
   }
@@ -264,7 +266,7 @@ class Compiler {
           } else fields.push({ name, type: type as ViewFieldType });
         }
       }
-      return { name: v.name, source: v.source, entity: isStr(v.entity) ? split(v.entity) : [], fields, ttlMs: this.optionalDuration(`${at}.ttl`, v.ttl) };
+      return { name: v.name, source: v.source, entity: isStr(v.entity) ? split(v.entity) : [], fields, ttlMs: this.optionalDuration(`${at}.ttl`, v.ttl), where: this.where(at, v.where) };
     });
   }
 
@@ -284,8 +286,18 @@ class Compiler {
         keep: l.keep ?? 1,
         ttlMs: this.optionalDuration(`${at}.ttl`, l.ttl),
         ties: (l.ties ?? 'redis') as 'redis' | 'first',
+        where: this.where(at, l.where),
       };
     });
+  }
+
+  /** A `where:` condition, checked (filter.ts); undefined when absent or refused. */
+  private where(at: string, expression: unknown): string | undefined {
+    if (!isStr(expression)) return undefined;
+    const problem = filterProblem(expression);
+    if (problem === undefined) return expression;
+    this.problem(`${at}.where`, `${quote(expression)} is not a valid condition: ${problem}`);
+    return undefined;
   }
 
   private geo(): GeoSpec[] {

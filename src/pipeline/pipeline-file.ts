@@ -43,6 +43,7 @@ export class FeatureEntry {
   @IsOptional() @IsString() @Matches(PATH, { message: PATH_MESSAGE }) field?: string;
   @IsOptional() @IsNumber() @Min(0) @Max(1) quantile?: number;
   @IsArray() @ArrayMinSize(1) windows!: unknown[];
+  @IsOptional() @IsString() where?: string;
 }
 
 export class ViewEntry {
@@ -51,6 +52,7 @@ export class ViewEntry {
   @IsString() @Matches(PATH, { message: PATH_MESSAGE }) entity!: string;
   @IsObject() fields!: Record<string, unknown>;
   @IsOptional() @IsString() ttl?: string;
+  @IsOptional() @IsString() where?: string;
 }
 
 export class LeaderboardEntry {
@@ -63,6 +65,7 @@ export class LeaderboardEntry {
   @IsOptional() @IsInt() @Min(0) @Max(1000) keep?: number;
   @IsOptional() @IsString() ttl?: string;
   @IsOptional() @IsIn(['redis', 'first'], { message: 'must be one of redis, first' }) ties?: string;
+  @IsOptional() @IsString() where?: string;
 }
 
 export class CircleEntry {

@@ -42,6 +42,8 @@ export interface FeatureSpec {
   /** For `quantile`: the rank in (0, 1). */
   quantile?: number;
   windows: WindowSpec[];
+  /** A CEL condition over the event (filter.ts); only events for which it is true feed this store. */
+  where?: string;
 }
 
 export interface ViewSpec {
@@ -50,6 +52,8 @@ export interface ViewSpec {
   entity: string[];
   fields: { name: string; type: ViewFieldType }[];
   ttlMs?: number;
+  /** A CEL condition over the event (filter.ts); only events for which it is true feed this store. */
+  where?: string;
 }
 
 export interface LeaderboardSpec {
@@ -63,6 +67,8 @@ export interface LeaderboardSpec {
   keep: number;
   ttlMs?: number;
   ties: 'redis' | 'first';
+  /** A CEL condition over the event (filter.ts); only events for which it is true feed this store. */
+  where?: string;
 }
 
 export type FenceSpec =

@@ -15,7 +15,7 @@ describe('the demo pipeline', () => {
   });
   afterAll(() => tally?.close());
 
-  it('counts every crossing of each fence, enters and exits, as fence_crossings', async () => {
+  it('counts every crossing of each fence as fence_crossings, and only the entries (where: kind == "enter") as fence_entries', async () => {
     const t0 = Date.now() - 60_000;
     const moves = [
       { driver_id: 'd-1', ...MIDTOWN }, // first position: in no fence, no crossing
@@ -32,12 +32,12 @@ describe('the demo pipeline', () => {
     const read = () =>
       gqlData<{ crossings: { entity: string; values: (number | null)[] }[] }>(
         tally.url,
-        '{ crossings: onlineFeatures(entities: ["airport", "downtown"], features: ["fence_crossings:15m", "fence_crossings:1h"]) { entity values } }',
+        '{ crossings: onlineFeatures(entities: ["airport", "downtown"], features: ["fence_crossings:15m", "fence_crossings:1h", "fence_entries:15m", "fence_entries:1h"]) { entity values } }',
       );
     await eventually('the fence events to be counted', async () => (await read()).crossings[0].values[0] === 3);
     expect((await read()).crossings).toEqual([
-      { entity: 'airport', values: [3, 3] },
-      { entity: 'downtown', values: [1, 1] },
+      { entity: 'airport', values: [3, 3, 2, 2] },
+      { entity: 'downtown', values: [1, 1, 1, 1] },
     ]);
   });
 });
