@@ -1,5 +1,6 @@
 import { buildSchema, parse, type ExecutionResult, type GraphQLSchema } from 'graphql';
-import { sharedSubscribe } from './shared-subscribe.js';
+import { CoalescingQueue } from './coalescing-queue.js';
+import { sharedSubscribe, type ResultConsumer, type SharedEventStream } from './shared-subscribe.js';
 
 /** A schema whose subscription field yields the events given to `emit`, and counts field resolutions. */
 function fixture() {
@@ -98,5 +99,48 @@ describe('sharedSubscribe', () => {
     expect(streams[0]!.closed).toBe(false);
     expect(await it.return()).toEqual({ value: undefined, done: true });
     expect(streams[0]!.closed).toBe(true);
+  });
+
+  it('adds the extensions of the moment an event is executed, the same for every subscriber of it', async () => {
+    const { schema, streams } = fixture();
+    const doc = parse('subscription { ticks(topic: "s") { value } }');
+    let stale: Record<string, unknown> | undefined = { stale: true };
+    const extensions = () => stale;
+    const a = (await sharedSubscribe({ schema, document: doc }, extensions)) as Iter;
+    const b = (await sharedSubscribe({ schema, document: doc }, extensions)) as Iter;
+    const first = { value: 1, label: 'one' };
+    for (const s of streams) s.push(first);
+    const ra = await a.next();
+    stale = undefined; // ready again before b pulls the same event: b gets the answer executed for a
+    const rb = await b.next();
+    expect(ra.value).toEqual({ data: { ticks: { value: 1 } }, extensions: { stale: true } });
+    expect(rb.value).toBe(ra.value);
+    const second = { value: 2, label: 'two' };
+    for (const s of streams) s.push(second);
+    expect((await a.next()).value).toEqual({ data: { ticks: { value: 2 } } }); // no `stale` key once ready
+  });
+
+  it('hands results to a consumer without a promise per result when its source is a CoalescingQueue', async () => {
+    const { schema } = fixture();
+    const queues: CoalescingQueue<unknown>[] = [];
+    const field = schema.getSubscriptionType()!.getFields().ticks!;
+    field.subscribe = () => {
+      const q = new CoalescingQueue<unknown>(() => {});
+      queues.push(q);
+      return q;
+    };
+    const doc = parse('subscription { ticks(topic: "q") { value label } }');
+    const streams = [(await sharedSubscribe({ schema, document: doc })) as SharedEventStream, (await sharedSubscribe({ schema, document: doc })) as SharedEventStream];
+    const seen: ExecutionResult[][] = [[], []];
+    let ended = 0;
+    const consumers: ResultConsumer[] = seen.map((into) => ({ deliver: (r) => into.push(r), end: () => ended++, fail: (err) => expect(err).toBeUndefined() }));
+    const event = { value: 3, label: 'three' };
+    for (const q of queues) q.offer('k', () => event);
+    streams.forEach((st, i) => st.pull(consumers[i]!));
+    expect(seen).toEqual([[{ data: { ticks: { value: 3, label: 'three' } } }], [{ data: { ticks: { value: 3, label: 'three' } } }]]); // synchronously
+    expect(seen[1]![0]).toBe(seen[0]![0]);
+    streams.forEach((st, i) => st.pull(consumers[i]!));
+    await streams[0]!.return();
+    expect(ended).toBe(1);
   });
 });
