@@ -56,11 +56,11 @@ import { StatsService } from './stats/stats.service.js';
         sortSchema: true,
         // Date fields and arguments use Tally's DateTime (a time without a zone is UTC).
         buildSchemaOptions: { scalarsMap: [{ type: Date, scalar: DateTimeScalar }] },
-        // plugins, parseOptions (token limit) and subscriptions: keys, roles, demand control and
-        // rate limits on HTTP and WebSocket alike (src/graphql/security). Apollo's cache-control
+        // plugins and parseOptions (token limit): keys, roles, demand control and rate limits
+        // (src/graphql/security; WebSocket is its SubscriptionEndpoint, not the driver's). Apollo's cache-control
         // plugin is off: Tally sets no cache hints, and its per-field hook cost ~16 % of the CPU
         // of a 1 x 20 onlineFeatures request.
-        ...security.apolloOptions('/graphql', [metricsPlugin(metrics), stalePlugin(health), ApolloServerPluginCacheControlDisabled()]),
+        ...security.apolloOptions([metricsPlugin(metrics), stalePlugin(health), ApolloServerPluginCacheControlDisabled()]),
         allowBatchedHttpRequests: false,
         csrfPrevention: true,
         introspection: process.env.NODE_ENV !== 'production',

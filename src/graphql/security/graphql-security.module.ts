@@ -1,8 +1,9 @@
-import { Inject, Module, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import { ModuleRef } from '@nestjs/core';
+import { Inject, Module, type OnApplicationBootstrap, type OnApplicationShutdown, type OnModuleDestroy } from '@nestjs/common';
+import { HttpAdapterHost, ModuleRef } from '@nestjs/core';
 import type { ApolloServerPlugin } from '@apollo/server';
 import type { ApolloDriverConfig } from '@nestjs/apollo';
-import { GraphQLModule, GraphQLSchemaHost } from '@nestjs/graphql';
+import { GraphQLSchemaHost } from '@nestjs/graphql';
+import type { Server as HttpServer } from 'node:http';
 import { Health } from '../../ops/health.js';
 import type { Logger } from '../../ops/logger.js';
 import { Metrics } from '../../ops/metrics.js';
@@ -12,15 +13,20 @@ import { SecurityModule } from '../../security/security.module.js';
 import type { Limits } from '../../settings/limits.js';
 import type { Settings } from '../../settings/settings.js';
 import { LOGGER, SETTINGS } from '../../settings/tokens.js';
+import { SubscriptionServer } from '../live/subscription-server.js';
 import { QueryFastPath } from '../query-fast-path.js';
 import { securityPlugin } from './apollo-security.plugin.js';
 import { DocumentScreen } from './document-screen.js';
 import { OperationGate } from './operation-gate.js';
-import { findWebSocketServer, WsSecurity } from './ws-security.js';
+import { MAX_FRAME_BYTES, WsSecurity } from './ws-security.js';
+
+/** GraphQL over WebSocket shares the HTTP endpoint's path. */
+const WS_PATH = '/graphql';
 
 /**
- * What graphql.module.ts takes from here: the gate on HTTP and WebSocket, the token limit,
- * and the fast path for HTTP queries (its plugin learns the operations Apollo resolves).
+ * What graphql.module.ts takes from here: the gate on HTTP, the token limit, and the fast path
+ * for HTTP queries (its plugin learns the operations Apollo resolves). WebSocket is Tally's
+ * own SubscriptionServer, not the Apollo driver's: see SubscriptionEndpoint.
  */
 export class GraphqlSecurity {
   constructor(
@@ -30,25 +36,46 @@ export class GraphqlSecurity {
     private readonly fastPath: QueryFastPath,
   ) {}
 
-  /** Apollo driver options: `plugins`, the fast path's and the gate's plugins, the token limit, and graphql-ws hooks for `path`. */
-  apolloOptions(path: string, plugins: ApolloServerPlugin[] = []): Required<Pick<ApolloDriverConfig, 'plugins' | 'parseOptions' | 'subscriptions'>> {
+  /** Apollo driver options: `plugins`, the fast path's and the gate's plugins, the token limit (no `subscriptions`: the driver opens no WebSocket server). */
+  apolloOptions(plugins: ApolloServerPlugin[] = []): Required<Pick<ApolloDriverConfig, 'plugins' | 'parseOptions'>> {
     return {
       plugins: [...plugins, this.fastPath.plugin(), securityPlugin(this.gate, (req) => this.fastPath.admitted(req)) as ApolloServerPlugin],
       parseOptions: { maxTokens: this.limits.maxTokens },
-      subscriptions: { 'graphql-ws': this.ws.options(path) },
     };
   }
 }
 
-/** Limits the ws server once the GraphQL module has created it; stops the stall checks on shutdown. */
-class WsHardening implements OnApplicationBootstrap, OnApplicationShutdown {
+/**
+ * GraphQL over WebSocket at /graphql: the SubscriptionServer, with ws-security's hooks and
+ * frame limit and the stale flag of Health, takes the HTTP server's upgrades once the app is
+ * bootstrapped and closes its connections (1001) when the app closes, as the Apollo driver
+ * did for its own; the stall checks stop at shutdown.
+ */
+class SubscriptionEndpoint implements OnApplicationBootstrap, OnModuleDestroy, OnApplicationShutdown {
+  readonly server: SubscriptionServer;
+
   constructor(
-    private readonly moduleRef: ModuleRef,
+    private readonly adapterHost: HttpAdapterHost,
     private readonly ws: WsSecurity,
-  ) {}
+    health: Health,
+    log: Logger,
+  ) {
+    this.server = new SubscriptionServer({
+      path: WS_PATH,
+      maxPayload: MAX_FRAME_BYTES,
+      hooks: ws.hooks(),
+      extensions: () => health.staleExtensions() as Readonly<Record<string, unknown>> | undefined,
+      // A socket's errors are the client's (a frame over the limit, bad UTF-8): ws closes it with the code that says so.
+      onError: (err, where) => log[where === 'socket' ? 'debug' : 'error']({ where, error: err instanceof Error ? (err.stack ?? err.message) : String(err) }, 'WebSocket error'),
+    });
+  }
 
   onApplicationBootstrap(): void {
-    this.ws.harden(findWebSocketServer(this.moduleRef.get(GraphQLModule, { strict: false })));
+    this.server.attach(this.adapterHost.httpAdapter.getHttpServer() as HttpServer);
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.server.close();
   }
 
   onApplicationShutdown(): void {
@@ -73,10 +100,14 @@ class WsHardening implements OnApplicationBootstrap, OnApplicationShutdown {
       useFactory: (gate: OperationGate, ws: WsSecurity, s: Settings, fast: QueryFastPath) => new GraphqlSecurity(gate, ws, s.limits, fast),
       inject: [OperationGate, WsSecurity, SETTINGS, QueryFastPath],
     },
-    { provide: WsHardening, useFactory: (moduleRef: ModuleRef, ws: WsSecurity) => new WsHardening(moduleRef, ws), inject: [ModuleRef, WsSecurity] },
+    {
+      provide: SubscriptionEndpoint,
+      useFactory: (adapterHost: HttpAdapterHost, ws: WsSecurity, health: Health, log: Logger) => new SubscriptionEndpoint(adapterHost, ws, health, log),
+      inject: [HttpAdapterHost, WsSecurity, Health, LOGGER],
+    },
   ],
   exports: [GraphqlSecurity, DocumentScreen, QueryFastPath],
 })
 export class GraphqlSecurityModule {
-  constructor(@Inject(WsHardening) readonly hardening: WsHardening) {}
+  constructor(@Inject(SubscriptionEndpoint) readonly endpoint: SubscriptionEndpoint) {}
 }

@@ -1,6 +1,6 @@
 /**
- * The WebSocket side of security: graphql-ws hooks (passed through Nest's Apollo driver as
- * `subscriptions: { 'graphql-ws': ... }`) and the limits of the underlying ws server.
+ * The WebSocket side of security: the graphql-ws hooks of Tally's WebSocket endpoint
+ * (src/graphql/live/subscription-server.ts) and the limits of its ws server.
  *
  * - connection_init carries `{ authorization: "Bearer <key>" }`: a missing or unknown key
  *   closes with 4401; a key already holding TALLY_WS_MAX_CONNECTIONS_PER_KEY connections
@@ -11,22 +11,20 @@
  *   in production) and a cap of TALLY_WS_MAX_SUBSCRIPTIONS live operations per connection;
  *   a refusal is an `error` message for that operation, the connection stays.
  * - frames above MAX_FRAME_BYTES close the connection (1009, by ws).
- * - slow consumers: graphql-ws sends an operation's next message only after the previous
- *   one was handed to the kernel, and meanwhile its CoalescingQueue merges or drops updates
+ * - slow consumers: an operation's next message is sent only after the previous one was
+ *   handed to the kernel (by graphql-ws, or by the shared-frame pump of a subscription,
+ *   which calls onNext as graphql-ws does), and meanwhile its CoalescingQueue merges or drops updates
  *   (counted), so a client that does not read holds at most one message per operation in
  *   Tally's buffers. A connection whose buffered bytes exceed MAX_BUFFERED_BYTES, or have
  *   not drained for TALLY_WS_SLOW_CONSUMER_TIMEOUT, is dropped.
  */
-import type { GraphQLWsSubscriptionsConfig } from '@nestjs/graphql';
 import { GraphQLError, getOperationAST, type DocumentNode, NoSchemaIntrospectionCustomRule, parse, specifiedRules, validate, type GraphQLSchema, type ValidationRule } from 'graphql';
-import type { Context } from 'graphql-ws';
-import type { IncomingMessage } from 'node:http';
 import type { Logger } from '../../ops/logger.js';
 import type { Metrics } from '../../ops/metrics.js';
 import type { ApiKeys, Principal } from '../../security/api-keys.js';
 import type { Limits } from '../../settings/limits.js';
 import { queueTotals } from '../live/coalescing-queue.js';
-import { sharedSubscribe } from '../live/shared-subscribe.js';
+import type { GraphqlWsHooks, WsContext } from '../live/subscription-server.js';
 import { isTokenLimitError, tokenLimitError } from './document-limits.js';
 import type { OperationGate } from './operation-gate.js';
 
@@ -41,17 +39,12 @@ const DOCUMENT_CACHE_SIZE = 1_000;
 /** Close codes Tally uses besides graphql-ws's own (4400-4499). */
 export const CLOSE = { unauthorized: 4401, tooManyConnections: 1013 } as const;
 
-/** What graphql-ws's ws adapter puts in `ctx.extra`. */
+/** What the hooks use of the WebSocket in `ctx.extra`. */
 interface Socket {
   readonly bufferedAmount: number;
   close(code?: number, reason?: string): void;
   terminate(): void;
 }
-interface Extra {
-  socket: Socket;
-  request: IncomingMessage;
-}
-type WsContext = Context<Record<string, unknown> | undefined, Extra>;
 
 interface Connection {
   principal: Principal;
@@ -63,9 +56,10 @@ interface Connection {
   /**
    * Ids of the operations admitted on this connection that may still run. graphql-ws keeps an
    * operation in ctx.subscriptions until it ends, refused ones too while their error is being
-   * sent; only the admitted ones count against TALLY_WS_MAX_SUBSCRIPTIONS.
+   * sent; only the admitted ones count against TALLY_WS_MAX_SUBSCRIPTIONS. An array (most
+   * connections run one operation: 56 bytes, where a Set takes about 200).
    */
-  operations: Set<string>;
+  operations: string[];
 }
 
 export class WsSecurity {
@@ -95,26 +89,16 @@ export class WsSecurity {
     metrics.onCollect(() => this.collect());
   }
 
-  /** The graphql-ws options for Nest's Apollo driver. */
-  options(path: string): GraphQLWsSubscriptionsConfig {
-    const hooks = {
-      path,
+  /** The graphql-ws hooks of the WebSocket endpoint. */
+  hooks(): GraphqlWsHooks {
+    return {
       connectionInitWaitTimeout: this.limits.wsInitTimeoutMs,
-      onConnect: (ctx: WsContext) => this.onConnect(ctx),
-      onSubscribe: (ctx: WsContext, id: string, payload: { query: string; operationName?: string | null; variables?: Record<string, unknown> | null }) => this.onSubscribe(ctx, id, payload),
-      // Returning the result makes graphql-ws send it as is (JSON.stringify calls GraphQLError's
-      // toJSON, as graphql-ws would) instead of copying it twice per message.
-      onNext: (ctx: WsContext, _id: string, _payload: unknown, _args: unknown, result: unknown) => this.onNext(ctx, result),
-      subscribe: sharedSubscribe,
-      onClose: (ctx: WsContext) => this.onClose(ctx),
+      onConnect: (ctx) => this.onConnect(ctx),
+      onSubscribe: (ctx, id, payload) => this.onSubscribe(ctx, id, payload),
+      // Returns nothing: the result is sent as it is, from its shared frame for a subscription.
+      onNext: (ctx) => this.onNext(ctx),
+      onClose: (ctx) => this.onClose(ctx),
     };
-    // Nest types the hooks with graphql-ws's default (empty) Extra; ours is what the ws adapter passes.
-    return hooks as unknown as GraphQLWsSubscriptionsConfig;
-  }
-
-  /** Applies the frame limit to the ws server Nest created (see findWebSocketServer). */
-  harden(wss: { options: { maxPayload?: number } }): void {
-    wss.options.maxPayload = MAX_FRAME_BYTES;
   }
 
   stop(): void {
@@ -123,9 +107,9 @@ export class WsSecurity {
   }
 
   private onConnect(ctx: WsContext): boolean {
-    const { socket, request } = ctx.extra;
+    const { socket, remoteAddress } = ctx.extra;
     const params = ctx.connectionParams ?? {};
-    const auth = this.keys.authenticate(params.authorization ?? params.Authorization, request.socket.remoteAddress);
+    const auth = this.keys.authenticate(params.authorization ?? params.Authorization, remoteAddress);
     if (!auth.ok) {
       this.gate.refused('ws', 'unauthenticated');
       socket.close(CLOSE.unauthorized, auth.message);
@@ -139,7 +123,7 @@ export class WsSecurity {
       return false;
     }
     this.perKey.set(principal.id, open + 1);
-    this.connections.set(socket, { principal, sent: 0, sentAtStall: 0, operations: new Set() });
+    this.connections.set(socket, { principal, sent: 0, sentAtStall: 0, operations: [] });
     this.metrics.wsConnections.set(this.connections.size);
     this.timer ??= setInterval(() => this.checkStalls(Date.now()), Math.max(10, Math.min(1_000, this.limits.wsSlowConsumerTimeoutMs / 4))).unref();
     return true;
@@ -177,16 +161,16 @@ export class WsSecurity {
     const variables = payload.variables ?? undefined;
     const refusal = this.gate.admit(connection.principal, schema, document, operation, variables, 'ws');
     if (refusal) return [refusal];
-    connection.operations.add(id);
+    if (connection.operations.length === 0) connection.operations = [id];
+    else connection.operations.push(id);
     return { schema, document, operationName: payload.operationName, variableValues: variables };
   }
 
-  private onNext<R>(ctx: WsContext, result: R): R {
+  private onNext(ctx: WsContext): void {
     const socket = ctx.extra.socket;
     const c = this.connections.get(socket);
     if (c) c.sent++;
     if (socket.bufferedAmount > MAX_BUFFERED_BYTES) this.drop(socket, `${socket.bufferedAmount} bytes waiting to be read`);
-    return result;
   }
 
   private onClose(ctx: WsContext): void {
@@ -236,22 +220,9 @@ export class WsSecurity {
  * it ends, however it ends) and `id` itself (graphql-ws has just registered it; a client may
  * reuse the id of an operation that ended).
  */
-export function liveOperations(admitted: Set<string>, id: string, subscriptions: Readonly<Record<string, unknown>>): number {
-  admitted.delete(id);
-  for (const op of admitted) if (!Object.hasOwn(subscriptions, op)) admitted.delete(op);
-  return admitted.size;
-}
-
-/**
- * The ws server behind Nest's graphql-ws integration. Nest does not pass ws server options
- * through (only graphql-ws hooks), so the frame limit is set on the server it created; this
- * reads the driver's private field and fails start-up loudly if a Nest upgrade moves it.
- */
-export function findWebSocketServer(graphqlModule: unknown): { options: { maxPayload?: number } } {
-  const driver = (graphqlModule as { graphQlAdapter?: { _subscriptionService?: { wss?: unknown } } }).graphQlAdapter;
-  const wss = driver?._subscriptionService?.wss as { options?: { maxPayload?: number }; handleUpgrade?: unknown } | undefined;
-  if (wss === undefined || typeof wss.options !== 'object' || typeof wss.handleUpgrade !== 'function') {
-    throw new Error('cannot find the WebSocket server of the GraphQL module to limit its frame size (has @nestjs/apollo changed?)');
-  }
-  return wss as { options: { maxPayload?: number } };
+export function liveOperations(admitted: string[], id: string, subscriptions: Readonly<Record<string, unknown>>): number {
+  let live = 0;
+  for (const op of admitted) if (op !== id && Object.hasOwn(subscriptions, op)) admitted[live++] = op;
+  admitted.length = live;
+  return live;
 }
