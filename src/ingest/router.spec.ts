@@ -153,6 +153,30 @@ leaderboards:
   });
 });
 
+describe('Router with composite keys', () => {
+  const composite = parsePipeline(`
+sources: [{ name: imp, timestamp: ts }]
+features:
+  - { name: caps, source: imp, entity: [user_id, campaign.id], aggregation: count, windows: [1h] }
+views:
+  - { name: pair, source: imp, entity: [user_id, campaign.id], fields: { price: float } }
+`);
+  const T = Date.UTC(2026, 10, 25, 12);
+
+  it('joins the key fields with "|" in declared order, and refuses a value holding "|" or a missing part', () => {
+    const router = new Router(composite);
+    const keys = (event: Record<string, unknown>) => {
+      const r = router.route('imp', { ts: T, ...event }, T);
+      return r.ok ? r.updates.map((u) => (u.store === 'feature' || u.store === 'view' ? u.entity : '')) : refusal(r);
+    };
+    expect(keys({ user_id: 'u-17', campaign: { id: 'c-2' }, price: 1 })).toEqual(['u-17|c-2', 'u-17|c-2']);
+    expect(keys({ user_id: 17, campaign: { id: 2 } })).toEqual(['17|2', '17|2']);
+    expect(keys({ user_id: 'u|17', campaign: { id: 'c-2' } })).toBe('invalid-value: entity field "user_id" holds "|", the separator of composite keys');
+    expect(keys({ user_id: 'u-17' })).toBe('missing-field: missing entity field "campaign.id"');
+    expect(keys({ user_id: 'u'.repeat(300), campaign: { id: 'c'.repeat(300) } })).toMatch(/^invalid-value: the composite key of fields "user_id", "campaign.id" is longer than 512/);
+  });
+});
+
 describe('Router.routeShared', () => {
   const sharedPipeline = parsePipeline(`
 sources: [{ name: tx, timestamp: ts }]

@@ -10,7 +10,7 @@
  * match is not checked for that store's fields either.
  */
 import type { EventValue } from '../features/index.js';
-import type { FeatureSpec, GeoSpec, LeaderboardSpec, Pipeline, SourceSpec, ViewFieldType, ViewSpec } from '../pipeline/pipeline.js';
+import { COMPOSITE_KEY_SEPARATOR, type FeatureSpec, type GeoSpec, type LeaderboardSpec, type Pipeline, type SourceSpec, type ViewFieldType, type ViewSpec } from '../pipeline/pipeline.js';
 import { formatTime, MAX_TIME_MS, parseTime } from '../pipeline/time.js';
 import { compileFilter, type EventFilter } from '../pipeline/filter.js';
 import { DEPTH_SCAN_MIN_CHARS, firstTooDeep } from './json-depth.js';
@@ -156,17 +156,45 @@ function summed(get: Getter, path: string[], event: Record<string, unknown>): nu
 /** Aggregations that add their inputs up (their sums must stay finite). */
 const SUMMING: ReadonlySet<string> = new Set(['sum', 'avg']);
 
+/** The entity key of an event for one store: a field's value, or a composite key's values joined. Throws Reject. */
+type KeyOf = (event: Record<string, unknown>) => string;
+
+/**
+ * The key getter of a feature or view: one field (key()), or for `entity: [a, b]` each
+ * field's key joined with COMPOSITE_KEY_SEPARATOR (`u-17|c-2`); a value holding the separator
+ * is refused, so two different pairs never make the same key.
+ */
+function entityGetter(spec: { entity: string[]; composite?: string[][] }): KeyOf {
+  if (spec.composite === undefined) {
+    const get = getter(spec.entity);
+    return (e) => key(get, spec.entity, e, 'entity');
+  }
+  const parts = spec.composite.map((path) => ({ path, get: getter(path) }));
+  return (e) => {
+    let out = '';
+    for (let i = 0; i < parts.length; i++) {
+      const v = key(parts[i].get, parts[i].path, e, 'entity');
+      if (v.includes(COMPOSITE_KEY_SEPARATOR)) {
+        throw new Reject('invalid-value', `entity field "${parts[i].path.join('.')}" holds "${COMPOSITE_KEY_SEPARATOR}", the separator of composite keys`);
+      }
+      out = i === 0 ? v : out + COMPOSITE_KEY_SEPARATOR + v;
+    }
+    if (out.length > MAX_KEY_LENGTH) throw new Reject('invalid-value', `the composite key of fields ${parts.map((p) => `"${p.path.join('.')}"`).join(', ')} is longer than ${MAX_KEY_LENGTH} characters`);
+    return out;
+  };
+}
+
 interface CompiledFeature {
   spec: FeatureSpec;
   /** The `where:` filter, if any. */
   match?: EventFilter;
-  entity: Getter;
+  entity: KeyOf;
   field?: Getter;
 }
 interface CompiledView {
   spec: ViewSpec;
   match?: EventFilter;
-  entity: Getter;
+  entity: KeyOf;
   fields: { name: string; type: ViewFieldType }[];
 }
 interface CompiledLeaderboard {
@@ -210,9 +238,9 @@ export class Router {
       return compileFilter(spec.where);
     };
     for (const spec of pipeline.features) {
-      this.sources.get(spec.source)?.features.push({ spec, entity: getter(spec.entity), field: spec.field && getter(spec.field), match: filter(spec) });
+      this.sources.get(spec.source)?.features.push({ spec, entity: entityGetter(spec), field: spec.field && getter(spec.field), match: filter(spec) });
     }
-    for (const spec of pipeline.views) this.sources.get(spec.source)?.views.push({ spec, entity: getter(spec.entity), fields: spec.fields, match: filter(spec) });
+    for (const spec of pipeline.views) this.sources.get(spec.source)?.views.push({ spec, entity: entityGetter(spec), fields: spec.fields, match: filter(spec) });
     for (const spec of pipeline.leaderboards) this.sources.get(spec.source)?.leaderboards.push({ spec, member: getter(spec.member), score: getter(spec.score), match: filter(spec) });
     for (const spec of pipeline.geo) this.sources.get(spec.source)?.geo.push({ spec, member: getter(spec.member), lat: getter(spec.lat), lon: getter(spec.lon) });
   }
@@ -307,7 +335,7 @@ export class Router {
       let j = 0;
       for (const f of compiled.features) {
         if (f.match !== undefined && !f.match(e)) continue;
-        const entity = key(f.entity, f.spec.entity, e, 'entity');
+        const entity = f.entity(e);
         let value: EventValue = 1;
         if (f.field) {
           if (f.spec.aggregation === 'distinct') value = key(f.field, f.spec.field!, e, 'distinct');
@@ -321,7 +349,7 @@ export class Router {
       }
       for (const v of compiled.views) {
         if (v.match !== undefined && !v.match(e)) continue;
-        const entity = key(v.entity, v.spec.entity, e, 'entity');
+        const entity = v.entity(e);
         const fields = viewFields(v, e);
         if (out) {
           const u = updates[j++] as Extract<Update, { store: 'view' }>;

@@ -164,7 +164,7 @@ geo:
       'sources[0].lateness: 5 must be a string',
       'sources[1]: 7 must be a mapping',
       'features[0].aggregation: "median-ish" must be one of count, sum, min, max, avg, distinct, quantile, last',
-      'features[0].entity: "a..b" must be a field path such as "card_id" or "card.id"',
+      'features[0].entity: "a..b" must be a field path such as "card_id", or a list of 2 to 8 distinct paths such as [user_id, campaign_id]',
       'features[0].name: "9lives" must be a name of letters, digits, "_", "-" or "." starting with a letter or "_"',
       'features[0].source: 3 must be a string',
       'features[0].windows: "1m" must be an array',
@@ -213,6 +213,28 @@ sources: [{ name: s }]
 features: [{ name: ok, source: s, entity: k, aggregation: count, windows: [1m], where: 'status == "declined"' }]
 `);
     expect(p.features[0].where).toBe('status == "declined"');
+  });
+
+  it('takes a list of fields as a composite entity, and names what is wrong with one', () => {
+    const p = parsePipeline(`
+sources: [{ name: s }]
+features: [{ name: caps, source: s, entity: [user_id, campaign.id], aggregation: count, windows: [1h] }]
+views: [{ name: v, source: s, entity: card, fields: { a: int } }]
+`);
+    expect(p.features[0]).toMatchObject({ entity: ['user_id'], composite: [['user_id'], ['campaign', 'id']] });
+    expect(p.views[0].composite).toBeUndefined();
+    const problems = problemsOf(`
+sources: [{ name: s }]
+features:
+  - { name: a, source: s, entity: [user_id], aggregation: count, windows: [1h] }
+  - { name: b, source: s, entity: [u, u], aggregation: count, windows: [1h] }
+views:
+  - { name: v, source: s, entity: [u, "a..b"], fields: { a: int } }
+`);
+    expect(problems).toHaveLength(3);
+    for (const [i, at] of ['features[0].entity', 'features[1].entity', 'views[0].entity'].entries()) {
+      expect(problems[i]).toMatch(new RegExp(`^${at.replace(/[[\].]/g, '\\$&')}: .*must be a field path such as "card_id", or a list of 2 to 8 distinct paths`));
+    }
   });
 
   it('loads the bundled demo pipeline', () => {

@@ -143,6 +143,15 @@ const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof
 const isStr = (v: unknown): v is string => typeof v === 'string';
 const split = (path: string): string[] => path.split('.');
 
+/** `entity` (and `composite` for a list of paths) of a feature or view entry. */
+function entityOf(entity: unknown): { entity: string[]; composite?: string[][] } {
+  if (Array.isArray(entity) && entity.every(isStr)) {
+    const composite = entity.map(split);
+    return { entity: composite[0] ?? [], composite };
+  }
+  return { entity: isStr(entity) ? split(entity) : [] };
+}
+
 class Compiler {
   private readonly sourceNames = new Set<string>();
 
@@ -241,7 +250,7 @@ class Compiler {
       return {
         name: f.name,
         source: f.source,
-        entity: isStr(f.entity) ? split(f.entity) : [],
+        ...entityOf(f.entity),
         aggregation,
         field: isStr(f.field) ? split(f.field) : undefined,
         quantile: f.quantile,
@@ -266,7 +275,7 @@ class Compiler {
           } else fields.push({ name, type: type as ViewFieldType });
         }
       }
-      return { name: v.name, source: v.source, entity: isStr(v.entity) ? split(v.entity) : [], fields, ttlMs: this.optionalDuration(`${at}.ttl`, v.ttl), where: this.where(at, v.where) };
+      return { name: v.name, source: v.source, ...entityOf(v.entity), fields, ttlMs: this.optionalDuration(`${at}.ttl`, v.ttl), where: this.where(at, v.where) };
     });
   }
 

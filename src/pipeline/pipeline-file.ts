@@ -17,6 +17,7 @@ import {
   Matches,
   Max,
   Min,
+  ValidateBy,
   ValidateNested,
 } from 'class-validator';
 import { AGGREGATIONS } from './pipeline.js';
@@ -27,6 +28,21 @@ const NAME_MESSAGE = 'must be a name of letters, digits, "_", "-" or "." startin
 /** A field path: names joined by dots. */
 const PATH = /^[^.\s]+(\.[^.\s]+)*$/;
 const PATH_MESSAGE = 'must be a field path such as "card_id" or "card.id"';
+/** Fields of a composite key: enough for (user, campaign, creative, ...), few enough to stay a key. */
+export const MAX_KEY_FIELDS = 8;
+
+const isPath = (v: unknown): boolean => typeof v === 'string' && PATH.test(v);
+
+/** An entity: one field path, or a list of 2..MAX_KEY_FIELDS distinct paths (a composite key). */
+function IsEntity() {
+  return ValidateBy({
+    name: 'isEntity',
+    validator: {
+      validate: (v: unknown) => isPath(v) || (Array.isArray(v) && v.length >= 2 && v.length <= MAX_KEY_FIELDS && v.every(isPath) && new Set(v).size === v.length),
+      defaultMessage: () => `must be a field path such as "card_id", or a list of 2 to ${MAX_KEY_FIELDS} distinct paths such as [user_id, campaign_id]`,
+    },
+  });
+}
 
 export class SourceEntry {
   @IsString() @Matches(NAME, { message: NAME_MESSAGE }) name!: string;
@@ -38,7 +54,7 @@ export class SourceEntry {
 export class FeatureEntry {
   @IsString() @Matches(NAME, { message: NAME_MESSAGE }) name!: string;
   @IsString() source!: string;
-  @IsString() @Matches(PATH, { message: PATH_MESSAGE }) entity!: string;
+  @IsEntity() entity!: string | string[];
   @IsIn(AGGREGATIONS as string[], { message: `must be one of ${AGGREGATIONS.join(', ')}` }) aggregation!: string;
   @IsOptional() @IsString() @Matches(PATH, { message: PATH_MESSAGE }) field?: string;
   @IsOptional() @IsNumber() @Min(0) @Max(1) quantile?: number;
@@ -49,7 +65,7 @@ export class FeatureEntry {
 export class ViewEntry {
   @IsString() @Matches(NAME, { message: NAME_MESSAGE }) name!: string;
   @IsString() source!: string;
-  @IsString() @Matches(PATH, { message: PATH_MESSAGE }) entity!: string;
+  @IsEntity() entity!: string | string[];
   @IsObject() fields!: Record<string, unknown>;
   @IsOptional() @IsString() ttl?: string;
   @IsOptional() @IsString() where?: string;

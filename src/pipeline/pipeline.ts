@@ -44,6 +44,11 @@ export interface FeatureSpec {
   windows: WindowSpec[];
   /** A CEL condition over the event (filter.ts); only events for which it is true feed this store. */
   where?: string;
+  /**
+   * A composite key's field paths (`entity: [user_id, campaign_id]`); the key is their values
+   * joined with COMPOSITE_KEY_SEPARATOR (`u-17|c-2`). `entity` is then the first of them.
+   */
+  composite?: string[][];
 }
 
 export interface ViewSpec {
@@ -54,6 +59,11 @@ export interface ViewSpec {
   ttlMs?: number;
   /** A CEL condition over the event (filter.ts); only events for which it is true feed this store. */
   where?: string;
+  /**
+   * A composite key's field paths (`entity: [user_id, campaign_id]`); the key is their values
+   * joined with COMPOSITE_KEY_SEPARATOR (`u-17|c-2`). `entity` is then the first of them.
+   */
+  composite?: string[][];
 }
 
 export interface LeaderboardSpec {
@@ -92,6 +102,9 @@ export interface Pipeline {
   leaderboards: LeaderboardSpec[];
   geo: GeoSpec[];
 }
+
+/** Joins the values of a composite key: `u-17|c-2`; a value holding it is refused. */
+export const COMPOSITE_KEY_SEPARATOR = '|';
 
 /** The name of the derived source carrying a geo index's fence events. */
 export function fenceSourceName(geoIndex: string): string {

@@ -1,5 +1,5 @@
 import { Field, Float, Int, ObjectType } from '@nestjs/graphql';
-import type { FeatureSpec, FenceSpec, GeoSpec, LeaderboardSpec, Pipeline, SourceSpec, ViewSpec } from '../../../pipeline/pipeline.js';
+import { COMPOSITE_KEY_SEPARATOR, type FeatureSpec, type FenceSpec, type GeoSpec, type LeaderboardSpec, type Pipeline, type SourceSpec, type ViewSpec } from '../../../pipeline/pipeline.js';
 
 @ObjectType({ description: 'A source of events: a Kafka topic, or fence events made inside Tally.' })
 export class SourceInfo {
@@ -90,12 +90,17 @@ function toSourceInfo(s: SourceSpec): SourceInfo {
   return { name: s.name, topic: s.topic, timestampField: path(s.timestamp), latenessMs: s.latenessMs, fencesOf: s.derivedFrom?.geo ?? null };
 }
 
+/** `card.id`, or a composite key as its query form: `user_id|campaign_id`. */
+function entityText(s: { entity: string[]; composite?: string[][] }): string {
+  return s.composite === undefined ? s.entity.join('.') : s.composite.map((p) => p.join('.')).join(COMPOSITE_KEY_SEPARATOR);
+}
+
 function toFeatureInfo(f: FeatureSpec): FeatureInfo {
-  return { name: f.name, source: f.source, entity: f.entity.join('.'), aggregation: f.aggregation, field: path(f.field), quantile: f.quantile ?? null, windows: f.windows.map((w) => w.label) };
+  return { name: f.name, source: f.source, entity: entityText(f), aggregation: f.aggregation, field: path(f.field), quantile: f.quantile ?? null, windows: f.windows.map((w) => w.label) };
 }
 
 function toViewInfo(v: ViewSpec): ViewInfo {
-  return { name: v.name, source: v.source, entity: v.entity.join('.'), fields: v.fields.map((f) => ({ name: f.name, type: f.type })), ttlMs: v.ttlMs ?? null };
+  return { name: v.name, source: v.source, entity: entityText(v), fields: v.fields.map((f) => ({ name: f.name, type: f.type })), ttlMs: v.ttlMs ?? null };
 }
 
 function toLeaderboardInfo(l: LeaderboardSpec): LeaderboardInfo {
