@@ -3,7 +3,7 @@
 // graphql-ws subscriber is connected, and every payload it receives carries
 // `extensions.stale: true`; once Tally is ready, the payload of the next event has no `stale`
 // key, and none after it does.
-import type { ExecutionResult } from 'graphql';
+import type { FormattedExecutionResult } from 'graphql';
 import { Health } from '../../src/ops/health.js';
 import { eventually, startTally, wsClient, type RunningTally } from '../support/app.js';
 import { createTopics, produce, requireKafka, uniqueName } from '../support/kafka.js';
@@ -16,7 +16,7 @@ const T0 = Date.now() - 3_600_000;
 const SUBSCRIPTION = 'subscription { featureUpdated(name: "n", entity: "hot", window: "lifetime") { value } }';
 
 interface Received {
-  result: ExecutionResult<{ featureUpdated: { value: number } }>;
+  result: FormattedExecutionResult<{ featureUpdated: { value: number } }, unknown>;
   /** Health.status when the payload arrived (in this process: Tally runs in-process). */
   status: string;
 }
