@@ -90,12 +90,16 @@ export interface ServerChild {
   stop(): Promise<void>;
 }
 
-/** Starts test/bench/tally-server.mjs (built Tally, or the raw ws yardstick with TALLY_BENCH_RAW_WS=1) in a child process. */
-export async function startServerChild(env: Record<string, string>): Promise<ServerChild> {
+/**
+ * Starts test/bench/tally-server.mjs (built Tally, or the raw ws yardstick with
+ * TALLY_BENCH_RAW_WS=1) in a child process; or `script`, another child speaking the same
+ * JSON-line protocol (test/bench/fanout-clients.mjs).
+ */
+export async function startServerChild(env: Record<string, string>, script = 'test/bench/tally-server.mjs'): Promise<ServerChild> {
   buildDist();
   const { spawn } = await import('node:child_process');
   const { createInterface } = await import('node:readline');
-  const child = spawn(process.execPath, ['--expose-gc', ...NODE_FLAGS, join(ROOT, 'test/bench/tally-server.mjs')], {
+  const child = spawn(process.execPath, ['--expose-gc', ...NODE_FLAGS, join(ROOT, script)], {
     cwd: ROOT,
     env: { ...process.env, TALLY_LOG_LEVEL: 'error', NODE_ENV: 'production', ...env },
     stdio: ['pipe', 'pipe', 'inherit'],

@@ -2,13 +2,14 @@
 // topics (100 entities, one subscription per socket), against a bare `ws` server that
 // broadcasts the same payloads (serialised once per topic) to the same number of sockets.
 //
-// The server (Tally, or the yardstick) runs in a child process (test/bench/tally-server.mjs)
+// Each server (Tally, and the yardstick) runs in a child process (test/bench/tally-server.mjs)
 // and drives its own updates: rounds of one event per entity, as fast as it can, one round per
 // macrotask (so Tally's per-tick coalescing does not merge them). The benchmark's process plays
-// the clients: plain `ws` sockets speaking graphql-ws that count the frames they receive. What
-// is compared is messages delivered per second; memory per subscriber is the server's heap
-// after GC with every socket subscribed, minus the heap before any connected.
-import WebSocket from 'ws';
+// the clients: plain `ws` sockets speaking graphql-ws that count the frames they receive. Both
+// servers have their subscribers connected at once and are measured in alternating runs, so
+// that load from elsewhere on the machine falls on both alike. What is compared is messages
+// delivered per second; memory per subscriber is the server's heap after GC with every socket
+// subscribed, minus the heap before any connected.
 import { ROOT, startServerChild, type ServerChild } from './dist-app.js';
 import { median, type BenchContext } from './lib.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -37,61 +38,25 @@ const TALLY_ENV = {
   TALLY_RATE_LIMIT: '0',
 };
 
+/** The subscribers of one server, in their own process (test/bench/fanout-clients.mjs). */
 interface Clients {
-  /** frames received since the last reset (connection_ack excluded) */
-  received(): number;
-  reset(): void;
-  /** sockets that received at least one frame since the last reset */
-  live(): number;
+  /** frames received since the last reset (connection_ack excluded), and the sockets that received at least one */
+  count(): Promise<{ received: number; live: number }>;
+  reset(): Promise<void>;
   close(): Promise<void>;
 }
 
 async function connectClients(url: string, n: number): Promise<Clients> {
-  const sockets: WebSocket[] = [];
-  const perSocket = new Uint32Array(n);
-  let total = 0;
-  const wsUrl = `${url.replace(/^http/, 'ws')}/graphql`;
-  const open = (i: number) =>
-    new Promise<void>((resolve, reject) => {
-      const s = new WebSocket(wsUrl, 'graphql-transport-ws', { perMessageDeflate: false });
-      sockets.push(s);
-      let acked = false;
-      s.on('open', () => s.send('{"type":"connection_init"}'));
-      s.on('message', () => {
-        if (!acked) {
-          acked = true;
-          s.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: SUBSCRIPTION, variables: { entity: `e-${i % TOPICS}` } } }));
-          resolve();
-          return;
-        }
-        perSocket[i]!++;
-        total++;
-      });
-      s.on('error', reject);
-      s.on('close', () => reject(new Error(`socket ${i} closed`)));
-    });
-  const PARALLEL = 200;
-  for (let i = 0; i < n; i += PARALLEL) await Promise.all(Array.from({ length: Math.min(PARALLEL, n - i) }, (_, k) => open(i + k)));
+  const child = await startServerChild(
+    { TALLY_BENCH_CLIENTS_URL: url, TALLY_BENCH_CLIENTS_N: String(n), TALLY_BENCH_CLIENTS_TOPICS: String(TOPICS), TALLY_BENCH_CLIENTS_QUERY: SUBSCRIPTION },
+    'test/bench/fanout-clients.mjs',
+  );
   return {
-    received: () => total,
-    reset: () => {
-      total = 0;
-      perSocket.fill(0);
+    count: () => child.call<{ received: number; live: number }>('count'),
+    reset: async () => {
+      await child.call('reset');
     },
-    live: () => perSocket.reduce((a, c) => a + (c > 0 ? 1 : 0), 0),
-    close: async () => {
-      await Promise.all(
-        sockets.map(
-          (s) =>
-            new Promise<void>((resolve) => {
-              s.removeAllListeners('close');
-              s.on('close', () => resolve());
-              s.on('error', () => resolve());
-              s.terminate();
-            }),
-        ),
-      );
-    },
+    close: () => child.stop(),
   };
 }
 
@@ -104,45 +69,73 @@ interface Measured {
   rounds: number;
 }
 
-async function measure(server: ServerChild, n: number, ctx: BenchContext, label: string, profile = false): Promise<Measured> {
-  const before = (await server.call<{ heap: number }>('heap')).heap;
-  ctx.progress(`${label}: connecting ${n.toLocaleString('en-US')} subscribers`);
-  const clients = await connectClients(server.url, n);
+interface Side {
+  label: string;
+  server: ServerChild;
+  clients?: Clients;
+  before: number;
+  after: number;
+  runs: number[];
+  rounds: number;
+  top?: string[];
+}
+
+/**
+ * Tally and the yardstick, both connected at once, measured in alternating runs (Tally first in
+ * even runs, the yardstick first in odd ones): load from elsewhere on the machine falls on both
+ * alike rather than on whichever ran during it.
+ */
+async function measureBoth(tallyServer: ServerChild, rawServer: ServerChild, n: number, ctx: BenchContext, profile: boolean): Promise<{ tally: Measured; raw: Measured }> {
+  const k = n.toLocaleString('en-US');
+  const sides: Side[] = [
+    { label: `Tally, ${k}`, server: tallyServer, before: 0, after: 0, runs: [], rounds: 0 },
+    { label: `raw ws, ${k}`, server: rawServer, before: 0, after: 0, runs: [], rounds: 0 },
+  ];
   try {
-    // Every subscription is live once every socket has seen an update.
-    for (let attempt = 0; ; attempt++) {
-      clients.reset();
-      await server.call('rounds', { rate: 20, durationMs: 500 });
-      await new Promise((r) => setTimeout(r, 300));
-      if (clients.live() === n) break;
-      if (attempt === 20) throw new Error(`${label}: only ${clients.live()} of ${n} subscribers received updates`);
+    for (const side of sides) {
+      side.before = (await side.server.call<{ heap: number }>('heap')).heap;
+      ctx.progress(`${side.label}: connecting ${k} subscribers`);
+      side.clients = await connectClients(side.server.url, n);
+      // Every subscription is live once every socket has seen an update.
+      for (let attempt = 0; ; attempt++) {
+        await side.clients.reset();
+        await side.server.call('rounds', { rate: 20, durationMs: 500 });
+        await new Promise((r) => setTimeout(r, 300));
+        const { live } = await side.clients.count();
+        if (live === n) break;
+        if (attempt === 20) throw new Error(`${side.label}: only ${live} of ${n} subscribers received updates`);
+      }
+      side.after = (await side.server.call<{ heap: number }>('heap')).heap;
     }
-    const after = (await server.call<{ heap: number }>('heap')).heap;
-    const runs: number[] = [];
-    let rounds = 0;
     for (let run = 0; run < RUNS; run++) {
-      clients.reset();
-      const t0 = performance.now();
-      const r = await server.call<{ rounds: number; rawSkipped: number }>('rounds', { rate: 1e9, durationMs: MEASURE_MS });
-      const ms = performance.now() - t0;
-      runs.push((clients.received() * 1000) / ms);
-      rounds += r.rounds;
-      // let what is in flight arrive before the next run counts
-      await new Promise((res) => setTimeout(res, 500));
+      for (const side of run % 2 === 0 ? sides : [...sides].reverse()) {
+        await side.clients!.reset();
+        const t0 = performance.now();
+        const r = await side.server.call<{ rounds: number; rawSkipped: number }>('rounds', { rate: 1e9, durationMs: MEASURE_MS });
+        const ms = performance.now() - t0;
+        side.runs.push(((await side.clients!.count()).received * 1000) / ms);
+        side.rounds += r.rounds;
+        // let what is in flight arrive before the next run counts
+        await new Promise((res) => setTimeout(res, 500));
+      }
     }
-    let top: string[] | undefined;
     if (profile) {
-      await server.call('profileStart');
-      await server.call('rounds', { rate: 1e9, durationMs: 2_000 });
-      top = (await server.call<{ top: string[] }>('profileStop')).top;
-      await new Promise((res) => setTimeout(res, 500));
+      for (const side of sides) {
+        await side.server.call('profileStart');
+        await side.server.call('rounds', { rate: 1e9, durationMs: 2_000 });
+        side.top = (await side.server.call<{ top: string[] }>('profileStop')).top;
+        await new Promise((res) => setTimeout(res, 500));
+      }
     }
-    const msgsPerS = median(runs);
-    ctx.progress(`${label}: ${Math.round(msgsPerS).toLocaleString('en-US')} messages/s delivered (${runs.map((x) => Math.round(x).toLocaleString('en-US')).join(', ')}), ${((after - before) / n).toFixed(0)} bytes of heap per subscriber`);
-    return { runs, msgsPerS, bytesPerSubscriber: (after - before) / n, rounds: rounds / RUNS, ...(top ? { top } : {}) };
   } finally {
-    await clients.close();
+    for (const side of sides) await side.clients?.close();
   }
+  const [tally, raw] = sides.map((side): Measured => {
+    const msgsPerS = median(side.runs);
+    ctx.progress(`${side.label}: ${Math.round(msgsPerS).toLocaleString('en-US')} messages/s delivered (${side.runs.map((x) => Math.round(x).toLocaleString('en-US')).join(', ')}), ${((side.after - side.before) / n).toFixed(0)} bytes of heap per subscriber`);
+    return { runs: side.runs, msgsPerS, bytesPerSubscriber: (side.after - side.before) / n, rounds: side.rounds / RUNS, ...(side.top ? { top: side.top } : {}) };
+  });
+  return { tally: tally!, raw: raw! };
 }
 
 export default async function (ctx: BenchContext): Promise<void> {
@@ -152,17 +145,13 @@ export default async function (ctx: BenchContext): Promise<void> {
   writeFileSync(pipelinePath, PIPELINE);
   for (const n of SIZES) {
     const tallyServer = await startServerChild({ ...TALLY_ENV, TALLY_PIPELINE: pipelinePath });
-    let tally: Measured;
-    try {
-      tally = await measure(tallyServer, n, ctx, `Tally, ${n.toLocaleString('en-US')}`, n === SIZES[SIZES.length - 1]);
-    } finally {
-      await tallyServer.stop();
-    }
     const rawServer = await startServerChild({ TALLY_BENCH_RAW_WS: '1' });
+    let tally: Measured;
     let raw: Measured;
     try {
-      raw = await measure(rawServer, n, ctx, `raw ws, ${n.toLocaleString('en-US')}`, n === SIZES[SIZES.length - 1]);
+      ({ tally, raw } = await measureBoth(tallyServer, rawServer, n, ctx, n === SIZES[SIZES.length - 1]));
     } finally {
+      await tallyServer.stop();
       await rawServer.stop();
     }
     if (tally.top) ctx.note(`CPU profile of Tally's server during one more ${n.toLocaleString('en-US')}-subscriber run (2 s), functions with the most self time: ${tally.top.join('; ')}.`);
@@ -172,7 +161,7 @@ export default async function (ctx: BenchContext): Promise<void> {
     if (tally.top && raw.top && Number.isFinite(writev(tally)) && Number.isFinite(writev(raw))) {
       const us = (m: Measured) => (writev(m) * 1e6) / m.msgsPerS;
       ctx.note(
-        `What limits ${n.toLocaleString('en-US')} subscribers: about ${us(tally).toFixed(1)} us of writev per message for Tally against ${us(raw).toFixed(1)} us for the yardstick (writev's share of each profile over the messages per second; one write per message per socket either way, dearer when the clients keep up and must be woken for each), then GC and graphql-ws's per-message path (an async iteration, the onNext hook, one JSON.stringify and one send promise per subscriber). Execution is already shared: each event is executed once per document and variables (src/graphql/live/shared-subscribe.ts).`,
+        `Where the time goes at ${n.toLocaleString('en-US')} subscribers: about ${us(tally).toFixed(1)} us of writev per message for Tally against ${us(raw).toFixed(1)} us for the yardstick (writev's share of each profile over the messages per second; one write per message per socket either way, dearer when the clients keep up and must be woken for each), then GC and Tally's per-message path: the queue's release, the onNext hook and one writev of the result's shared bytes behind the subscription's head (src/graphql/live/next-frames.ts). Each event is executed and serialised once per document and variables, not per subscriber.`,
       );
     }
     const k = n >= 1000 ? `${n / 1000}k` : String(n);
@@ -196,6 +185,6 @@ export default async function (ctx: BenchContext): Promise<void> {
     });
   }
   ctx.note(
-    `Each socket holds one subscription (featureUpdated, one of ${TOPICS} entities); the server updates each entity once per round, as many rounds as it can for ${MEASURE_MS / 1000} s. Tally ingests the events (${TOPICS} per round) and serialises one graphql-ws message per subscriber; the yardstick serialises once per topic and sends it to every socket (skipping a socket with 1 MiB unsent). Server and clients are separate processes on the 2 cores; the clients count frames without parsing them, and the same client process limits both sides.`,
+    `Each socket holds one subscription (featureUpdated, one of ${TOPICS} entities); the server updates each entity once per round, as many rounds as it can for ${MEASURE_MS / 1000} s. Tally ingests the events (${TOPICS} per round), executes and serialises each once per topic and writes the shared bytes to every subscriber with its operation id in front; the yardstick serialises once per topic and sends it to every socket (skipping a socket with 1 MiB unsent). Servers and clients are separate processes on the 2 cores (the clients of each server in a process of their own, test/bench/fanout-clients.mjs); the clients count frames without parsing them.`,
   );
 }
