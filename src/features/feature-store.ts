@@ -43,10 +43,14 @@ export class FeatureStore {
   }
 
   /** Value of one window as of `now`; throws UnknownFeatureError for an unknown feature or window. */
-  read(name: string, entity: string, window: string, now: number): WindowRead {
+  read(name: string, entity: string, window: string, now: number, quantile?: number): WindowRead {
     const f = this.feature(name);
     if (!f.hasWindow(window)) throw new UnknownFeatureError(`feature "${name}" has no window "${window}" (windows: ${f.windows.join(', ')})`);
-    return f.read(entity, window, now);
+    if (quantile !== undefined) {
+      if (f.aggregator.name !== 'quantile') throw new InputError(`quantile: ${quantile} asked of feature "${name}", a ${f.aggregator.name}; it applies to quantile features only`);
+      if (!(quantile >= 0 && quantile <= 1)) throw new InputError(`quantile: ${quantile} is not a rank between 0 and 1`);
+    }
+    return f.read(entity, window, now, quantile);
   }
 
   /**

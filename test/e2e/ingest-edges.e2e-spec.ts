@@ -9,6 +9,7 @@ sources:
   - { name: positions }
 features:
   - { name: amt, source: tx, entity: card, aggregation: sum, field: amount, windows: [1h] }
+  - { name: amt_p50, source: tx, entity: card, aggregation: quantile, field: amount, quantile: 0.5, windows: [1h] }
   - { name: fence_events, source: drivers.fences, entity: fence, aggregation: count, windows: [1h] }
 views:
   - { name: profile, source: tx, entity: card, fields: { tier: int } }
@@ -104,6 +105,20 @@ describe('ingest at the edges', () => {
     expect(line.json).toMatchObject({ accepted: 1, rejected: 1, errors: [{ index: 0, message: expect.stringMatching(/^too-deep: /) }] });
     const graphql = await fetch(`${tally.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: `{"query":"{ __typename }","variables":${'{"a":'.repeat(100_000)}1${'}'.repeat(100_000)}}` });
     expect(graphql.status).toBe(400);
+  });
+
+  it('answers quantiles chosen at query time from one quantile feature, several in one call', async () => {
+    const now = Date.now();
+    await post('/ingest/tx', JSON.stringify(Array.from({ length: 100 }, (_, i) => ({ card: 'q', amount: i + 1, ts: now }))));
+    const r = await gqlData<Record<string, { value: number }>>(
+      tally.url,
+      '{ declared: feature(name: "amt_p50", entity: "q", window: "1h") { value } p99: feature(name: "amt_p50", entity: "q", window: "1h", quantile: 0.99) { value } p10: feature(name: "amt_p50", entity: "q", window: "1h", quantile: 0.1) { value } }',
+    );
+    expect(r.declared.value).toBeCloseTo(50, -0.3);
+    expect(r.p99.value).toBeCloseTo(99, -0.3);
+    expect(r.p10.value).toBeCloseTo(10, -0.3);
+    const bad = await gql(tally.url, '{ feature(name: "amt", entity: "q", window: "1h", quantile: 0.5) { value } }');
+    expect(bad.errors?.[0]).toMatchObject({ message: 'quantile: 0.5 asked of feature "amt", a sum; it applies to quantile features only', extensions: { code: 'BAD_USER_INPUT' } });
   });
 
   it('answers bad input as BAD_USER_INPUT with its message, and keeps serving', async () => {

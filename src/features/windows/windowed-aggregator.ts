@@ -18,6 +18,7 @@
  */
 import { UnknownFeatureError } from '../feature-store.js';
 import { aggregatorFor, type Aggregator, type EventValue } from './aggregators.js';
+import { QuantileSketch } from './quantile-sketch.js';
 import { firstTileInWindow, tileIndex, tileWidthFor } from './tiling.js';
 import { SweepCursor } from '../sweep-pace.js';
 import type { Aggregation } from '../../pipeline/pipeline.js';
@@ -319,8 +320,12 @@ export class WindowedAggregator {
     return first + n * TILE;
   }
 
-  /** Value of `entity` over window `label` as of `now`. Throws on an unknown window. */
-  read(entity: string, label: string, now: number): WindowRead {
+  /**
+   * Value of `entity` over window `label` as of `now`. Throws on an unknown window. `rank`
+   * (quantile features only: the caller checks) answers that quantile of the window's sketch
+   * instead of the feature's declared one.
+   */
+  read(entity: string, label: string, now: number, rank?: number): WindowRead {
     const w = this.windowIndex.get(label);
     if (w === undefined) throw new UnknownFeatureError(`feature "${this.name}" has no window "${label}" (windows: ${this.windows.join(', ')})`);
     const slots = this.entities.get(entity);
@@ -337,7 +342,7 @@ export class WindowedAggregator {
       // Sketches: hand the tiles in the window to the aggregator's own union read.
       const irs = this.readScratch;
       for (let k = 0, p = at + 1; k < n; k++, p += TILE) if ((slots[p] as number) >= from) irs.push(slots[p + 1]);
-      const value = irs.length === 0 ? emptyValue : agg.mergeFinalize(irs);
+      const value = irs.length === 0 ? emptyValue : rank === undefined ? agg.mergeFinalize(irs) : QuantileSketch.quantileOf(irs as QuantileSketch[], rank);
       irs.length = 0;
       return { value, lastEventAt };
     }

@@ -3,7 +3,7 @@ import { Args, Query, Resolver, Subscription } from '@nestjs/graphql';
 import { FeatureStore, OnlineFeatures, ViewStore } from '../../features/index.js';
 import type { Settings } from '../../settings/settings.js';
 import { CLOCK, SETTINGS } from '../../settings/tokens.js';
-import { checkOnlineFeaturesArgs, FeatureArgs, FeatureThresholdArgs, FeatureVectorArgs } from './dto/features.args.js';
+import { checkOnlineFeaturesArgs, FeatureArgs, FeatureQueryArgs, FeatureThresholdArgs, FeatureVectorArgs } from './dto/features.args.js';
 import { FeatureLiveService } from './feature-live.service.js';
 import { FeatureRow, toFeatureRowModel } from './models/feature-row.model.js';
 import { FeatureValue, toFeatureValueModel } from './models/feature-value.model.js';
@@ -24,9 +24,9 @@ export class FeaturesResolver {
   ) {}
 
   @Query(() => FeatureValue, { description: 'One window of one windowed feature for one entity.' })
-  feature(@Args() { name, entity, window }: FeatureArgs): FeatureValue {
+  feature(@Args() { name, entity, window, quantile }: FeatureQueryArgs): FeatureValue {
     const now = this.clock();
-    return toFeatureValueModel(name, entity, window, this.store.read(name, entity, window, now), now);
+    return toFeatureValueModel(name, entity, window, this.store.read(name, entity, window, now, quantile ?? undefined), now);
   }
 
   @Query(() => FeatureVector, { nullable: true, description: "A view's latest values for one entity, with each field's time; null when unknown or expired." })

@@ -1,6 +1,6 @@
 import { BadRequestException } from '@nestjs/common';
 import { ArgsType, Field, Float } from '@nestjs/graphql';
-import { IsString, MaxLength } from 'class-validator';
+import { IsOptional, IsString, MaxLength } from 'class-validator';
 
 /** Feature names one onlineFeatures call may ask for (entities: TALLY_MAX_ONLINE_ENTITIES, settings/limits.ts). */
 export const MAX_ONLINE_FEATURES = 200;
@@ -10,6 +10,13 @@ export class FeatureArgs {
   @Field() @IsString() @MaxLength(200) name!: string;
   @Field() @IsString() @MaxLength(512) entity!: string;
   @Field() @IsString() @MaxLength(20) window!: string;
+}
+
+@ArgsType()
+export class FeatureQueryArgs extends FeatureArgs {
+  @Field(() => Float, { nullable: true, description: "Quantile features: the rank to answer (0.99), instead of the declared one, from the window's sketch; ask several with aliases." })
+  @IsOptional()
+  quantile?: number;
 }
 
 @ArgsType()
