@@ -25,7 +25,7 @@ const file = (name: string, text: string) => {
 describe('tally validate', () => {
   it('accepts a valid pipeline with exit 0 and says what it declares', async () => {
     const r = await cli('validate', DEMO_PIPELINE_PATH);
-    expect(r).toEqual({ code: 0, out: `${DEMO_PIPELINE_PATH}: ok — 4 sources, 6 features, 1 view, 2 leaderboards, 1 geo index (2 fences)\n`, err: '' });
+    expect(r).toEqual({ code: 0, out: `${DEMO_PIPELINE_PATH}: ok — 4 sources, 7 features, 1 view, 2 leaderboards, 1 geo index (2 fences)\n`, err: '' });
   });
 
   it('lists every problem by path, as start-up does, with exit 1', async () => {

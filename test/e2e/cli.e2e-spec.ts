@@ -33,7 +33,7 @@ describe('tally (the bin script)', () => {
   it('validate: exit 0 and a summary for a good file, exit 1 and every problem by path for a bad one', () => {
     const good = tally('validate', DEMO_PIPELINE_PATH);
     expect(good.status).toBe(0);
-    expect(good.stdout).toBe(`${DEMO_PIPELINE_PATH}: ok — 4 sources, 6 features, 1 view, 2 leaderboards, 1 geo index (2 fences)\n`);
+    expect(good.stdout).toBe(`${DEMO_PIPELINE_PATH}: ok — 4 sources, 7 features, 1 view, 2 leaderboards, 1 geo index (2 fences)\n`);
 
     const bad = join(dir, 'bad.yaml');
     writeFileSync(bad, 'sources:\n  - name: tx\nfeatures:\n  - { name: n, source: tx, entity: id, aggregation: count, windows: [5x] }\n');
