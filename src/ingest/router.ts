@@ -186,28 +186,33 @@ function entityGetter(spec: { entity: string[]; composite?: string[][] }): KeyOf
 
 interface CompiledFeature {
   spec: FeatureSpec;
-  /** The `where:` filter, if any. */
-  match?: EventFilter;
+  /** Index of the `where:` filter in CompiledSource.filters; -1 for none. */
+  filter: number;
   entity: KeyOf;
   field?: Getter;
+  /** The update routeShared() fills in for this store. */
+  slot: Extract<Update, { store: 'feature' }>;
 }
 interface CompiledView {
   spec: ViewSpec;
-  match?: EventFilter;
+  filter: number;
   entity: KeyOf;
   fields: { name: string; type: ViewFieldType }[];
+  slot: Extract<Update, { store: 'view' }>;
 }
 interface CompiledLeaderboard {
   spec: LeaderboardSpec;
-  match?: EventFilter;
+  filter: number;
   member: Getter;
   score: Getter;
+  slot: Extract<Update, { store: 'leaderboard' }>;
 }
 interface CompiledGeo {
   spec: GeoSpec;
   member: Getter;
   lat: Getter;
   lon: Getter;
+  slot: Extract<Update, { store: 'geo' }>;
 }
 interface CompiledSource {
   spec: SourceSpec;
@@ -218,8 +223,11 @@ interface CompiledSource {
   geo: CompiledGeo[];
   /** The result routeShared() fills in and returns for this source, once built. */
   shared?: Routed;
-  /** Some store of this source has a `where:` filter: an event may feed fewer stores than another, so results are not shared. */
-  filtered: boolean;
+  /** The distinct `where:` conditions of the source's stores (stores with the same text share one). */
+  filters: EventFilter[];
+  /** Per event, each filter's verdict once asked: 0 not yet, 1 true, 2 false. */
+  verdicts: Uint8Array;
+  whereIndex: Map<string, number>;
 }
 
 export class Router {
@@ -228,21 +236,33 @@ export class Router {
 
   constructor(pipeline: Pipeline) {
     for (const spec of pipeline.sources) {
-      this.sources.set(spec.name, { spec, timestamp: spec.timestamp && getter(spec.timestamp), features: [], views: [], leaderboards: [], geo: [], filtered: false });
+      this.sources.set(spec.name, { spec, timestamp: spec.timestamp && getter(spec.timestamp), features: [], views: [], leaderboards: [], geo: [], filters: [], verdicts: new Uint8Array(0), whereIndex: new Map() });
       if (!spec.derivedFrom) this.topics.set(spec.topic, spec.name);
     }
-    const filter = (spec: { source: string; where?: string }): EventFilter | undefined => {
-      if (spec.where === undefined) return undefined;
+    const filter = (spec: { source: string; where?: string }): number => {
       const source = this.sources.get(spec.source);
-      if (source) source.filtered = true;
-      return compileFilter(spec.where);
+      if (spec.where === undefined || source === undefined) return -1;
+      let i = source.whereIndex.get(spec.where);
+      if (i === undefined) {
+        i = source.filters.push(compileFilter(spec.where)) - 1;
+        source.whereIndex.set(spec.where, i);
+        source.verdicts = new Uint8Array(source.filters.length);
+      }
+      return i;
     };
     for (const spec of pipeline.features) {
-      this.sources.get(spec.source)?.features.push({ spec, entity: entityGetter(spec), field: spec.field && getter(spec.field), match: filter(spec) });
+      const slot = { store: 'feature' as const, name: spec.name, entity: '', value: 1 as EventValue };
+      this.sources.get(spec.source)?.features.push({ spec, entity: entityGetter(spec), field: spec.field && getter(spec.field), filter: filter(spec), slot });
     }
-    for (const spec of pipeline.views) this.sources.get(spec.source)?.views.push({ spec, entity: entityGetter(spec), fields: spec.fields, match: filter(spec) });
-    for (const spec of pipeline.leaderboards) this.sources.get(spec.source)?.leaderboards.push({ spec, member: getter(spec.member), score: getter(spec.score), match: filter(spec) });
-    for (const spec of pipeline.geo) this.sources.get(spec.source)?.geo.push({ spec, member: getter(spec.member), lat: getter(spec.lat), lon: getter(spec.lon) });
+    for (const spec of pipeline.views) {
+      this.sources.get(spec.source)?.views.push({ spec, entity: entityGetter(spec), fields: spec.fields, filter: filter(spec), slot: { store: 'view', name: spec.name, entity: '', fields: {} } });
+    }
+    for (const spec of pipeline.leaderboards) {
+      this.sources.get(spec.source)?.leaderboards.push({ spec, member: getter(spec.member), score: getter(spec.score), filter: filter(spec), slot: { store: 'leaderboard', name: spec.name, member: '', score: 0 } });
+    }
+    for (const spec of pipeline.geo) {
+      this.sources.get(spec.source)?.geo.push({ spec, member: getter(spec.member), lat: getter(spec.lat), lon: getter(spec.lon), slot: { store: 'geo', name: spec.name, member: '', lat: 0, lon: 0 } });
+    }
   }
 
   /** The source read from Kafka topic `topic`, if any. */
@@ -330,11 +350,13 @@ export class Router {
       if (ts > arrival + MAX_FUTURE_MS) {
         throw new Reject('future-timestamp', `timestamp ${formatTime(ts)} is more than ${MAX_FUTURE_MS / 60_000} minutes ahead of the clock`);
       }
-      const out = shared && !compiled.filtered ? compiled.shared : undefined;
+      const out = shared ? (compiled.shared ??= { ok: true, source, ts, updates: [] }) : undefined;
       const updates: Update[] = out ? out.updates : [];
-      let j = 0;
+      if (out) updates.length = 0;
+      const verdicts = compiled.verdicts;
+      if (verdicts.length > 0) verdicts.fill(0);
       for (const f of compiled.features) {
-        if (f.match !== undefined && !f.match(e)) continue;
+        if (f.filter >= 0 && !this.passes(compiled, f.filter, e)) continue;
         const entity = f.entity(e);
         let value: EventValue = 1;
         if (f.field) {
@@ -342,29 +364,32 @@ export class Router {
           else if (f.spec.aggregation !== 'count') value = SUMMING.has(f.spec.aggregation) ? summed(f.field, f.spec.field!, e) : num(f.field, f.spec.field!, e);
         }
         if (out) {
-          const u = updates[j++] as Extract<Update, { store: 'feature' }>;
+          const u = f.slot;
           u.entity = entity;
           u.value = value;
+          updates.push(u);
         } else updates.push({ store: 'feature', name: f.spec.name, entity, value });
       }
       for (const v of compiled.views) {
-        if (v.match !== undefined && !v.match(e)) continue;
+        if (v.filter >= 0 && !this.passes(compiled, v.filter, e)) continue;
         const entity = v.entity(e);
         const fields = viewFields(v, e);
         if (out) {
-          const u = updates[j++] as Extract<Update, { store: 'view' }>;
+          const u = v.slot;
           u.entity = entity;
           u.fields = fields;
+          updates.push(u);
         } else updates.push({ store: 'view', name: v.spec.name, entity, fields });
       }
       for (const l of compiled.leaderboards) {
-        if (l.match !== undefined && !l.match(e)) continue;
+        if (l.filter >= 0 && !this.passes(compiled, l.filter, e)) continue;
         const member = key(l.member, l.spec.member, e, 'member');
         const score = l.spec.mode === 'incr' ? summed(l.score, l.spec.score, e) : num(l.score, l.spec.score, e);
         if (out) {
-          const u = updates[j++] as Extract<Update, { store: 'leaderboard' }>;
+          const u = l.slot;
           u.member = member;
           u.score = score;
+          updates.push(u);
         } else updates.push({ store: 'leaderboard', name: l.spec.name, member, score });
       }
       for (const g of compiled.geo) {
@@ -374,24 +399,31 @@ export class Router {
         if (Math.abs(lon) > 180) throw new Reject('invalid-value', `lon ${lon} is out of range [-180, 180]`);
         const member = key(g.member, g.spec.member, e, 'member');
         if (out) {
-          const u = updates[j++] as Extract<Update, { store: 'geo' }>;
+          const u = g.slot;
           u.member = member;
           u.lat = lat;
           u.lon = lon;
+          updates.push(u);
         } else updates.push({ store: 'geo', name: g.spec.name, member, lat, lon });
       }
       if (out) {
         out.ts = ts;
         return out;
       }
-      const routed: Routed = { ok: true, source, ts, updates };
-      // The first shared call keeps its result to fill in from now on.
-      if (shared && !compiled.filtered) compiled.shared = routed;
-      return routed;
+      return { ok: true, source, ts, updates };
     } catch (err) {
       if (err instanceof Reject) return this.reject(source, err.reason, err.message);
       throw err;
     }
+  }
+
+  /** Filter `i` of the source on event `e`, evaluated once per event however many stores share it. */
+  private passes(compiled: CompiledSource, i: number, e: Record<string, unknown>): boolean {
+    const v = compiled.verdicts[i];
+    if (v !== 0) return v === 1;
+    const ok = compiled.filters[i](e);
+    compiled.verdicts[i] = ok ? 1 : 2;
+    return ok;
   }
 
   private timestamp(compiled: CompiledSource, e: Record<string, unknown>): number {

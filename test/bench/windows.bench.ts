@@ -1,6 +1,8 @@
 // Windowed counters: Tally's tiles against the Redis way of doing the same (per-bucket keys,
 // pipelined INCRBY + EXPIRE, one pair per window and feature), in the same run.
 import { FeatureStore, WindowedAggregator } from '../../src/features/index.js';
+import { Router } from '../../src/ingest/router.js';
+import { parsePipeline } from '../../src/pipeline/load.js';
 import { heapUsed, makeZipf, median, mulberry32, redisUsedMemory, timeIt, type BenchContext } from './lib.js';
 
 const ENTITIES = 100_000;
@@ -106,6 +108,8 @@ export default async function (ctx: BenchContext): Promise<void> {
     );
   }
 
+  await filterCost(ctx, keys, entityOf, amountOf, t0);
+
   for (const aggregation of ['distinct', 'quantile'] as const) {
     ctx.progress(`update rate: ${aggregation}`);
     const f = new WindowedAggregator({ name: aggregation, aggregation, quantile: 0.95, windows: [{ label: '1h', ms: 3_600_000 }, { label: '24h', ms: 86_400_000 }] });
@@ -121,6 +125,62 @@ export default async function (ctx: BenchContext): Promise<void> {
     );
     ctx.record({ metric: `${aggregation} updates/s (2 windows, 100k entities zipf 1.0)`, unit: 'events/s', tally: rate, higherIsBetter: true });
   }
+}
+
+/**
+ * The cost of `where:` filters on ingest: the router (decode of a parsed event, keys, filter)
+ * and the stores, for count + sum over the three windows, with no filter and with one filter
+ * per feature that every event passes (so the stores do the same work). Runs alternate.
+ */
+async function filterCost(ctx: BenchContext, keys: string[], entityOf: Int32Array, amountOf: Int32Array, t0: number): Promise<void> {
+  const windows = '[1m, 1h, 24h]';
+  const pipelineOf = (where: string) =>
+    parsePipeline(`
+sources: [{ name: tx, timestamp: ts, lateness: 1d }]
+features:
+  - { name: n, source: tx, entity: card, aggregation: count, windows: ${windows}${where} }
+  - { name: s, source: tx, entity: card, aggregation: sum, field: amount, windows: ${windows}${where} }
+`);
+  const POOL = entityOf.length;
+  const events = Array.from({ length: POOL }, (_, k) => ({ card: keys[entityOf[k]], amount: amountOf[k], status: k % 7 === 0 ? 'declined' : 'approved', country: 'FR', ts: 0 }));
+  const variants = [
+    { name: 'no filter', pipeline: pipelineOf('') },
+    { name: 'one filter per feature', pipeline: pipelineOf(`, where: 'amount > 0 && country != "US"'`) },
+  ];
+  const runs: number[][] = [[], []];
+  for (let run = 0; run < 5; run++) {
+    for (const [v, variant] of variants.entries()) {
+      ctx.progress(`ingest with ${variant.name}, run ${run + 1}/5`);
+      const router = new Router(variant.pipeline);
+      const store = new FeatureStore(variant.pipeline.features.map((f) => ({ name: f.name, aggregation: f.aggregation, windows: f.windows })));
+      let i = 0;
+      runs[v].push(
+        await timeIt(
+          () => {
+            for (let b = 0; b < BATCH; b++, i++) {
+              const e = events[i & (POOL - 1)];
+              const ts = t0 + i * 10;
+              e.ts = ts;
+              const r = router.routeShared('tx', e, ts);
+              if (r.ok) for (const u of r.updates) if (u.store === 'feature') store.update(u.name, u.entity, u.value, r.ts);
+            }
+          },
+          { minMs: 1000, opsPerCall: BATCH },
+        ),
+      );
+    }
+  }
+  ctx.record({
+    metric: 'ingest events/s (route + count + sum x 3 windows) with one where: filter per feature, against none',
+    unit: 'events/s',
+    tally: median(runs[1]),
+    runs: runs[1],
+    yardstick: median(runs[0]),
+    yardstickName: 'the same ingest without filters',
+    higherIsBetter: true,
+    budget: '>= 0.85x (filters cost <= 15 %)',
+    budgetRatio: 0.85,
+  });
 }
 
 /** Heap per entity of one count feature; in its own frame so that nothing of it outlives the measurement. */
