@@ -352,7 +352,7 @@ export class Router {
       }
       const out = shared ? (compiled.shared ??= { ok: true, source, ts, updates: [] }) : undefined;
       const updates: Update[] = out ? out.updates : [];
-      if (out) updates.length = 0;
+      let j = 0;
       const verdicts = compiled.verdicts;
       if (verdicts.length > 0) verdicts.fill(0);
       for (const f of compiled.features) {
@@ -367,7 +367,7 @@ export class Router {
           const u = f.slot;
           u.entity = entity;
           u.value = value;
-          updates.push(u);
+          updates[j++] = u;
         } else updates.push({ store: 'feature', name: f.spec.name, entity, value });
       }
       for (const v of compiled.views) {
@@ -378,7 +378,7 @@ export class Router {
           const u = v.slot;
           u.entity = entity;
           u.fields = fields;
-          updates.push(u);
+          updates[j++] = u;
         } else updates.push({ store: 'view', name: v.spec.name, entity, fields });
       }
       for (const l of compiled.leaderboards) {
@@ -389,7 +389,7 @@ export class Router {
           const u = l.slot;
           u.member = member;
           u.score = score;
-          updates.push(u);
+          updates[j++] = u;
         } else updates.push({ store: 'leaderboard', name: l.spec.name, member, score });
       }
       for (const g of compiled.geo) {
@@ -403,10 +403,12 @@ export class Router {
           u.member = member;
           u.lat = lat;
           u.lon = lon;
-          updates.push(u);
+          updates[j++] = u;
         } else updates.push({ store: 'geo', name: g.spec.name, member, lat, lon });
       }
       if (out) {
+        // Unfiltered, every event fills the same slots: the length changes only with filters.
+        if (updates.length !== j) updates.length = j;
         out.ts = ts;
         return out;
       }
