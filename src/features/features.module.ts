@@ -50,7 +50,7 @@ class IdleEntitySweeper implements OnModuleInit, OnModuleDestroy {
   providers: [
     { provide: FeatureStore, useFactory: (p: Pipeline) => new FeatureStore(p.features), inject: [PIPELINE] },
     { provide: ViewStore, useFactory: (p: Pipeline) => new ViewStore(p.views), inject: [PIPELINE] },
-    { provide: OnlineFeatures, useFactory: (store: FeatureStore, views: ViewStore) => new OnlineFeatures(store, views), inject: [FeatureStore, ViewStore] },
+    { provide: OnlineFeatures, useFactory: (store: FeatureStore, views: ViewStore, p: Pipeline) => new OnlineFeatures(store, views, p.onDemand), inject: [FeatureStore, ViewStore, PIPELINE] },
     {
       provide: IdleEntitySweeper,
       useFactory: (s: FeatureStore, v: ViewStore, m: Metrics, c: () => number) => new IdleEntitySweeper(s, v, m, c),

@@ -77,3 +77,63 @@ describe(OnlineFeatures.name, () => {
     expect(sut.plan(names)).toBe(sut.plan([...names]));
   });
 });
+
+describe('OnlineFeatures: on-demand features', () => {
+  const onDemand = [
+    { name: 'amount_share', inputs: [{ name: 'spent', ref: 'amount_sum:1h' }], request: [{ name: 'amount', type: 'double' as const }], expression: 'amount / spent' },
+    { name: 'over_limit', inputs: [{ name: 'lim', ref: 'profile:limit' }, { name: 'spent', ref: 'amount_sum:1h' }], request: [{ name: 'amount', type: 'double' as const }], expression: 'spent + amount > lim' },
+    { name: 'abroad', inputs: [{ name: 'home', ref: 'profile:country' }], request: [{ name: 'country', type: 'string' as const }], expression: 'country != home' },
+  ];
+  const setupDerived = () => {
+    const { features, views } = setup();
+    return { features, views, sut: new OnlineFeatures(features, views, onDemand) };
+  };
+
+  it('computes each value per entity from its inputs and the request context, freshness the oldest input, as a brute-force computation does', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ entity: fc.constantFrom('c1', 'c2', 'c3'), amount: fc.integer({ min: 1, max: 100 }), dt: fc.integer({ min: 0, max: 30 * 60_000 }) }), { maxLength: 30 }),
+        fc.array(fc.record({ entity: fc.constantFrom('c1', 'c2', 'c3'), limit: fc.integer({ min: 0, max: 500 }), country: fc.constantFrom('FR', 'US'), dt: fc.integer({ min: 0, max: 30 * 60_000 }) }), { maxLength: 6 }),
+        fc.array(fc.record({ amount: fc.double({ min: 0.5, max: 1000, noNaN: true }), country: fc.constantFrom('FR', 'US', 'DE') }), { minLength: 3, maxLength: 3 }),
+        (events, profiles, contexts) => {
+          const { features, views, sut } = setupDerived();
+          const entities = ['c1', 'c2', 'c3'];
+          for (const e of events) features.update('amount_sum', e.entity, e.amount, T + e.dt);
+          const latest = new Map<string, { limit: number; country: string; ts: number }>();
+          for (const p of [...profiles].sort((a, b) => a.dt - b.dt)) {
+            views.upsert('profile', p.entity, { limit: p.limit, country: p.country }, T + p.dt);
+            latest.set(p.entity, { limit: p.limit, country: p.country, ts: T + p.dt });
+          }
+          const now = T + HOUR / 2;
+          const rows = sut.fetch(entities, ['amount_share', 'over_limit', 'abroad'], now, contexts);
+          entities.forEach((entity, i) => {
+            const mine = events.filter((e) => e.entity === entity);
+            const spent = mine.reduce((n, e) => n + e.amount, 0);
+            const spentAt = mine.length === 0 ? null : T + Math.max(...mine.map((e) => e.dt));
+            const p = latest.get(entity);
+            const ctx = contexts[i];
+            expect(rows[i].values).toEqual([
+              spentAt === null ? null : ctx.amount / spent,
+              spentAt === null || p === undefined ? null : spent + ctx.amount > p.limit,
+              p === undefined ? null : ctx.country !== p.country,
+            ]);
+            expect(rows[i].freshness).toEqual([spentAt, spentAt === null || p === undefined ? null : Math.min(spentAt, p.ts), p === undefined ? null : p.ts]);
+          });
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('refuses a request whose context lacks a value, has the wrong type, or does not match the entities, naming them', () => {
+    const { features, sut } = setupDerived();
+    features.update('amount_sum', 'c1', 10, T);
+    expect(() => sut.fetch(['c1'], ['amount_share'], T)).toThrow('on-demand feature "amount_share" needs "amount" (double) in the context of entity "c1"');
+    expect(() => sut.fetch(['c1'], ['amount_share'], T, [{ amount: '5' }])).toThrow('on-demand feature "amount_share": "amount" of entity "c1" must be a double, got "5"');
+    expect(() => sut.fetch(['c1', 'c2'], ['amount_share'], T, [{ amount: 5 }])).toThrow('context has 1 entries for 2 entities');
+    expect(sut.fetch(['c1'], ['amount_share', 'amount_sum:1h'], T, [{ amount: 5 }])[0].values).toEqual([0.5, 10]);
+    // A value the expression cannot give (x / 0) is null.
+    features.update('amount_sum', 'c2', 0, T);
+    expect(sut.fetch(['c2'], ['amount_share'], T, [{ amount: 5 }])[0]).toMatchObject({ values: [null], freshness: [null] });
+  });
+});

@@ -1,5 +1,7 @@
 /**
- * `where:` filters of the pipeline file: a CEL (Common Expression Language, the language of
+ * The pipeline file's expressions, in CEL: `where:` filters and on-demand features.
+ *
+ * `where:` filters: a CEL (Common Expression Language, the language of
  * Kubernetes admission policies and Envoy) condition over one event, e.g.
  * `status == "declined"`, `kind == "enter"`, `amount > 100 && country != "US"`. Only events for
  * which it is true feed the feature, view or leaderboard that declares it.
@@ -44,6 +46,54 @@ export function compileFilter(expression: string): EventFilter {
     } catch {
       return false;
     }
+  };
+}
+
+/** Types an on-demand expression's variables may have (feature values are doubles). */
+export type ExpressionType = 'double' | 'string' | 'bool';
+export const EXPRESSION_TYPES: readonly ExpressionType[] = ['double', 'string', 'bool'];
+
+/** Great-circle distance in metres (haversine, mean Earth radius 6,371,008.8 m, as geo/distance.ts). */
+function distanceMeters(lat1: number, lon1: number, lat2: number, lon2: number): number {
+  const rad = Math.PI / 180;
+  const dLat = (lat2 - lat1) * rad;
+  const dLon = (lon2 - lon1) * rad;
+  const a = Math.sin(dLat / 2) ** 2 + Math.cos(lat1 * rad) * Math.cos(lat2 * rad) * Math.sin(dLon / 2) ** 2;
+  return 2 * 6_371_008.8 * Math.asin(Math.min(1, Math.sqrt(a)));
+}
+
+/** A compiled on-demand expression: its value for the variables, or null when it has none (an error, NaN or infinity). */
+export type Evaluator = (variables: Record<string, unknown>) => number | string | boolean | null;
+
+/**
+ * Checks an on-demand expression over declared variables: undefined and a compiled evaluator,
+ * or the problem (parse or type error, or a result that is not a number, string or bool).
+ * Functions beyond CEL's own: `distance(lat1, lon1, lat2, lon2)` in metres.
+ */
+export function compileExpression(expression: string, variables: Readonly<Record<string, ExpressionType>>): { problem: string } | { evaluate: Evaluator; type: string } {
+  const scoped = new Environment({ limits: LIMITS }).registerFunction('distance(double, double, double, double): double', distanceMeters);
+  for (const [name, type] of Object.entries(variables)) scoped.registerVariable(name, type);
+  let checked: { valid: boolean; type?: string; error?: Error };
+  try {
+    checked = scoped.check(expression) as typeof checked;
+  } catch (err) {
+    return { problem: firstLine(err) };
+  }
+  if (!checked.valid) return { problem: firstLine(checked.error) };
+  if (!['double', 'int', 'uint', 'string', 'bool', 'dyn'].includes(checked.type ?? '')) return { problem: `it gives ${checked.type}; an on-demand feature gives a number, a string or a bool` };
+  const run = scoped.parse(expression);
+  return {
+    type: checked.type!,
+    evaluate: (vars) => {
+      try {
+        const v = run(vars) as unknown;
+        if (typeof v === 'bigint') return Number(v);
+        if (typeof v === 'number') return Number.isFinite(v) ? v : null;
+        return typeof v === 'string' || typeof v === 'boolean' ? v : null;
+      } catch {
+        return null;
+      }
+    },
   };
 }
 

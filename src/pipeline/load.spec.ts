@@ -237,6 +237,36 @@ views:
     }
   });
 
+  it('checks on-demand features at load: inputs name served values, request variables have types, the expression checks over them', () => {
+    const head = `
+sources: [{ name: s }]
+features: [{ name: spend, source: s, entity: k, aggregation: sum, field: x, windows: [1h] }]
+views: [{ name: home, source: s, entity: k, fields: { lat: float, country: string } }]
+`;
+    const p = parsePipeline(`${head}on_demand:
+  - { name: share, inputs: { spent: "spend:1h" }, request: { amount: double }, expression: amount / spent }
+  - { name: far, inputs: { hlat: "home:lat" }, request: { lat: double }, expression: "distance(lat, 0.0, hlat, 0.0) > 1000.0" }
+`);
+    expect(p.onDemand).toEqual([
+      { name: 'share', inputs: [{ name: 'spent', ref: 'spend:1h' }], request: [{ name: 'amount', type: 'double' }], expression: 'amount / spent' },
+      { name: 'far', inputs: [{ name: 'hlat', ref: 'home:lat' }], request: [{ name: 'lat', type: 'double' }], expression: 'distance(lat, 0.0, hlat, 0.0) > 1000.0' },
+    ]);
+    expect(problemsOf(`${head}on_demand:
+  - { name: a, inputs: { spent: "spend:5m", c: "home:nope" }, expression: spent }
+  - { name: b, request: { amount: decimal }, expression: amount }
+  - { name: c, inputs: { spent: "spend:1h" }, request: { amount: double }, expression: amount + country }
+  - { name: d, inputs: { c: "home:country" }, expression: c / 2.0 }
+  - { name: spend, inputs: { spent: "spend:1h" }, expression: spent }
+`)).toEqual([
+      'on_demand[0].inputs.c: "home:nope" is not a served value (write feature:window or view:field of this pipeline)',
+      'on_demand[0].inputs.spent: "spend:5m" is not a served value (write feature:window or view:field of this pipeline)',
+      'on_demand[1].request.amount: "decimal" is not a type (double, string, bool)',
+      'on_demand[2].expression: "amount + country" is not a valid expression: Unknown variable: country',
+      'on_demand[3].expression: "c / 2.0" is not a valid expression: no such overload: string / double',
+      'on_demand[4].name: "spend" is already a feature or view name',
+    ]);
+  });
+
   it('loads the bundled demo pipeline', () => {
     expect(loadPipeline(DEMO_PIPELINE_PATH).features.length).toBeGreaterThan(0);
     expect(readFileSync(DEMO_PIPELINE_PATH, 'utf8')).toContain('sources:');

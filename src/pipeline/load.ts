@@ -5,7 +5,7 @@
  * (`features[1].windows[0]: "5x" is not a duration`), so a user fixes a file in one round.
  * This is the only file that imports the YAML parser.
  */
-import { filterProblem } from './filter.js';
+import { compileExpression, EXPRESSION_TYPES, filterProblem, type ExpressionType } from './filter.js';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { plainToInstance } from 'class-transformer';
@@ -24,6 +24,7 @@ import {
   type LeaderboardMode,
   type LeaderboardPeriod,
   type LeaderboardSpec,
+  type OnDemandSpec,
   type Pipeline,
   type SourceSpec,
   type ViewFieldType,
@@ -143,6 +144,19 @@ const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof
 const isStr = (v: unknown): v is string => typeof v === 'string';
 const split = (path: string): string[] => path.split('.');
 
+/** The expression type of a served value `feature:window` or `view:field` of `p`, or undefined when it names none. */
+export function servedType(p: Pipeline, ref: string): ExpressionType | undefined {
+  const at = ref.lastIndexOf(':');
+  if (at <= 0) return undefined;
+  const owner = ref.slice(0, at);
+  const part = ref.slice(at + 1);
+  const feature = p.features.find((f) => f.name === owner);
+  if (feature) return feature.windows.some((w) => w.label === part) ? 'double' : undefined;
+  const field = p.views.find((v) => v.name === owner)?.fields.find((f) => f.name === part);
+  if (field === undefined || field.type === 'float[]') return undefined;
+  return field.type === 'string' ? 'string' : field.type === 'boolean' ? 'bool' : 'double';
+}
+
 /** `entity` (and `composite` for a list of paths) of a feature or view entry. */
 function entityOf(entity: unknown): { entity: string[]; composite?: string[][] } {
   if (Array.isArray(entity) && entity.every(isStr)) {
@@ -171,7 +185,44 @@ class Compiler {
       this.problems.push('(root): declares nothing to compute; add features, views, leaderboards or geo');
     }
     this.checkGlobalNames(p);
+    const onDemand = this.onDemand(p);
+    if (onDemand.length > 0) p.onDemand = onDemand;
     return p;
+  }
+
+  /**
+   * The `on_demand:` section: each input must name a served value (`feature:window` of a
+   * declared window, `view:field` of a declared field), each request variable a type, and the
+   * expression must check over exactly those variables.
+   */
+  private onDemand(p: Pipeline): OnDemandSpec[] {
+    const entries = this.list(this.file.on_demand);
+    this.duplicates('on_demand', entries.map((o) => o?.name));
+    const taken = new Set([...p.features.map((f) => f.name), ...p.views.map((v) => v.name)]);
+    return entries.flatMap((o, i) => {
+      const at = `on_demand[${i}]`;
+      if (isStr(o.name) && taken.has(o.name)) this.problem(`${at}.name`, `${quote(o.name)} is already a feature or view name`);
+      const before = this.problems.length;
+      const inputs = Object.entries(isObj(o.inputs) ? o.inputs : {}).map(([name, ref]) => {
+        if (!isStr(ref) || servedType(p, ref) === undefined) this.problem(`${at}.inputs.${name}`, `${quote(ref)} is not a served value (write feature:window or view:field of this pipeline)`);
+        return { name, ref: String(ref) };
+      });
+      const request = Object.entries(isObj(o.request) ? o.request : {}).map(([name, type]) => {
+        if (!EXPRESSION_TYPES.includes(type as ExpressionType)) this.problem(`${at}.request.${name}`, `${quote(type)} is not a type (${EXPRESSION_TYPES.join(', ')})`);
+        if (inputs.some((x) => x.name === name)) this.problem(`${at}.request.${name}`, `"${name}" is also an input`);
+        return { name, type: type as ExpressionType };
+      });
+      if (this.problems.length > before || !isStr(o.expression)) return [];
+      const variables: Record<string, ExpressionType> = {};
+      for (const x of inputs) variables[x.name] = servedType(p, x.ref)!;
+      for (const r of request) variables[r.name] = r.type;
+      const compiled = compileExpression(o.expression, variables);
+      if ('problem' in compiled) {
+        this.problem(`${at}.expression`, `${quote(o.expression)} is not a valid expression: ${compiled.problem}`);
+        return [];
+      }
+      return [{ name: o.name, inputs, request, expression: o.expression }];
+    });
   }
 
   private problem(path: string, message: string): void {

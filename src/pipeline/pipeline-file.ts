@@ -106,12 +106,20 @@ export class GeoEntry {
   @IsOptional() @IsArray() @ValidateNested({ each: true }) @Type(() => FenceEntry) fences?: FenceEntry[];
 }
 
+export class OnDemandEntry {
+  @IsString() @Matches(NAME, { message: NAME_MESSAGE }) name!: string;
+  @IsOptional() @IsObject() inputs?: Record<string, unknown>;
+  @IsOptional() @IsObject() request?: Record<string, unknown>;
+  @IsString() expression!: string;
+}
+
 export class PipelineFile {
   @IsArray() @ValidateNested({ each: true }) @Type(() => SourceEntry) sources!: SourceEntry[];
   @IsOptional() @IsArray() @ValidateNested({ each: true }) @Type(() => FeatureEntry) features?: FeatureEntry[];
   @IsOptional() @IsArray() @ValidateNested({ each: true }) @Type(() => ViewEntry) views?: ViewEntry[];
   @IsOptional() @IsArray() @ValidateNested({ each: true }) @Type(() => LeaderboardEntry) leaderboards?: LeaderboardEntry[];
   @IsOptional() @IsArray() @ValidateNested({ each: true }) @Type(() => GeoEntry) geo?: GeoEntry[];
+  @IsOptional() @IsArray() @ValidateNested({ each: true }) @Type(() => OnDemandEntry) on_demand?: OnDemandEntry[];
   /** Free text; lets a file say what it is for. */
   @IsOptional() @IsString() description?: string;
 }

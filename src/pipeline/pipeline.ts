@@ -95,12 +95,25 @@ export interface GeoSpec {
   fences: FenceSpec[];
 }
 
+/** A request-time (on-demand) feature: computed when asked, from other features and the caller's values. */
+export interface OnDemandSpec {
+  name: string;
+  /** Variables bound to served values: `feature:window` or `view:field` names. */
+  inputs: { name: string; ref: string }[];
+  /** Variables the caller passes per entity (onlineFeatures `context`), with their CEL types. */
+  request: { name: string; type: 'double' | 'string' | 'bool' }[];
+  /** A CEL expression over the inputs and request variables (checked at load). */
+  expression: string;
+}
+
 export interface Pipeline {
   sources: SourceSpec[];
   features: FeatureSpec[];
   views: ViewSpec[];
   leaderboards: LeaderboardSpec[];
   geo: GeoSpec[];
+  /** The `on_demand:` section; absent = none. */
+  onDemand?: OnDemandSpec[];
 }
 
 /** Joins the values of a composite key: `u-17|c-2`; a value holding it is refused. */

@@ -13,6 +13,8 @@ features:
   - { name: fence_events, source: drivers.fences, entity: fence, aggregation: count, windows: [1h] }
 views:
   - { name: profile, source: tx, entity: card, fields: { tier: int } }
+on_demand:
+  - { name: amt_share, inputs: { spent: "amt:1h" }, request: { amount: double }, expression: amount / spent }
 geo:
   - name: drivers
     source: positions
@@ -119,6 +121,19 @@ describe('ingest at the edges', () => {
     expect(r.p10.value).toBeCloseTo(10, -0.3);
     const bad = await gql(tally.url, '{ feature(name: "amt", entity: "q", window: "1h", quantile: 0.5) { value } }');
     expect(bad.errors?.[0]).toMatchObject({ message: 'quantile: 0.5 asked of feature "amt", a sum; it applies to quantile features only', extensions: { code: 'BAD_USER_INPUT' } });
+  });
+
+  it('computes on-demand features from served values and each entity request context, over HTTP the same on both GraphQL paths', async () => {
+    await post('/ingest/tx', JSON.stringify([{ card: 'od', amount: 40, ts: Date.now() }]));
+    const query = 'query($e: [String!]!, $c: [JSON]) { onlineFeatures(entities: $e, features: ["amt_share", "amt:1h"], context: $c) { entity values freshness } }';
+    const vars = { e: ['od', 'nobody'], c: [{ amount: 10 }, { amount: 10 }] };
+    const first = await gql<{ onlineFeatures: { entity: string; values: unknown[]; freshness: (string | null)[] }[] }>(tally.url, query, vars);
+    const again = await gql<{ onlineFeatures: { entity: string; values: unknown[]; freshness: (string | null)[] }[] }>(tally.url, query, vars); // the fast path
+    expect(again).toEqual(first);
+    expect(first.data!.onlineFeatures.map((r) => r.values)).toEqual([[0.25, 40], [null, null]]);
+    expect(first.data!.onlineFeatures[0].freshness[0]).toBe(first.data!.onlineFeatures[0].freshness[1]);
+    const missing = await gql(tally.url, query, { e: ['od'], c: [{}] });
+    expect(missing.errors?.[0]).toMatchObject({ message: 'on-demand feature "amt_share" needs "amount" (double) in the context of entity "od"', extensions: { code: 'BAD_USER_INPUT' } });
   });
 
   it('answers bad input as BAD_USER_INPUT with its message, and keeps serving', async () => {

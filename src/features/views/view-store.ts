@@ -45,6 +45,8 @@ export class UnknownViewError extends UnknownFeatureError {
 export class View {
   readonly name: string;
   readonly fieldNames: string[];
+  /** Declared type of each field, by index. */
+  private readonly fieldTypes: string[];
   private readonly fieldIndex = new Map<string, number>();
   readonly ttlMs: number;
   private readonly entities = new Map<string, ViewValue[]>();
@@ -55,6 +57,7 @@ export class View {
   constructor(def: ViewDefinition) {
     this.name = def.name;
     this.fieldNames = def.fields.map((f) => f.name);
+    this.fieldTypes = def.fields.map((f) => f.type);
     this.fieldNames.forEach((f, i) => this.fieldIndex.set(f, i));
     this.ttlMs = def.ttlMs ?? Number.POSITIVE_INFINITY;
   }
@@ -71,6 +74,11 @@ export class View {
   /** True when `entity` holds a vector, expired or not (an upsert of it allocates no new entity). */
   has(entity: string): boolean {
     return this.entities.has(entity);
+  }
+
+  /** The declared type of the field at `index` (`float`, `int`, `string`, `boolean`, `float[]`). */
+  typeOf(index: number): string {
+    return this.fieldTypes[index];
   }
 
   /** Index of `field` (for compiled read plans), or -1. */

@@ -1,4 +1,5 @@
 import { Inject } from '@nestjs/common';
+import { GraphQLJSON } from 'graphql-type-json';
 import { Args, Query, Resolver, Subscription } from '@nestjs/graphql';
 import { FeatureStore, OnlineFeatures, ViewStore } from '../../features/index.js';
 import type { Settings } from '../../settings/settings.js';
@@ -36,10 +37,15 @@ export class FeaturesResolver {
   }
 
   @Query(() => [FeatureRow], { description: 'Many entities x many `feature:window` and `view:field` names in one call, values in the order asked.' })
-  onlineFeatures(@Args('entities', { type: () => [String] }) entities: string[], @Args('features', { type: () => [String] }) features: string[]): FeatureRow[] {
+  onlineFeatures(
+    @Args('entities', { type: () => [String] }) entities: string[],
+    @Args('features', { type: () => [String] }) features: string[],
+    @Args('context', { type: () => [GraphQLJSON], nullable: 'itemsAndList', description: "Per entity (in the order of `entities`), the request's values that on-demand features read, e.g. { amount: 120.5 }." })
+    context?: unknown[] | null,
+  ): FeatureRow[] {
     // Plain list arguments skip the global ValidationPipe (the hot path of inference clients).
     checkOnlineFeaturesArgs(entities, features, this.settings.limits.maxOnlineEntities);
-    return this.online.fetch(entities, features, this.clock()).map(toFeatureRowModel);
+    return this.online.fetch(entities, features, this.clock(), context ?? undefined).map(toFeatureRowModel);
   }
 
   @Subscription(() => FeatureValue, {
