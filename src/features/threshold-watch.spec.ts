@@ -1,7 +1,7 @@
 import fc from 'fast-check';
+import { FeatureModel } from '../../test/support/feature-model.js';
 import { InputError } from '../input-error.js';
 import { ThresholdWatch, type Crossing } from './threshold-watch.js';
-import { tileWidthFor } from './windows/tiling.js';
 import { WindowedAggregator } from './windows/windowed-aggregator.js';
 
 const T0 = Date.UTC(2026, 10, 25, 12);
@@ -9,17 +9,6 @@ const ENTITIES = ['a', 'b', 'c'];
 
 type Agg = 'count' | 'sum' | 'min' | 'max' | 'avg';
 
-/** The obvious window: every event whose tile overlaps (now - W, now] (tiling.ts), aggregated from scratch. */
-function modelValue(agg: Agg, events: { entity: string; ts: number; value: number }[], entity: string, now: number, windowMs: number): number | null {
-  const width = tileWidthFor(windowMs);
-  const xs = events.filter((e) => e.entity === entity && Math.floor(e.ts / width) * width + width > now - windowMs).map((e) => e.value);
-  if (agg === 'count') return xs.length;
-  if (xs.length === 0) return null;
-  const sum = xs.reduce((a, b) => a + b, 0);
-  if (agg === 'sum') return sum;
-  if (agg === 'avg') return sum / xs.length;
-  return agg === 'min' ? Math.min(...xs) : Math.max(...xs);
-}
 
 const step = fc.record({ gap: fc.integer({ min: 0, max: 4000 }), entity: fc.constantFrom(...ENTITIES), value: fc.integer({ min: -5, max: 20 }) });
 
@@ -46,7 +35,7 @@ describe(ThresholdWatch.name, () => {
     fc.assert(
       fc.property(fc.array(step, { minLength: 1, maxLength: 120 }), fc.boolean(), fc.array(step, { maxLength: 8 }), (steps, nonNegative, history) => {
         const feature = new WindowedAggregator({ name: 'f', aggregation: agg, windows: [{ label: window, ms: windowMs }] });
-        const events: { entity: string; ts: number; value: number }[] = [];
+        const events = new FeatureModel(agg);
         // Events before the watch exists: `below` arms what is at or above T when it starts.
         // (`above` starts with nothing above: one already above crosses at its next evaluation,
         // the next event or, for aggregations that rise as tiles leave, the next boundary.)
@@ -54,7 +43,7 @@ describe(ThresholdWatch.name, () => {
         for (const s of direction === 'below' ? history : []) {
           now += s.gap;
           feature.update(s.entity, s.value, now);
-          events.push({ entity: s.entity, ts: now, value: s.value });
+          events.add(s.entity, s.value, now);
         }
         const sut = new ThresholdWatch(feature, window, { [direction]: threshold }, now);
         // The model's side of each entity: above T (`above`), at or above T (`below`).
@@ -62,7 +51,7 @@ describe(ThresholdWatch.name, () => {
         const want: (Crossing & { at: number })[] = [];
         const got: (Crossing & { at: number })[] = [];
         const evaluate = (entity: string, at: number, report = true) => {
-          const v = modelValue(agg, events, entity, at, windowMs);
+          const v = events.read(entity, windowMs, at);
           if (direction === 'above') {
             if (v === null || v <= threshold) markedInModel.delete(entity);
             else if (!markedInModel.has(entity)) {
@@ -90,7 +79,7 @@ describe(ThresholdWatch.name, () => {
           if (b !== undefined) got.push({ ...b, at: now });
           evaluate(s.entity, now);
           feature.update(s.entity, value, now);
-          events.push({ entity: s.entity, ts: now, value });
+          events.add(s.entity, value, now);
           const c = sut.after(s.entity, now);
           if (c !== undefined) got.push({ ...c, at: now });
           evaluate(s.entity, now);

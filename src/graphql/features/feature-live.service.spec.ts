@@ -1,4 +1,5 @@
 import { jest } from '@jest/globals';
+import { FeatureModel } from '../../../test/support/feature-model.js';
 import fc from 'fast-check';
 import { ChangeFeed, type Change } from '../../changes/change-feed.js';
 import { tileWidthFor } from '../../features/index.js';
@@ -177,17 +178,6 @@ features:
       return { live, drain, send: (k: string, x: number) => processor.ingest('ev', [{ k, x, ts: clock() }]), settle };
     }
 
-    /** The obvious window (tiling.ts): every event whose tile overlaps (now - W, now], aggregated from scratch. */
-    function modelValue(agg: Agg, events: { k: string; ts: number; x: number }[], k: string, now: number, windowMs: number): number | null {
-      const width = tileWidthFor(windowMs);
-      const xs = events.filter((e) => e.k === k && Math.floor(e.ts / width) * width + width > now - windowMs).map((e) => e.x);
-      if (agg === 'count') return xs.length;
-      if (xs.length === 0) return null;
-      const sum = xs.reduce((a, b) => a + b, 0);
-      if (agg === 'sum') return sum;
-      if (agg === 'avg') return sum / xs.length;
-      return agg === 'min' ? Math.min(...xs) : Math.max(...xs);
-    }
 
     const step = fc.record({ gap: fc.integer({ min: 0, max: 4_000 }), k: fc.constantFrom('a', 'b'), x: fc.integer({ min: -5, max: 20 }) });
 
@@ -212,14 +202,14 @@ features:
               const name = FEATURE[agg];
               const got = drain(live.featureUpdated(name, 'a', window));
               const alsoGot = drain(live.featureUpdated(name, 'a', window)); // shares every value object
-              const events: { k: string; ts: number; x: number }[] = [];
+              const events = new FeatureModel(agg);
               const want: { value: number | null; at: number }[] = [];
-              let last = modelValue(agg, events, 'a', T0, windowMs); // the value at subscription, not pushed
+              let last = events.read('a', windowMs, T0); // the value at subscription, not pushed
               let boundary = Math.floor((T0 - windowMs) / width) * width + windowMs + width; // first time a tile leaves after T0
               /** The model at each tile boundary up to `until`: a push when the value differs from the last pushed. */
               const boundaries = (until: number) => {
                 for (; boundary <= until; boundary += width) {
-                  const v = modelValue(agg, events, 'a', boundary, windowMs);
+                  const v = events.read('a', windowMs, boundary);
                   if (v !== last) want.push({ value: (last = v), at: boundary });
                 }
               };
@@ -231,8 +221,8 @@ features:
                 // an event at the same millisecond), so none shares a coalescing tick.
                 await advance(s.gap, width);
                 send(s.k, s.x);
-                events.push({ k: s.k, ts: now, x: s.x });
-                if (s.k === 'a') want.push({ value: (last = modelValue(agg, events, 'a', now, windowMs)), at: now });
+                events.add(s.k, s.x, now);
+                if (s.k === 'a') want.push({ value: (last = events.read('a', windowMs, now)), at: now });
                 await settle();
               }
               // No more events: the window drains and the value falls to 0 (count) or null.
