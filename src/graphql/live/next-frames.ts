@@ -88,7 +88,7 @@ function writeFrameHeader(out: Buffer, length: number): number {
 function rawSocketOf(socket: WebSocket): Duplex | undefined {
   const raw = (socket as unknown as { _socket?: Duplex })._socket;
   if (raw === undefined || raw === null || typeof raw.cork !== 'function') return undefined;
-  if (Object.keys(socket.extensions ?? {}).length > 0) return undefined;
+  if (Object.keys(socket.extensions ?? {}).length > 0) return undefined; // negotiated at the handshake, never after
   return raw;
 }
 
@@ -107,6 +107,8 @@ export abstract class NextFramePump implements ResultConsumer {
   /** WebSocket frame header + messageHead(id), for payloads of `framedLength` bytes. */
   private framed: Buffer | undefined;
   private framedLength = -1;
+  /** The TCP socket frames are written to (rawSocketOf, looked up at the first frame); null: through ws.send. */
+  private raw: Duplex | null | undefined;
 
   /**
    * @param socket the subscriber's WebSocket
@@ -218,8 +220,9 @@ export abstract class NextFramePump implements ResultConsumer {
       return;
     }
     const payload = payloadBytes(result);
-    const raw = rawSocketOf(this.socket);
-    if (raw === undefined) {
+    if (this.raw === undefined) this.raw = rawSocketOf(this.socket) ?? null;
+    const raw = this.raw;
+    if (raw === null) {
       this.socket.send(Buffer.concat([messageHead(this.id), payload]), { binary: false }, this.onWritten);
       return;
     }
