@@ -43,17 +43,24 @@ export class QuantileSketch {
   }
 
   /**
-   * Adds every value of `other`; `other` is not changed. sketches-js 2.1's DDSketch.merge
-   * merges the positive store only (unless this sketch is empty, when it copies both): the
-   * values below zero of `other` would be counted yet lost, and every quantile read from the
-   * merge shifted. The negative store is merged here unless the library already did.
+   * Adds every value of `other`; `other` is not changed. Not through DDSketch.merge: in
+   * sketches-js 2.1 it merges the positive store only (the values below zero of `other` were
+   * counted yet lost), and DenseStore.merge widens its range with `_extendRange(min, max)`,
+   * which takes a maximum key of 0 (a value near 1) for "absent" and then writes bins outside
+   * the range. Each non-empty bin is added by key (DenseStore.add widens one key at a time),
+   * and the summary counters follow, so the result equals one sketch fed every value.
    */
   merge(other: QuantileSketch): this {
     const into = this.sketch;
     const from = other.sketch;
-    const negatives = into.negativeStore.count;
-    into.merge(from);
-    if (into.negativeStore.count !== negatives + from.negativeStore.count) into.negativeStore.merge(from.negativeStore);
+    if (from.count === 0) return this;
+    addBins(into.store, from.store);
+    addBins(into.negativeStore, from.negativeStore);
+    into.zeroCount += from.zeroCount;
+    into.count += from.count;
+    into.sum += from.sum;
+    if (from.min < into.min) into.min = from.min;
+    if (from.max > into.max) into.max = from.max;
     return this;
   }
 
@@ -147,4 +154,12 @@ export class QuantileSketch {
 
 function storeState(store: DDSketch['store']): SketchStoreState {
   return { bins: store.bins, count: store.count, minKey: store.minKey, maxKey: store.maxKey, offset: store.offset };
+}
+
+/** Adds every non-empty bin of `from` to `into`, key by key. */
+function addBins(into: DDSketch['store'], from: DDSketch['store']): void {
+  if (from.count === 0) return;
+  const bins = (from as unknown as SketchStoreState).bins;
+  const offset = (from as unknown as SketchStoreState).offset;
+  for (let i = 0; i < bins.length; i++) if (bins[i] > 0) into.add(i + offset, bins[i]);
 }

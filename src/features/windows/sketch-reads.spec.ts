@@ -38,6 +38,16 @@ describe(QuantileSketch.name, () => {
       );
     });
 
+    it('merges stores whose keys reach 0 (values near 1 and -1) without losing any', () => {
+      // DenseStore.merge took a maximum key of 0 for "absent" and lost these.
+      for (const tiles of [[[-0.01], [-0.9801980198019803, -0.01]], [[0.01], [0.99, 0.01]], [[3, 0.5], [1, 0.02, -1]]]) {
+        const merged = mergedQuantile(tiles.map(sketchOf), 0);
+        const one = sketchOf(tiles.flat()).quantile(0);
+        expect({ tiles, merged }).toEqual({ tiles, merged: one });
+        for (const q of [0.25, 0.5, 0.75, 1]) expect(mergedQuantile(tiles.map(sketchOf), q)).toBe(sketchOf(tiles.flat()).quantile(q));
+      }
+    });
+
     it('keeps negative values of every tile, as merging does', () => {
       const tilesWithRefunds = [sketchOf([0]), sketchOf([-5]), sketchOf([3])];
       expect(QuantileSketch.quantileOf(tilesWithRefunds, 0)).toBeCloseTo(-5, 1);
