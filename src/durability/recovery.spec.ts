@@ -34,12 +34,25 @@ class DefectiveProcessor extends EventProcessor {
   }
 }
 
+/** An embedded-mode instance over `dataDir` as the app composes it, with `Processor` applying events. */
+function composeIn(dataDir: string, Processor: typeof EventProcessor) {
+  const stores = storesFor(pipeline);
+  const metrics = new Metrics();
+  const processor = new Processor(new Router(pipeline), stores, new ChangeFeed<Change>(), metrics, log, clock);
+  const gate = new IngestGate();
+  const ingest = new EventIngest(processor, gate, clock);
+  const health = new Health('embedded');
+  const recovery = new Recovery({ dataDir, fsync: 'always', rebuildFromEarliest: false, stores, processor, ingest, gate, kafka: null, health, metrics, log, pipelineHash: 'p' });
+  return { stores, metrics, ingest, health, recovery };
+}
+
 describe(Recovery.name, () => {
   let dataDir: string;
   beforeEach(() => {
     dataDir = mkdtempSync(join(tmpdir(), 'tally-recovery-'));
   });
   afterEach(() => rmSync(dataDir, { recursive: true, force: true }));
+  const compose = (Processor: typeof EventProcessor) => composeIn(dataDir, Processor);
 
   it('skips an ingest-log record that cannot be applied, counts and reports it, replays the rest and opens ingest', async () => {
     const first = IngestLog.open(join(dataDir, 'log'), 'always');
@@ -48,13 +61,7 @@ describe(Recovery.name, () => {
     first.append('tx', [{ card: 'a', ts: T0 }, { card: 'b', ts: T0 }], T0);
     await first.close();
 
-    const stores = storesFor(pipeline);
-    const metrics = new Metrics();
-    const processor = new DefectiveProcessor(new Router(pipeline), stores, new ChangeFeed<Change>(), metrics, log, clock);
-    const gate = new IngestGate();
-    const ingest = new EventIngest(processor, gate, clock);
-    const health = new Health('embedded');
-    const recovery = new Recovery({ dataDir, fsync: 'always', rebuildFromEarliest: false, stores, processor, ingest, gate, kafka: null, health, metrics, log, pipelineHash: 'p' });
+    const { stores, metrics, ingest, health, recovery } = compose(DefectiveProcessor);
     await recovery.prepare();
     await recovery.run();
 
@@ -71,13 +78,7 @@ describe(Recovery.name, () => {
   });
 
   it('answers ingest at once, instead of holding it, when the restore fails', async () => {
-    const stores = storesFor(pipeline);
-    const metrics = new Metrics();
-    const processor = new EventProcessor(new Router(pipeline), stores, new ChangeFeed<Change>(), metrics, log, clock);
-    const gate = new IngestGate();
-    const ingest = new EventIngest(processor, gate, clock);
-    const health = new Health('embedded');
-    const recovery = new Recovery({ dataDir, fsync: 'always', rebuildFromEarliest: false, stores, processor, ingest, gate, kafka: null, health, metrics, log, pipelineHash: 'p' });
+    const { ingest, health, recovery } = compose(EventProcessor);
     await recovery.prepare();
     // The log is closed under the restore: replay fails.
     await recovery.ingestLog!.close();
