@@ -154,6 +154,10 @@ export default async function (ctx: BenchContext): Promise<void> {
       await tallyServer.stop();
       await rawServer.stop();
     }
+    const pairs = tally.runs.map((t, i) => t / raw.runs[i]!);
+    ctx.note(
+      `${n.toLocaleString('en-US')} subscribers, Tally over the yardstick in each pair of adjacent runs: ${pairs.map((r) => r.toFixed(2)).join(', ')} (median ${median(pairs).toFixed(2)}); the spread is the machine's other load, which the alternation shares out but does not remove.`,
+    );
     if (tally.top) ctx.note(`CPU profile of Tally's server during one more ${n.toLocaleString('en-US')}-subscriber run (2 s), functions with the most self time: ${tally.top.join('; ')}.`);
     if (raw.top) ctx.note(`The same for the raw ws yardstick: ${raw.top.join('; ')}.`);
     // Kernel time per delivered message, from the profiles' writev share and the delivery rates.
