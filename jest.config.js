@@ -22,7 +22,7 @@ const common = {
     '^content-disposition$': '<rootDir>/test/support/content-disposition.cjs',
   },
   transform: { '^.+\\.ts$': swc },
-  setupFiles: ['<rootDir>/test/support/quiet-logs.ts'],
+  setupFiles: ['<rootDir>/test/support/quiet-logs.ts', '<rootDir>/test/support/fast-check-seed.ts'],
 };
 export default {
   // testTimeout is a global option (a project's own is ignored when several projects run):
