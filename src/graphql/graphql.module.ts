@@ -1,4 +1,5 @@
 import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
+import { ServedLog } from './features/served-log.service.js';
 import { DateTimeScalar } from './scalars/date-time.scalar.js';
 import { ApolloDriver, type ApolloDriverConfig } from '@nestjs/apollo';
 import { Inject, Module, type OnModuleInit } from '@nestjs/common';
@@ -68,7 +69,7 @@ import { StatsService } from './stats/stats.service.js';
       }),
     }),
   ],
-  providers: [FeaturesResolver, IngestResolver, FeatureLiveService, ViewLiveService, LeaderboardResolver, LeaderboardService, GeoResolver, GeoService, GeoLiveService, PipelineResolver, StatsResolver, StatsService, DurabilityResolver, { provide: APP_FILTER, useClass: InputErrorFilter }],
+  providers: [FeaturesResolver, ServedLog, IngestResolver, FeatureLiveService, ViewLiveService, LeaderboardResolver, LeaderboardService, GeoResolver, GeoService, GeoLiveService, PipelineResolver, StatsResolver, StatsService, DurabilityResolver, { provide: APP_FILTER, useClass: InputErrorFilter }],
 })
 export class TallyGraphqlModule implements OnModuleInit {
   constructor(
@@ -81,6 +82,6 @@ export class TallyGraphqlModule implements OnModuleInit {
     // global guard passes GraphQL through (roles and rates are the OperationGate's), the global
     // ValidationPipe leaves list arguments alone (the resolver checks them), and the filter
     // only maps errors, which the fast path leaves to Apollo.
-    this.fastPath.resolveDirectly('onlineFeatures', (args) => this.features.onlineFeatures(args.entities as string[], args.features as string[], args.context as unknown[] | undefined));
+    this.fastPath.resolveDirectly('onlineFeatures', (args) => this.features.onlineFeatures(args.entities as string[], args.features as string[], args.context as unknown[] | undefined, args.log as boolean | undefined));
   }
 }

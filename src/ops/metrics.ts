@@ -59,6 +59,8 @@ export class Metrics {
   readonly snapshotBytes = new Gauge({ name: 'tally_snapshot_bytes', help: 'Size of the last snapshot written', registers: [this.registry] });
   readonly snapshotSeconds = new Histogram({ name: 'tally_snapshot_duration_seconds', help: 'Snapshot writes, request to file in place', buckets: [0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60], registers: [this.registry] });
   readonly snapshotIngestHeld = new Histogram({ name: 'tally_snapshot_ingest_held_seconds', help: 'How long each snapshot held ingest while the stores were serialised', buckets: [0.001, 0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10], registers: [this.registry] });
+  readonly servedLogged = new Counter({ name: 'tally_served_log_records_total', help: 'onlineFeatures answers written to the served-feature log', registers: [this.registry] });
+  readonly servedLogDropped = new Counter({ name: 'tally_served_log_dropped_total', help: 'onlineFeatures answers the served-feature log could not write (sink down, buffer full)', registers: [this.registry] });
   readonly internalErrors = new Counter({
     name: 'tally_internal_errors_total',
     help: 'Failures inside Tally (not the client\'s input), per place: ingest (one event refused as internal-error), graphql (an answer with INTERNAL_SERVER_ERROR), replay (an ingest-log record skipped)',

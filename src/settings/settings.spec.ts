@@ -27,3 +27,19 @@ describe('TALLY_KAFKA_STALL_MS', () => {
     ]);
   });
 });
+
+describe('TALLY_SERVED_LOG and TALLY_SERVED_TOPIC', () => {
+  it('is off by default, and on needs Kafka or a data directory to write to', () => {
+    expect(loadSettings({}).servedLog).toEqual({ always: false, topic: 'tally.served' });
+    expect(loadSettings({ TALLY_SERVED_LOG: '1', TALLY_DATA_DIR: '/tmp/x' }).servedLog).toEqual({ always: true, topic: 'tally.served' });
+    expect(loadSettings({ TALLY_SERVED_LOG: 'on', KAFKA_BROKERS: '127.0.0.1:9092', TALLY_SERVED_TOPIC: 'ml.served' }).servedLog).toEqual({ always: true, topic: 'ml.served' });
+    expect(problemsOf({ TALLY_SERVED_LOG: '1' })).toEqual(['TALLY_SERVED_LOG: "1" needs somewhere to write: KAFKA_BROKERS (a topic) or TALLY_DATA_DIR (a file)']);
+  });
+
+  it('refuses a bad switch or topic name, quoting it', () => {
+    expect(problemsOf({ TALLY_SERVED_LOG: 'maybe', TALLY_SERVED_TOPIC: 'has space' })).toEqual([
+      'TALLY_SERVED_LOG: "maybe" must be 1 or 0 (true/false, on/off)',
+      'TALLY_SERVED_TOPIC: "has space" is not a Kafka topic name (letters, digits, ".", "_", "-")',
+    ]);
+  });
+});

@@ -24,6 +24,12 @@ export interface Settings {
   kafkaStallMs: number;
   dataDir?: string;
   fsync: 'always' | 'everysec';
+  /**
+   * The served-feature log (README "Training data"): TALLY_SERVED_LOG=1 writes every
+   * onlineFeatures answer (a request may also ask with `log: true`) to the Kafka topic
+   * TALLY_SERVED_TOPIC, or in embedded mode to `<TALLY_DATA_DIR>/served/served.ndjson`.
+   */
+  servedLog: { always: boolean; topic: string };
   /** Undefined = open (no key needed). */
   apiKeys?: Map<string, Role>;
   /** Demand control, rate limits, WebSocket caps, memory budget (limits.ts). */
@@ -80,6 +86,11 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   }
   const demo = env.TALLY_DEMO === undefined || env.TALLY_DEMO === '' ? undefined : parseSwitch(env.TALLY_DEMO);
   if (demo === null) problems.push(`TALLY_DEMO: "${env.TALLY_DEMO}" must be 1 or 0 (true/false, on/off)`);
+  const servedAlways = env.TALLY_SERVED_LOG === undefined || env.TALLY_SERVED_LOG === '' ? false : parseSwitch(env.TALLY_SERVED_LOG);
+  if (servedAlways === null) problems.push(`TALLY_SERVED_LOG: "${env.TALLY_SERVED_LOG}" must be 1 or 0 (true/false, on/off)`);
+  const servedTopic = env.TALLY_SERVED_TOPIC || 'tally.served';
+  if (!/^[A-Za-z0-9._-]{1,249}$/.test(servedTopic)) problems.push(`TALLY_SERVED_TOPIC: "${servedTopic}" is not a Kafka topic name (letters, digits, ".", "_", "-")`);
+  if (servedAlways === true && !env.KAFKA_BROKERS?.trim() && !env.TALLY_DATA_DIR) problems.push('TALLY_SERVED_LOG: "1" needs somewhere to write: KAFKA_BROKERS (a topic) or TALLY_DATA_DIR (a file)');
   const limits = loadLimits(env, problems);
   const durability = loadDurability(env, problems);
   if (problems.length > 0) throw new SettingsError(problems);
@@ -91,6 +102,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     kafkaGroupId: env.KAFKA_GROUP_ID || 'tally',
     kafkaStallMs,
     dataDir: env.TALLY_DATA_DIR || undefined,
+    servedLog: { always: servedAlways === true, topic: servedTopic },
     fsync,
     apiKeys,
     limits,

@@ -1,4 +1,5 @@
 import { Inject } from '@nestjs/common';
+import { ServedLog } from './served-log.service.js';
 import { GraphQLJSON } from 'graphql-type-json';
 import { Args, Query, Resolver, Subscription } from '@nestjs/graphql';
 import { FeatureStore, OnlineFeatures, ViewStore } from '../../features/index.js';
@@ -22,6 +23,7 @@ export class FeaturesResolver {
     @Inject(CLOCK) private readonly clock: () => number,
     @Inject(SETTINGS) private readonly settings: Settings,
     @Inject(ViewLiveService) private readonly viewLive: ViewLiveService,
+    @Inject(ServedLog) private readonly served: ServedLog,
   ) {}
 
   @Query(() => FeatureValue, { description: 'One window of one windowed feature for one entity.' })
@@ -42,10 +44,16 @@ export class FeaturesResolver {
     @Args('features', { type: () => [String] }) features: string[],
     @Args('context', { type: () => [GraphQLJSON], nullable: 'itemsAndList', description: "Per entity (in the order of `entities`), the request's values that on-demand features read, e.g. { amount: 120.5 }." })
     context?: unknown[] | null,
+    @Args('log', { type: () => Boolean, nullable: true, description: 'Write this answer to the served-feature log (always, with TALLY_SERVED_LOG=1); each row then carries the request id.' })
+    log?: boolean | null,
   ): FeatureRow[] {
     // Plain list arguments skip the global ValidationPipe (the hot path of inference clients).
     checkOnlineFeaturesArgs(entities, features, this.settings.limits.maxOnlineEntities);
-    return this.online.fetch(entities, features, this.clock(), context ?? undefined).map(toFeatureRowModel);
+    const now = this.clock();
+    const rows = this.online.fetch(entities, features, now, context ?? undefined);
+    if (!(log ?? this.served.always)) return rows.map((r) => toFeatureRowModel(r));
+    const requestId = this.served.record(rows, features, now);
+    return rows.map((r) => toFeatureRowModel(r, requestId));
   }
 
   @Subscription(() => FeatureValue, {

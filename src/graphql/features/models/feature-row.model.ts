@@ -8,6 +8,7 @@ export class FeatureRow {
   @Field() entity!: string;
   @Field(() => [GraphQLJSON], { nullable: 'items' }) values!: unknown[];
   @Field(() => [DateTimeScalar], { nullable: 'items', description: 'Per value, the event time it reflects.' }) freshness!: (Date | null)[];
+  @Field(() => String, { nullable: true, description: 'The served-feature log record of this answer (when logged): join training labels on it.' }) requestId?: string | null;
 }
 
 /** A Date that keeps its ISO string once serialised. */
@@ -25,12 +26,12 @@ class EventTime extends Date {
  * rather than once per value (toISOString was the largest single cost of serialising a
  * 1 x 20 row).
  */
-export function toFeatureRowModel(row: OnlineRow): FeatureRow {
+export function toFeatureRowModel(row: OnlineRow, requestId?: string): FeatureRow {
   const freshness = new Array<Date | null>(row.freshness.length);
   let last: EventTime | undefined;
   for (let i = 0; i < freshness.length; i++) {
     const t = row.freshness[i];
     freshness[i] = t === null ? null : last !== undefined && last.getTime() === t ? last : (last = new EventTime(t));
   }
-  return { entity: row.entity, values: row.values, freshness };
+  return requestId === undefined ? { entity: row.entity, values: row.values, freshness } : { entity: row.entity, values: row.values, freshness, requestId };
 }
