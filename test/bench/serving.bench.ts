@@ -10,7 +10,8 @@
 // 2-core machine the two take one core each, so the load generator's own cost is not charged
 // to the server, but nothing else may run alongside without showing up in the numbers.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NODE_FLAGS } from '../../src/ops/node-flags.js';
@@ -73,6 +74,7 @@ const FEATURES_20 = [
 ];
 
 const QUERY = 'query Score($entities: [String!]!, $features: [String!]!) { onlineFeatures(entities: $entities, features: $features) { entity values freshness } }';
+const LOGGED_QUERY = 'query Score($entities: [String!]!, $features: [String!]!, $log: Boolean) { onlineFeatures(entities: $entities, features: $features, log: $log) { entity values freshness requestId } }';
 
 const card = (i: number) => `card-${String(i).padStart(6, '0')}`;
 
@@ -89,11 +91,56 @@ function build(): void {
   if (res.status !== 0) throw new Error(`npm run build failed:\n${res.stdout}${res.stderr}`);
 }
 
-function startServer(pipelinePath: string): Promise<Server> {
+/** Rate of the served-feature log comparison (the issue's budget: <= 10 % more p99 at 1,000 req/s). */
+const LOG_RATE = 1_000;
+
+/**
+ * The served-feature log's cost: onlineFeatures 1 x 20 at LOG_RATE req/s with `log: true`
+ * (each answer written to <data dir>/served/served.ndjson) against the same requests
+ * unlogged, alternating runs on the same server.
+ */
+async function servedLogCost(ctx: BenchContext, tally: string): Promise<void> {
+  const url = `${tally}/graphql`;
+  const plain = bodies(1, 1024, 31);
+  const logged = plain.map((b) => {
+    const body = JSON.parse(b) as { query: string; operationName: string; variables: Record<string, unknown> };
+    return JSON.stringify({ ...body, query: LOGGED_QUERY, variables: { ...body.variables, log: true } });
+  });
+  const p99s: Record<'plain' | 'logged', number[]> = { plain: [], logged: [] };
+  for (let run = 0; run < 2; run++) {
+    for (const [name, pool] of [
+      ['plain', plain],
+      ['logged', logged],
+    ] as const) {
+      ctx.progress(`served-feature log: 1 x 20 ${name}, ${LOG_RATE} req/s paced, run ${run + 1}/2`);
+      await pacedLoad(url, pool, { rate: warmRate(1), durationMs: WARM_MS });
+      const paced = await pacedLoad(url, pool, { rate: LOG_RATE, durationMs: PACED_MS });
+      p99s[name].push(percentiles(paced.latenciesMs, [99]).p99);
+    }
+  }
+  ctx.note(
+    `Served-feature log, p99 per run at ${LOG_RATE.toLocaleString('en-US')} req/s: unlogged ${p99s.plain.map((x) => x.toFixed(1)).join(', ')} ms; logged ${p99s.logged.map((x) => x.toFixed(1)).join(', ')} ms. ` +
+      'The logged requests select requestId and pass a $log variable: a second query text beside the unlogged one.',
+  );
+  const mid = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  ctx.record({
+    metric: `onlineFeatures 1 x 20 with the served-feature log (log: true, to a file), p99 at ${LOG_RATE.toLocaleString('en-US')} req/s paced (mean of 2 alternating runs)`,
+    unit: 'ms',
+    tally: mid(p99s.logged),
+    yardstick: mid(p99s.plain),
+    yardstickName: 'the same requests unlogged, same server',
+    higherIsBetter: false,
+    budget: '<= 1.1x the unlogged p99',
+    budgetRatio: 1 / 1.1,
+  });
+}
+
+function startServer(pipelinePath: string, dataDir: string): Promise<Server> {
   // with the V8 flags Tally is deployed with (src/ops/node-flags.ts); the bare handler shares the process
   const child = spawn(process.execPath, ['--expose-gc', ...NODE_FLAGS, join(ROOT, 'test/bench/serving-server.mjs')], {
     cwd: ROOT,
-    env: { ...process.env, TALLY_PIPELINE: pipelinePath, TALLY_BENCH_CARDS: String(CARDS), TALLY_LOG_LEVEL: 'error', NODE_ENV: 'production' },
+    // A data directory for the served-feature log's file; no interval snapshot during the runs.
+    env: { ...process.env, TALLY_PIPELINE: pipelinePath, TALLY_BENCH_CARDS: String(CARDS), TALLY_LOG_LEVEL: 'error', NODE_ENV: 'production', TALLY_DATA_DIR: dataDir, TALLY_SNAPSHOT_INTERVAL: '0' },
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   return new Promise((resolve, reject) => {
@@ -129,7 +176,8 @@ export default async function (ctx: BenchContext): Promise<void> {
   const pipelinePath = join(tmp, 'serving-pipeline.yaml');
   writeFileSync(pipelinePath, PIPELINE);
   ctx.progress(`starting Tally and loading ${CARDS.toLocaleString('en-US')} cards with a day of transactions`);
-  const server = await startServer(pipelinePath);
+  const dataDir = mkdtempSync(join(tmpdir(), 'tally-serving-bench-'));
+  const server = await startServer(pipelinePath, dataDir);
   try {
     ctx.note(
       `State: ${CARDS.toLocaleString('en-US')} card profiles (5 fields) and ${server.transactions.toLocaleString('en-US')} transactions over the last 24 h feeding 15 windows of 6 features, loaded through the app's ingest path (no HTTP) in ${server.loadSeconds.toFixed(1)} s.`,
@@ -207,11 +255,14 @@ export default async function (ctx: BenchContext): Promise<void> {
       const errors = lat.tally.errors - lat.tally.unanswered + lat.bare.errors - lat.bare.unanswered + max.tally.errors + max.bare.errors;
       if (errors > 0) ctx.note(`${shape}: ${errors} failed or non-200 requests during the runs.`);
     }
+    await servedLogCost(ctx, server.tally);
     ctx.note(
       "GraphQL path: each query text's first request goes through Apollo Server, which parses and validates it; later ones are executed by Tally's fast path for resolved queries (src/graphql/query-fast-path.ts: graphql-js execute from a Fastify hook, with the same checks and answer, without Apollo's per-request plugin pipeline). The warm-up sends the first.",
     );
     ctx.note('Latency: an open-loop client sends at an even 2,000 req/s (64 keep-alive sockets) and times each request from send to the last body byte; throughput: autocannon, closed loop. Server and load generator are separate processes on the 2 cores; bodies use variables (one query text, as a client library sends it), entities uniform over 100k cards.');
   } finally {
     server.child.kill('SIGTERM');
+    await new Promise((r) => server.child.once('exit', r));
+    rmSync(dataDir, { recursive: true, force: true });
   }
 }
