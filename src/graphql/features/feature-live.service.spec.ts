@@ -1,15 +1,10 @@
 import { jest } from '@jest/globals';
 import { FeatureModel } from '../../../test/support/feature-model.js';
 import fc from 'fast-check';
-import { ChangeFeed, type Change } from '../../changes/change-feed.js';
 import { tileWidthFor } from '../../features/index.js';
 import { InputError } from '../../input-error.js';
-import { EventProcessor } from '../../ingest/event-processor.js';
-import { Router } from '../../ingest/router.js';
-import { createLogger } from '../../ops/logger.js';
-import { Metrics } from '../../ops/metrics.js';
 import { parsePipeline } from '../../pipeline/load.js';
-import { storesFor } from '../../../test/support/stores.js';
+import { ingestPathFor } from '../../../test/support/stores.js';
 import { FeatureLiveService } from './feature-live.service.js';
 import type { FeatureValue } from './models/feature-value.model.js';
 
@@ -27,9 +22,7 @@ const T0 = Date.UTC(2026, 10, 26, 12);
 function setup() {
   let now = T0;
   const clock = () => now;
-  const stores = storesFor(pipeline);
-  const changes = new ChangeFeed<Change>();
-  const processor = new EventProcessor(new Router(pipeline), stores, changes, new Metrics(), createLogger('silent'), clock);
+  const { stores, changes, processor } = ingestPathFor(pipeline, clock);
   const live = new FeatureLiveService(stores.features, changes, clock);
   const send = (card: string, amount: number, after = 1_000) => {
     now += after;
@@ -104,9 +97,7 @@ describe(FeatureLiveService.name, () => {
 sources: [{ name: tx, timestamp: ts }]
 features: [{ name: low, source: tx, entity: card, aggregation: min, field: amount, windows: [5s] }]
 `);
-    const stores = storesFor(minPipeline);
-    const changes = new ChangeFeed<Change>();
-    const processor = new EventProcessor(new Router(minPipeline), stores, changes, new Metrics(), createLogger('silent'), () => now);
+    const { stores, changes, processor } = ingestPathFor(minPipeline, () => now);
     const live = new FeatureLiveService(stores.features, changes, () => now);
     const lows = live.featureThreshold('low', '5s', { above: 50 });
     processor.ingest('tx', [{ card: 'm', amount: 10, ts: now }]);
@@ -163,9 +154,7 @@ features:
       // end of an advance is not run by the next advance of 0 ms.
       jest.useFakeTimers({ now: T0, doNotFake: ['setImmediate'] });
       const clock = () => Date.now();
-      const stores = storesFor(decayPipeline);
-      const changes = new ChangeFeed<Change>();
-      const processor = new EventProcessor(new Router(decayPipeline), stores, changes, new Metrics(), createLogger('silent'), clock);
+      const { stores, changes, processor } = ingestPathFor(decayPipeline, clock);
       const live = new FeatureLiveService(stores.features, changes, clock);
       /** Every value a subscription pushes, in order, as long as it is open. */
       const drain = (queue: AsyncIterable<FeatureValue>) => {

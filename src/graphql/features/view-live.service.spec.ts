@@ -1,11 +1,6 @@
 import { jest } from '@jest/globals';
-import { ChangeFeed, type Change } from '../../changes/change-feed.js';
-import { EventProcessor } from '../../ingest/event-processor.js';
-import { Router } from '../../ingest/router.js';
-import { createLogger } from '../../ops/logger.js';
-import { Metrics } from '../../ops/metrics.js';
 import { parsePipeline } from '../../pipeline/load.js';
-import { storesFor } from '../../../test/support/stores.js';
+import { ingestPathFor } from '../../../test/support/stores.js';
 import type { FeatureVector } from './models/feature-vector.model.js';
 import { ViewLiveService } from './view-live.service.js';
 
@@ -24,9 +19,7 @@ const DAY = 86_400_000;
 function setup() {
   let now = T0;
   const clock = () => now;
-  const stores = storesFor(pipeline);
-  const changes = new ChangeFeed<Change>();
-  const processor = new EventProcessor(new Router(pipeline), stores, changes, new Metrics(), createLogger('silent'), clock);
+  const { stores, changes, processor } = ingestPathFor(pipeline, clock);
   const sut = new ViewLiveService(stores.views, changes, clock);
   return {
     sut,

@@ -1,12 +1,7 @@
 import fc from 'fast-check';
-import { ChangeFeed, type Change } from '../../changes/change-feed.js';
 import { haversine } from '../../geo/index.js';
-import { EventProcessor } from '../../ingest/event-processor.js';
-import { Router } from '../../ingest/router.js';
-import { createLogger } from '../../ops/logger.js';
-import { Metrics } from '../../ops/metrics.js';
 import { parsePipeline } from '../../pipeline/load.js';
-import { storesFor } from '../../../test/support/stores.js';
+import { ingestPathFor } from '../../../test/support/stores.js';
 import { GeoLiveService } from './geo-live.service.js';
 import { GeoService } from './geo.service.js';
 import type { GeoMove } from './models/geo-move.model.js';
@@ -25,9 +20,7 @@ const C = { lat: 40.75, lon: -73.99, r: 1000 };
 function setup() {
   let now = T0;
   const clock = () => now;
-  const stores = storesFor(pipeline);
-  const changes = new ChangeFeed<Change>();
-  const processor = new EventProcessor(new Router(pipeline), stores, changes, new Metrics(), createLogger('silent'), clock);
+  const { stores, changes, processor } = ingestPathFor(pipeline, clock);
   const sut = new GeoLiveService(new GeoService(stores.geo, changes), changes);
   return {
     sut,
