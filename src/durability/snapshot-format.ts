@@ -31,7 +31,11 @@ export const SECTION = {
   offsets: 'OFFS',
   watermarks: 'WMRK',
   feature: 'FEAT',
+  /** A feature's kept events for as-of reads (`history:`). */
+  featureHistory: 'FHST',
   view: 'VIEW',
+  /** A view's kept versions for as-of reads (`history:`). */
+  viewHistory: 'VHST',
   leaderboard: 'LBRD',
   geo: 'GEO_',
 } as const;

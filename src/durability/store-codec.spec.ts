@@ -104,6 +104,33 @@ describe('store codec', () => {
     expect(b.stores.leaderboards.require('daily').top(0, 5, 'current', AT[1])).toEqual(a.stores.leaderboards.require('daily').top(0, 5, 'current', AT[1]));
   });
 
+  it('restores the history of features and views, so as-of reads answer as before the snapshot', async () => {
+    const withHistory = parsePipeline(
+      PIPELINE.replace('windows: [1h, 24h] }', 'windows: [1h, 24h], history: 2h }')
+        .replace('field: m, windows: [1h, lifetime] }', 'field: m, windows: [1h] , history: 2h }')
+        .replace('quantile: 0.9, windows: [1h, lifetime] }', 'quantile: 0.9, windows: [1h], history: 2h }')
+        .replace('ttl: 30d }', 'ttl: 30d, history: 1d }'),
+      'history',
+    );
+    const a = app(withHistory);
+    feed(a.processor, 5, 4_000);
+    const b = app(withHistory);
+    const report = await restoreStores(storeSections(await encode(a.stores)), b.stores);
+    expect(report.skipped).toEqual([]);
+    expect(report.counts['FHST s']).toBe(a.stores.features.feature('s').history!.size);
+    expect(report.counts['VHST v']).toBeGreaterThan(0);
+    const now = T0 + 4_000_000;
+    for (const at of [T0 + 1_000_000, T0 + 2_500_000, now]) {
+      for (const card of ['heavy', 'c1', 'c7', 'c39']) {
+        for (const [name, window] of [['s', '1h'], ['s', '24h'], ['d', '1h'], ['q', '1h']]) {
+          expect(b.stores.features.read(name, card, window, now, undefined, at)).toEqual(a.stores.features.read(name, card, window, now, undefined, at));
+        }
+        expect(b.stores.views.read('v', card, now, at)).toEqual(a.stores.views.read('v', card, now, at));
+      }
+    }
+    expect(a.stores.features.read('s', 'heavy', '1h', now, undefined, T0 + 2_500_000).value).not.toBeNull();
+  });
+
   it('digests differ when one event differs', async () => {
     const a = app();
     const b = app();

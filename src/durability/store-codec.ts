@@ -3,8 +3,13 @@
  *
  *   FEAT <feature>   descriptor frame: aggregation, tile width per series
  *                    records: key, lastEventAt, per series: tile count, (tile index, IR)*
+ *   FHST <feature>   (features with history:) descriptor frame: aggregation
+ *                    records: key, event count, per event in applied order: ts, tagged value
  *   VIEW <view>      descriptor frame: field names
  *                    records: key, updatedAt, per field: tagged value, ts
+ *   VHST <view>      (views with history:) descriptor frame: field names
+ *                    records: key, record count, per record: ts, field index + 1 (0: the
+ *                    upsert itself), tagged value
  *   LBRD <board>     descriptor frame: mode, period, version counter, latest period,
  *                    per period: start, version, member count; record format (varint)
  *                    records (periods in order): member, score, updatedAt, order, changedAt
@@ -59,12 +64,33 @@ export async function writeStores(enc: SnapshotEncoder, stores: StoreSet): Promi
   for (const name of stores.features.names()) {
     const f = stores.features.feature(name);
     counts[`${SECTION.feature} ${name}`] = await section(enc, SECTION.feature, name, featureDescriptor(f), f.entries(), featureRecord(f));
+    if (f.history !== undefined) {
+      counts[`${SECTION.featureHistory} ${name}`] = await section(enc, SECTION.featureHistory, name, new ByteWriter(64).str(f.aggregator.name).take(), f.history.entries(), (w, [key, e]) => {
+        w.str(key).varint(e.ts.length);
+        for (let i = 0; i < e.ts.length; i++) {
+          const v = e.values[i];
+          w.f64(e.ts[i]);
+          if (typeof v === 'number') w.u8(V_NUMBER).f64(v);
+          else w.u8(V_STRING).str(v);
+        }
+      });
+    }
   }
   for (const name of stores.views.names()) {
     const v = stores.views.view(name);
     const d = new ByteWriter(256).varint(v.fieldNames.length);
     for (const f of v.fieldNames) d.str(f);
-    counts[`${SECTION.view} ${name}`] = await section(enc, SECTION.view, name, d.take(), v.entries(), viewRecord(v.fieldNames.length));
+    const descriptor = d.take();
+    counts[`${SECTION.view} ${name}`] = await section(enc, SECTION.view, name, descriptor, v.entries(), viewRecord(v.fieldNames.length));
+    if (v.historyMs > 0) {
+      counts[`${SECTION.viewHistory} ${name}`] = await section(enc, SECTION.viewHistory, name, descriptor, v.versionEntries(), (w, [key, records]) => {
+        w.str(key).varint(records.length / 3);
+        for (let k = 0; k < records.length; k += 3) {
+          w.f64(records[k] as number).varint((records[k + 1] as number) + 1);
+          writeViewValue(w, records[k + 2]);
+        }
+      });
+    }
   }
   for (const board of stores.leaderboards) {
     const head = board.snapshotHead();
@@ -233,18 +259,21 @@ function viewRecord(fields: number): (w: ByteWriter, e: [string, readonly ViewVa
   return (w, [key, slots]) => {
     w.str(key).f64(slots[0] as number);
     for (let i = 0; i < fields; i++) {
-      const v = slots[1 + 2 * i];
-      if (v === null) w.u8(V_NULL);
-      else if (typeof v === 'number') w.u8(V_NUMBER).f64(v);
-      else if (typeof v === 'string') w.u8(V_STRING).str(v);
-      else if (typeof v === 'boolean') w.u8(v ? V_TRUE : V_FALSE);
-      else {
-        w.u8(V_NUMBERS).varint(v.length);
-        for (const x of v) w.f64(x);
-      }
+      writeViewValue(w, slots[1 + 2 * i]);
       w.f64(slots[2 + 2 * i] as number);
     }
   };
+}
+
+function writeViewValue(w: ByteWriter, v: ViewValue): void {
+  if (v === null) w.u8(V_NULL);
+  else if (typeof v === 'number') w.u8(V_NUMBER).f64(v);
+  else if (typeof v === 'string') w.u8(V_STRING).str(v);
+  else if (typeof v === 'boolean') w.u8(v ? V_TRUE : V_FALSE);
+  else {
+    w.u8(V_NUMBERS).varint(v.length);
+    for (const x of v) w.f64(x);
+  }
 }
 
 function readViewValue(r: ByteReader): ViewValue {
@@ -304,6 +333,51 @@ export async function restoreStores(sections: readonly ParsedSection[], stores: 
         if (!stores.views.has(s.name)) skip = 'the pipeline declares no such view';
         else n = await restoreView(stores.views.view(s.name), descriptor, frames);
         break;
+      case SECTION.featureHistory: {
+        const f = stores.features.has(s.name) ? stores.features.feature(s.name) : undefined;
+        const history = f?.history;
+        const aggregation = new ByteReader(descriptor).str();
+        if (f === undefined || history === undefined) skip = 'the pipeline declares no such feature with history';
+        else if (aggregation !== f.aggregator.name) skip = `aggregation changed from ${aggregation} to ${f.aggregator.name}`;
+        else {
+          n = await eachRecord(frames, (r) => {
+            const key = r.str();
+            const count = r.varint();
+            const ts = new Array<number>(count);
+            const values = new Array<number | string>(count);
+            for (let i = 0; i < count; i++) {
+              ts[i] = r.f64();
+              values[i] = readViewValue(r) as number | string;
+            }
+            history.load(key, ts, values);
+          });
+        }
+        break;
+      }
+      case SECTION.viewHistory: {
+        const v = stores.views.has(s.name) ? stores.views.view(s.name) : undefined;
+        if (v === undefined || v.historyMs <= 0) skip = 'the pipeline declares no such view with history';
+        else {
+          const d = new ByteReader(descriptor);
+          const target: number[] = [];
+          for (let i = d.varint(); i > 0; i--) target.push(v.indexOf(d.str()));
+          n = await eachRecord(frames, (r) => {
+            const key = r.str();
+            const records: ViewValue[] = [];
+            for (let k = r.varint(); k > 0; k--) {
+              const ts = r.f64();
+              const field = r.varint() - 1;
+              const value = readViewValue(r);
+              const index = field < 0 ? -1 : (target[field] ?? -1);
+              // A field the view no longer declares is dropped; the upsert marker stays.
+              if (field >= 0 && index < 0) continue;
+              records.push(ts, index, value);
+            }
+            v.loadVersions(key, records);
+          });
+        }
+        break;
+      }
       case SECTION.leaderboard: {
         const board = stores.leaderboards.get(s.name);
         if (board === undefined) skip = 'the pipeline declares no such leaderboard';

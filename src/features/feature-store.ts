@@ -42,15 +42,18 @@ export class FeatureStore {
     this.feature(name).update(entity, value, ts);
   }
 
-  /** Value of one window as of `now`; throws UnknownFeatureError for an unknown feature or window. */
-  read(name: string, entity: string, window: string, now: number, quantile?: number): WindowRead {
+  /**
+   * Value of one window as of `now`, or with `at` as a read at that moment would have given
+   * (WindowedAggregator.readAt); throws UnknownFeatureError for an unknown feature or window.
+   */
+  read(name: string, entity: string, window: string, now: number, quantile?: number, at?: number): WindowRead {
     const f = this.feature(name);
     if (!f.hasWindow(window)) throw new UnknownFeatureError(`feature "${name}" has no window "${window}" (windows: ${f.windows.join(', ')})`);
     if (quantile !== undefined) {
       if (f.aggregator.name !== 'quantile') throw new InputError(`quantile: ${quantile} asked of feature "${name}", a ${f.aggregator.name}; it applies to quantile features only`);
       if (!(quantile >= 0 && quantile <= 1)) throw new InputError(`quantile: ${quantile} is not a rank between 0 and 1`);
     }
-    return f.read(entity, window, now, quantile);
+    return at === undefined ? f.read(entity, window, now, quantile) : f.readAt(entity, window, at, now, quantile);
   }
 
   /**

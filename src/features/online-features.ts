@@ -69,10 +69,12 @@ export class OnlineFeatures {
   /**
    * Rows in the order of `entities`, values in the order of `names`, as of `now`. `contexts`
    * (aligned with `entities`) holds each entity's request values for on-demand features;
-   * throws InputError when one they need is missing or of the wrong type.
+   * throws InputError when one they need is missing or of the wrong type. With `at`, every
+   * value is read as of that moment (readAt; InputError when a store keeps no history reaching it).
    */
-  fetch(entities: readonly string[], names: readonly string[], now: number, contexts?: readonly unknown[]): OnlineRow[] {
+  fetch(entities: readonly string[], names: readonly string[], now: number, contexts?: readonly unknown[], at?: number): OnlineRow[] {
     const steps = this.plan(names);
+    if (at !== undefined) for (const step of steps) checkAsOf(step, at, now);
     if (contexts !== undefined && contexts.length !== entities.length) throw new InputError(`context has ${contexts.length} entries for ${entities.length} entities; give one per entity (null for none)`);
     const rows: OnlineRow[] = new Array(entities.length);
     for (let i = 0; i < entities.length; i++) {
@@ -82,12 +84,12 @@ export class OnlineFeatures {
       for (let j = 0; j < steps.length; j++) {
         const step = steps[j];
         if (step.kind === 'derived') {
-          const d = this.derive(step, entity, contexts?.[i], now);
+          const d = this.derive(step, entity, contexts?.[i], now, at);
           values[j] = d.value;
           freshness[j] = d.ts;
           continue;
         }
-        const r = readServed(step, entity, now);
+        const r = readServed(step, entity, now, at);
         values[j] = r.value;
         freshness[j] = r.ts;
       }
@@ -97,7 +99,7 @@ export class OnlineFeatures {
   }
 
   /** An on-demand value of `entity`: null (and no time) when an input has none. */
-  private derive(step: DerivedStep, entity: string, context: unknown, now: number): { value: ViewValue; ts: number | null } {
+  private derive(step: DerivedStep, entity: string, context: unknown, now: number, at: number | undefined): { value: ViewValue; ts: number | null } {
     const vars: Record<string, unknown> = {};
     const { spec } = step;
     for (const r of spec.request) {
@@ -110,7 +112,7 @@ export class OnlineFeatures {
     }
     let oldest: number | null = null;
     for (let k = 0; k < step.inputs.length; k++) {
-      const r = readServed(step.inputs[k], entity, now);
+      const r = readServed(step.inputs[k], entity, now, at);
       if (r.value === null || r.ts === null) return { value: null, ts: null };
       vars[spec.inputs[k].name] = r.value;
       if (oldest === null || r.ts < oldest) oldest = r.ts;
@@ -152,14 +154,21 @@ export class OnlineFeatures {
   }
 }
 
-/** A served value and the event time it reflects. */
-function readServed(step: ServedStep, entity: string, now: number): { value: ViewValue; ts: number | null } {
+/** A served value and the event time it reflects, now or as of `at`. */
+function readServed(step: ServedStep, entity: string, now: number, at: number | undefined): { value: ViewValue; ts: number | null } {
   if (step.kind === 'window') {
-    const r = step.feature.read(entity, step.window, now);
+    const r = at === undefined ? step.feature.read(entity, step.window, now) : step.feature.readAt(entity, step.window, at, now);
     return { value: r.value, ts: r.lastEventAt };
   }
-  const r = step.view.readField(entity, step.index, now);
+  const r = at === undefined ? step.view.readField(entity, step.index, now) : step.view.readFieldAt(entity, step.index, at, now);
   return { value: r.value, ts: r.ts };
+}
+
+/** Throws InputError unless every store behind `step` can answer as of `at`. */
+function checkAsOf(step: PlanStep, at: number, now: number): void {
+  if (step.kind === 'derived') for (const input of step.inputs) checkAsOf(input, at, now);
+  else if (step.kind === 'window') step.feature.checkAsOf(at, now);
+  else step.view.checkAsOf(at, now);
 }
 
 /** The expression type of a view field step (as load.ts servedType()). */

@@ -42,7 +42,7 @@ export class SweepCursor<V> {
    * Examines at most `budget` entities and deletes those `expired` says are; a slice stops
    * early at the end of a pass. Returns the number deleted.
    */
-  sweep(budget: number, expired: (value: V) => boolean): number {
+  sweep(budget: number, expired: (value: V, key: string) => boolean): number {
     let freed = 0;
     for (let i = 0; i < budget; i++) {
       if (this.cursor === undefined) {
@@ -54,7 +54,7 @@ export class SweepCursor<V> {
         this.cursor = undefined;
         break;
       }
-      if (expired(next.value[1])) {
+      if (expired(next.value[1], next.value[0])) {
         this.entities.delete(next.value[0]);
         freed++;
       }

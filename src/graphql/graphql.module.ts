@@ -82,6 +82,6 @@ export class TallyGraphqlModule implements OnModuleInit {
     // global guard passes GraphQL through (roles and rates are the OperationGate's), the global
     // ValidationPipe leaves list arguments alone (the resolver checks them), and the filter
     // only maps errors, which the fast path leaves to Apollo.
-    this.fastPath.resolveDirectly('onlineFeatures', (args) => this.features.onlineFeatures(args.entities as string[], args.features as string[], args.context as unknown[] | undefined, args.log as boolean | undefined));
+    this.fastPath.resolveDirectly('onlineFeatures', (args) => this.features.onlineFeatures(args.entities as string[], args.features as string[], args.context as unknown[] | undefined, args.log as boolean | undefined, args.at as Date | undefined));
   }
 }

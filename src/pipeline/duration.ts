@@ -32,3 +32,10 @@ export function parseWindow(text: unknown): number | undefined {
   if (text === 'lifetime') return LIFETIME_MS;
   return parseDuration(text);
 }
+
+/** Writes `ms` in the largest unit that divides it (`86400000` -> `1d`, `90000` -> `90s`). */
+export function formatDuration(ms: number): string {
+  if (!Number.isFinite(ms)) return 'lifetime';
+  for (const unit of ['w', 'd', 'h', 'm', 's']) if (ms % UNIT_MS[unit] === 0 && ms > 0) return `${ms / UNIT_MS[unit]}${unit}`;
+  return `${ms}ms`;
+}

@@ -215,6 +215,27 @@ features: [{ name: ok, source: s, entity: k, aggregation: count, windows: [1m], 
     expect(p.features[0].where).toBe('status == "declined"');
   });
 
+  it('reads history: on features and views, and refuses a bad one or one with a lifetime window', () => {
+    const p = parsePipeline(`
+sources: [{ name: s }]
+features: [{ name: f, source: s, entity: k, aggregation: count, windows: [1m, 1h], history: 7d }]
+views: [{ name: v, source: s, entity: k, fields: { a: int }, history: 2d }]
+`);
+    expect(p.features[0].historyMs).toBe(7 * 86_400_000);
+    expect(p.views[0].historyMs).toBe(2 * 86_400_000);
+    expect(problemsOf(`
+sources: [{ name: s }]
+features:
+  - { name: f, source: s, entity: k, aggregation: count, windows: [1m], history: 7 days }
+  - { name: g, source: s, entity: k, aggregation: count, windows: [1m, lifetime], history: 1d }
+views: [{ name: v, source: s, entity: k, fields: { a: int }, history: forever }]
+`)).toEqual([
+      'features[0].history: "7 days" is not a duration (e.g. 30s, 5m, 1h, 7d)',
+      'features[1].history: "1d" given, but a lifetime window would keep every event for at: reads; drop the lifetime window or history:',
+      'views[0].history: "forever" is not a duration (e.g. 30s, 5m, 1h, 7d)',
+    ]);
+  });
+
   it('takes a list of fields as a composite entity, and names what is wrong with one', () => {
     const p = parsePipeline(`
 sources: [{ name: s }]

@@ -298,6 +298,10 @@ class Compiler {
         seen.add(label);
         return [{ label, ms }];
       });
+      const historyMs = this.optionalDuration(`${at}.history`, f.history);
+      if (historyMs !== undefined && windows.some((w) => !Number.isFinite(w.ms))) {
+        this.problem(`${at}.history`, `${quote(f.history)} given, but a lifetime window would keep every event for at: reads; drop the lifetime window or history:`);
+      }
       return {
         name: f.name,
         source: f.source,
@@ -306,6 +310,7 @@ class Compiler {
         field: isStr(f.field) ? split(f.field) : undefined,
         quantile: f.quantile,
         windows,
+        historyMs,
         where: this.where(at, f.where),
       };
     });
@@ -326,7 +331,7 @@ class Compiler {
           } else fields.push({ name, type: type as ViewFieldType });
         }
       }
-      return { name: v.name, source: v.source, ...entityOf(v.entity), fields, ttlMs: this.optionalDuration(`${at}.ttl`, v.ttl), where: this.where(at, v.where) };
+      return { name: v.name, source: v.source, ...entityOf(v.entity), fields, ttlMs: this.optionalDuration(`${at}.ttl`, v.ttl), historyMs: this.optionalDuration(`${at}.history`, v.history), where: this.where(at, v.where) };
     });
   }
 

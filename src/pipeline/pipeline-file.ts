@@ -59,6 +59,7 @@ export class FeatureEntry {
   @IsOptional() @IsString() @Matches(PATH, { message: PATH_MESSAGE }) field?: string;
   @IsOptional() @IsNumber() @Min(0) @Max(1) quantile?: number;
   @IsArray() @ArrayMinSize(1) windows!: unknown[];
+  @IsOptional() @IsString() history?: string;
   @IsOptional() @IsString() where?: string;
 }
 
@@ -68,6 +69,7 @@ export class ViewEntry {
   @IsEntity() entity!: string | string[];
   @IsObject() fields!: Record<string, unknown>;
   @IsOptional() @IsString() ttl?: string;
+  @IsOptional() @IsString() history?: string;
   @IsOptional() @IsString() where?: string;
 }
 

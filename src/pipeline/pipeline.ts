@@ -42,6 +42,8 @@ export interface FeatureSpec {
   /** For `quantile`: the rank in (0, 1). */
   quantile?: number;
   windows: WindowSpec[];
+  /** How far back `at:` reads reach (`history:`): the raw events of this long plus the longest window are kept. */
+  historyMs?: number;
   /** A CEL condition over the event (filter.ts); only events for which it is true feed this store. */
   where?: string;
   /**
@@ -57,6 +59,8 @@ export interface ViewSpec {
   entity: string[];
   fields: { name: string; type: ViewFieldType }[];
   ttlMs?: number;
+  /** How far back `at:` reads reach (`history:`): every update of this long is kept. */
+  historyMs?: number;
   /** A CEL condition over the event (filter.ts); only events for which it is true feed this store. */
   where?: string;
   /**

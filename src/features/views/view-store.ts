@@ -11,6 +11,9 @@
  */
 
 import { UnknownFeatureError } from '../feature-store.js';
+import { InputError } from '../../input-error.js';
+import { formatDuration } from '../../pipeline/duration.js';
+import { formatTime } from '../../pipeline/time.js';
 import { SweepCursor, sweepShare } from '../sweep-pace.js';
 
 export type ViewValue = number | string | boolean | number[] | null;
@@ -20,7 +23,26 @@ export interface ViewDefinition {
   fields: { name: string; type: string }[];
   /** Entities not updated within this many ms disappear; undefined = kept. */
   ttlMs?: number;
+  /** How far back as-of reads reach (the pipeline's `history:`); absent = no as-of reads. */
+  historyMs?: number;
 }
+
+/**
+ * The versions of one entity kept for as-of reads: every upsert as records (ts, field index,
+ * value) in applied order, index -1 marking the upsert itself (it moves updatedAt even when no
+ * field is applied). A read at T takes per field the record with the greatest ts <= T, the
+ * later applied among equals -- what the entity held at T by event time.
+ */
+interface Versions {
+  /** Newest event time of any record. */
+  newest: number;
+  records: ViewValue[];
+  /** Record count that triggers the next compaction. */
+  compactAt: number;
+}
+
+/** Slots per version record: ts, field index, value. */
+const RECORD = 3;
 
 export interface VectorRead {
   /** Field name -> value (null for a field never set). */
@@ -53,6 +75,11 @@ export class View {
   private readonly sweeper = new SweepCursor(this.entities);
   /** Fields not applied because a newer value was already there. */
   staleUpdates = 0;
+  /** How far back as-of reads reach; 0 without `history:`. */
+  readonly historyMs: number;
+  /** Versions per entity for as-of reads; undefined without history. */
+  private readonly versions: Map<string, Versions> | undefined;
+  private readonly versionSweeper: SweepCursor<Versions> | undefined;
 
   constructor(def: ViewDefinition) {
     this.name = def.name;
@@ -60,6 +87,11 @@ export class View {
     this.fieldTypes = def.fields.map((f) => f.type);
     this.fieldNames.forEach((f, i) => this.fieldIndex.set(f, i));
     this.ttlMs = def.ttlMs ?? Number.POSITIVE_INFINITY;
+    this.historyMs = def.historyMs ?? 0;
+    if (this.historyMs > 0) {
+      this.versions = new Map();
+      this.versionSweeper = new SweepCursor(this.versions);
+    }
   }
 
   get size(): number {
@@ -109,7 +141,94 @@ export class View {
     }
     if (ts > (slots[UPDATED] as number)) slots[UPDATED] = ts;
     this.staleUpdates += stale;
+    if (this.versions !== undefined) this.recordVersion(entity, fields, ts);
     return stale;
+  }
+
+  private recordVersion(entity: string, fields: Record<string, unknown>, ts: number): void {
+    let v = this.versions!.get(entity);
+    if (v === undefined) {
+      v = { newest: ts, records: [], compactAt: 64 };
+      this.versions!.set(entity, v);
+    }
+    if (ts > v.newest) v.newest = ts;
+    v.records.push(ts, -1, null);
+    for (const name in fields) {
+      const i = this.fieldIndex.get(name);
+      if (i !== undefined) v.records.push(ts, i, fields[name] as ViewValue);
+    }
+    if (v.records.length >= v.compactAt) {
+      compactVersions(v, v.newest - this.historyMs, this.fieldNames.length);
+      v.compactAt = Math.max(64, v.records.length * 2);
+    }
+  }
+
+  /**
+   * The vector of `entity` as a read at `at` would have given it from the updates with event
+   * time <= `at` (null when none, or expired by the TTL at `at`). Throws InputError when the view
+   * keeps no history or `at` is outside it (see checkAsOf).
+   */
+  readAt(entity: string, at: number, now: number): VectorRead | null {
+    const state = this.stateAt(entity, at, now);
+    if (state === undefined) return null;
+    const values: Record<string, ViewValue> = {};
+    const fieldTimes: Record<string, number | null> = {};
+    for (let i = 0; i < this.fieldNames.length; i++) {
+      values[this.fieldNames[i]] = state.values[i];
+      fieldTimes[this.fieldNames[i]] = state.times[i];
+    }
+    return { values, updatedAt: state.updatedAt, fieldTimes };
+  }
+
+  /** readField as of `at` (see readAt). */
+  readFieldAt(entity: string, index: number, at: number, now: number): { value: ViewValue; ts: number | null } {
+    const state = this.stateAt(entity, at, now);
+    if (state === undefined || state.times[index] === null) return { value: null, ts: null };
+    return { value: state.values[index], ts: state.times[index] };
+  }
+
+  /** Throws InputError unless `at` is a moment this view can answer as of, at `now`. */
+  checkAsOf(at: number, now: number): void {
+    if (this.versions === undefined) throw new InputError(`view "${this.name}" keeps no history for at: reads; declare history: (e.g. history: 1d) on it in the pipeline`);
+    if (at > now) throw new InputError(`at: ${formatTime(at)} is in the future (now is ${formatTime(now)})`);
+    if (at < now - this.historyMs) throw new InputError(`at: ${formatTime(at)} is older than view "${this.name}" keeps (history: ${formatDuration(this.historyMs)}); the oldest time available is ${formatTime(now - this.historyMs)}`);
+  }
+
+  private stateAt(entity: string, at: number, now: number): { values: ViewValue[]; times: (number | null)[]; updatedAt: number } | undefined {
+    this.checkAsOf(at, now);
+    const v = this.versions!.get(entity);
+    if (v === undefined) return undefined;
+    const n = this.fieldNames.length;
+    const values = new Array<ViewValue>(n).fill(null);
+    const times = new Array<number | null>(n).fill(null);
+    let updatedAt: number | undefined;
+    const r = v.records;
+    for (let k = 0; k < r.length; k += RECORD) {
+      const ts = r[k] as number;
+      if (ts > at) continue;
+      const i = r[k + 1] as number;
+      if (i < 0) {
+        if (updatedAt === undefined || ts > updatedAt) updatedAt = ts;
+      } else if (times[i] === null || ts >= times[i]!) {
+        values[i] = r[k + 2];
+        times[i] = ts;
+      }
+    }
+    if (updatedAt === undefined || at - updatedAt > this.ttlMs) return undefined;
+    return { values, times, updatedAt };
+  }
+
+  /** Every entity's version records (ts, field index or -1, value)*, for snapshots. Live arrays: do not change. */
+  *versionEntries(): IterableIterator<[string, readonly ViewValue[]]> {
+    if (this.versions === undefined) return;
+    for (const [key, v] of this.versions) yield [key, v.records];
+  }
+
+  /** Puts back one entity's version records as versionEntries() gave them. Precondition: the view keeps history. */
+  loadVersions(entity: string, records: ViewValue[]): void {
+    let newest = Number.NEGATIVE_INFINITY;
+    for (let k = 0; k < records.length; k += RECORD) newest = Math.max(newest, records[k] as number);
+    this.versions!.set(entity, { newest, records, compactAt: Math.max(64, records.length * 2) });
   }
 
   /** The vector of `entity` as of `now`, or null when unknown or expired. */
@@ -145,9 +264,14 @@ export class View {
     return ts === Number.NEGATIVE_INFINITY ? { value: null, ts: null } : { value: slots[1 + 2 * index], ts };
   }
 
-  /** Frees expired entities, examining at most `budget` from where the last call stopped. */
+  /**
+   * Frees expired entities, examining at most `budget` from where the last call stopped; with
+   * history, also the versions no as-of read can reach any more (newest older than the TTL
+   * before now - historyMs).
+   */
   sweep(now: number, budget: number): number {
     if (!Number.isFinite(this.ttlMs)) return 0;
+    if (this.versionSweeper !== undefined) this.versionSweeper.sweep(budget, (v) => now - this.historyMs - v.newest > this.ttlMs);
     return this.sweeper.sweep(budget, (slots) => now - (slots[UPDATED] as number) > this.ttlMs);
   }
 
@@ -169,6 +293,8 @@ export class View {
   clear(): void {
     this.entities.clear();
     this.sweeper.reset();
+    this.versions?.clear();
+    this.versionSweeper?.reset();
   }
 
   private live(entity: string, now: number): ViewValue[] | undefined {
@@ -176,6 +302,28 @@ export class View {
     if (slots === undefined || now - (slots[UPDATED] as number) > this.ttlMs) return undefined;
     return slots;
   }
+}
+
+/**
+ * Drops the records no read at or after `cutoff` needs: per field (and for the upsert marker)
+ * the records with ts < cutoff but the winner among them (greatest ts, the later applied among
+ * equals). The rest keep their applied order, so ties resolve as before.
+ */
+function compactVersions(v: Versions, cutoff: number, fields: number): void {
+  const r = v.records;
+  // Per field index (+1: the marker is -1), the position of the winner before the cutoff.
+  const base = new Array<number>(fields + 1).fill(-1);
+  for (let k = 0; k < r.length; k += RECORD) {
+    const ts = r[k] as number;
+    if (ts >= cutoff) continue;
+    const slot = (r[k + 1] as number) + 1;
+    if (base[slot] < 0 || ts >= (r[base[slot]] as number)) base[slot] = k;
+  }
+  const kept: ViewValue[] = [];
+  for (let k = 0; k < r.length; k += RECORD) {
+    if ((r[k] as number) >= cutoff || base[(r[k + 1] as number) + 1] === k) kept.push(r[k], r[k + 1], r[k + 2]);
+  }
+  v.records = kept;
 }
 
 export class ViewStore {
@@ -204,8 +352,9 @@ export class ViewStore {
     return this.view(name).upsert(entity, fields, ts);
   }
 
-  read(name: string, entity: string, now: number): VectorRead | null {
-    return this.view(name).read(entity, now);
+  /** The vector of `entity` now, or with `at` as a read at that moment would have given it (View.readAt). */
+  read(name: string, entity: string, now: number, at?: number): VectorRead | null {
+    return at === undefined ? this.view(name).read(entity, now) : this.view(name).readAt(entity, at, now);
   }
 
   /** As FeatureStore.sweep, with each view's TTL as its retention. */

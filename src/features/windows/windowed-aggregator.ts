@@ -17,6 +17,10 @@
  * Time is always passed in: `ts` is the event time, `now` the reader's clock.
  */
 import { UnknownFeatureError } from '../feature-store.js';
+import { InputError } from '../../input-error.js';
+import { formatDuration } from '../../pipeline/duration.js';
+import { formatTime } from '../../pipeline/time.js';
+import { EventHistory } from './event-history.js';
 import { aggregatorFor, type Aggregator, type EventValue } from './aggregators.js';
 import { QuantileSketch } from './quantile-sketch.js';
 import { firstTileInWindow, tileIndex, tileWidthFor } from './tiling.js';
@@ -35,6 +39,8 @@ export interface WindowedFeatureDefinition {
   aggregation: Aggregation;
   quantile?: number;
   windows: WindowDefinition[];
+  /** How far back as-of reads reach (the pipeline's `history:`); absent = no as-of reads. */
+  historyMs?: number;
 }
 
 interface Series {
@@ -100,6 +106,10 @@ export class WindowedAggregator {
   private readonly windowIndex = new Map<string, { series: number; ms: number }>();
   /** Idle time after which an entity is freed (Infinity when a window is lifetime). */
   readonly retentionMs: number;
+  /** How far back as-of reads reach; 0 without `history:`. */
+  readonly historyMs: number;
+  /** The applied events of the last historyMs + longest window (see event-history.ts); undefined without history. */
+  readonly history: EventHistory | undefined;
   private readonly entities = new Map<string, unknown[]>();
   private readonly sweeper = new SweepCursor(this.entities);
   /**
@@ -129,7 +139,14 @@ export class WindowedAggregator {
       this.series[s].spanMs = Math.max(this.series[s].spanMs, w.ms);
       this.windowIndex.set(w.label, { series: s, ms: w.ms });
     }
-    this.retentionMs = Math.max(...def.windows.map((w) => w.ms));
+    const longest = Math.max(...def.windows.map((w) => w.ms));
+    this.historyMs = def.historyMs ?? 0;
+    if (this.historyMs > 0) {
+      const widest = Math.max(...this.series.map((x) => x.width));
+      // An as-of read at now - historyMs reads tiles back to one tile before its window.
+      this.history = new EventHistory(this.historyMs + longest + (Number.isFinite(widest) ? widest : 0));
+    }
+    this.retentionMs = longest + this.historyMs;
   }
 
   /** Labels of the windows this feature serves, as declared. */
@@ -160,6 +177,7 @@ export class WindowedAggregator {
   update(entity: string, value: EventValue, ts: number): void {
     if (this.aggregator.scalar) this.updateScalar(entity, value, ts);
     else this.updateObject(entity, value, ts);
+    if (this.history !== undefined) this.history.add(entity, value, ts, this.entities.get(entity)![LAST_EVENT] as number);
   }
 
   // updateScalar/updateSeriesScalar and updateObject/updateSeriesObject are the same code
@@ -358,6 +376,60 @@ export class WindowedAggregator {
   }
 
   /**
+   * The value a read at `at` would give from the events with ts <= `at` (an as-of read): the
+   * tiles of window `label` at `at`, rebuilt from the kept events in the order they were
+   * applied (see event-history.ts), so the answer equals a live read at `at` over those
+   * events. `lastEventAt` is the newest such event. Throws InputError when the feature keeps no
+   * history, when `at` is older than now - historyMs (naming the oldest time available) or
+   * later than `now`.
+   */
+  readAt(entity: string, label: string, at: number, now: number, rank?: number): WindowRead {
+    const w = this.windowIndex.get(label);
+    if (w === undefined) throw new UnknownFeatureError(`feature "${this.name}" has no window "${label}" (windows: ${this.windows.join(', ')})`);
+    this.checkAsOf(at, now);
+    const emptyValue = this.aggregator.name === 'count' ? 0 : null;
+    const events = this.history!.events(entity);
+    if (events === undefined) return { value: emptyValue, lastEventAt: null };
+    const width = this.series[w.series].width;
+    const from = firstTileInWindow(at, w.ms, width);
+    const agg = this.aggregator;
+    // Tile index -> IR, built in applied order (prepare, then update), as the live tiles are.
+    const tiles = new Map<number, unknown>();
+    let lastEventAt: number | null = null;
+    const { ts, values } = events;
+    for (let i = events.head; i < ts.length; i++) {
+      const t = ts[i];
+      if (t > at) continue;
+      if (lastEventAt === null || t > lastEventAt) lastEventAt = t;
+      const idx = tileIndex(t, width);
+      if (idx < from) continue;
+      const ir = tiles.get(idx);
+      tiles.set(idx, ir === undefined ? agg.prepare(values[i], t) : agg.update(ir, values[i], t));
+    }
+    if (tiles.size === 0) return { value: emptyValue, lastEventAt };
+    const irs = [...tiles.entries()].sort((a, b) => a[0] - b[0]).map((e) => e[1]);
+    if (agg.mergeFinalize !== undefined) {
+      const value = rank === undefined ? agg.mergeFinalize(irs) : QuantileSketch.quantileOf(irs as QuantileSketch[], rank);
+      return { value, lastEventAt };
+    }
+    let acc = agg.empty();
+    for (const ir of irs) acc = agg.merge(acc, ir);
+    return { value: agg.finalize(acc), lastEventAt };
+  }
+
+  /** The oldest moment an as-of read may ask for at `now` (-Infinity: no bound), or undefined without history. */
+  oldestAsOf(now: number): number | undefined {
+    return this.history === undefined ? undefined : now - this.historyMs;
+  }
+
+  /** Throws InputError unless `at` is a moment this feature can answer as of, at `now`. */
+  checkAsOf(at: number, now: number): void {
+    if (this.history === undefined) throw new InputError(`feature "${this.name}" keeps no history for at: reads; declare history: (e.g. history: 1d) on it in the pipeline`);
+    if (at > now) throw new InputError(`at: ${formatTime(at)} is in the future (now is ${formatTime(now)})`);
+    if (at < now - this.historyMs) throw new InputError(`at: ${formatTime(at)} is older than feature "${this.name}" keeps (history: ${formatDuration(this.historyMs)}); the oldest time available is ${formatTime(now - this.historyMs)}`);
+  }
+
+  /**
    * The first time after `now` at which a tile can leave window `label` (its value can change
    * with no event), Infinity for lifetime. Tile k leaves at (k + 1) * width + W (see
    * tiling.ts), so these times are W mod width past a multiple of the width.
@@ -387,13 +459,22 @@ export class WindowedAggregator {
   sweep(now: number, budget: number): number {
     if (!Number.isFinite(this.retentionMs)) return 0;
     // Same horizon as reads: the entity's newest tile no longer overlaps any window.
-    return this.sweeper.sweep(budget, (slots) => this.isIdle(slots[LAST_EVENT] as number, now));
+    const history = this.history;
+    return this.sweeper.sweep(budget, (slots, key) => {
+      if (!this.isIdle(slots[LAST_EVENT] as number, now)) return false;
+      history?.delete(key);
+      return true;
+    });
   }
 
-  /** True when an entity whose newest event is at `newest` shows nothing in any window at `now`. */
+  /**
+   * True when an entity whose newest event is at `newest` shows nothing in any window at `now`,
+   * nor at any moment an as-of read may still ask for (back to now - historyMs).
+   */
   private isIdle(newest: number, now: number): boolean {
+    const oldestRead = now - this.historyMs;
     for (const { width, spanMs } of this.series) {
-      if (tileIndex(newest, width) >= firstTileInWindow(now, spanMs, width)) return false;
+      if (tileIndex(newest, width) >= firstTileInWindow(oldestRead, spanMs, width)) return false;
     }
     return true;
   }
@@ -440,6 +521,7 @@ export class WindowedAggregator {
   /** Drops every entity. */
   clear(): void {
     this.entities.clear();
+    this.history?.clear();
     this.sweeper.reset();
   }
 }

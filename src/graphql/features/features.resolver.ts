@@ -5,7 +5,7 @@ import { Args, Query, Resolver, Subscription } from '@nestjs/graphql';
 import { FeatureStore, OnlineFeatures, ViewStore } from '../../features/index.js';
 import type { Settings } from '../../settings/settings.js';
 import { CLOCK, SETTINGS } from '../../settings/tokens.js';
-import { checkOnlineFeaturesArgs, FeatureArgs, FeatureQueryArgs, FeatureThresholdArgs, FeatureVectorArgs } from './dto/features.args.js';
+import { AS_OF_DESCRIPTION, checkOnlineFeaturesArgs, FeatureArgs, FeatureQueryArgs, FeatureThresholdArgs, FeatureVectorArgs } from './dto/features.args.js';
 import { FeatureLiveService } from './feature-live.service.js';
 import { FeatureRow, toFeatureRowModel } from './models/feature-row.model.js';
 import { FeatureValue, toFeatureValueModel } from './models/feature-value.model.js';
@@ -27,14 +27,15 @@ export class FeaturesResolver {
   ) {}
 
   @Query(() => FeatureValue, { description: 'One window of one windowed feature for one entity.' })
-  feature(@Args() { name, entity, window, quantile }: FeatureQueryArgs): FeatureValue {
+  feature(@Args() { name, entity, window, quantile, at }: FeatureQueryArgs): FeatureValue {
     const now = this.clock();
-    return toFeatureValueModel(name, entity, window, this.store.read(name, entity, window, now, quantile ?? undefined), now);
+    const asOf = at?.getTime();
+    return toFeatureValueModel(name, entity, window, this.store.read(name, entity, window, now, quantile ?? undefined, asOf), asOf ?? now);
   }
 
   @Query(() => FeatureVector, { nullable: true, description: "A view's latest values for one entity, with each field's time; null when unknown or expired." })
-  featureVector(@Args() { view, entity }: FeatureVectorArgs): FeatureVector | null {
-    const read = this.views.read(view, entity, this.clock());
+  featureVector(@Args() { view, entity, at }: FeatureVectorArgs): FeatureVector | null {
+    const read = this.views.read(view, entity, this.clock(), at?.getTime());
     return read && toFeatureVectorModel(view, entity, read);
   }
 
@@ -46,13 +47,16 @@ export class FeaturesResolver {
     context?: unknown[] | null,
     @Args('log', { type: () => Boolean, nullable: true, description: 'Write this answer to the served-feature log (always, with TALLY_SERVED_LOG=1); each row then carries the request id.' })
     log?: boolean | null,
+    @Args('at', { type: () => Date, nullable: true, description: AS_OF_DESCRIPTION }) at?: Date | null,
   ): FeatureRow[] {
     // Plain list arguments skip the global ValidationPipe (the hot path of inference clients).
     checkOnlineFeaturesArgs(entities, features, this.settings.limits.maxOnlineEntities);
     const now = this.clock();
-    const rows = this.online.fetch(entities, features, now, context ?? undefined);
+    const asOf = at?.getTime();
+    const rows = this.online.fetch(entities, features, now, context ?? undefined, asOf);
     if (!(log ?? this.served.always)) return rows.map((r) => toFeatureRowModel(r));
-    const requestId = this.served.record(rows, features, now);
+    // Logged with the moment the values are for: the as-of time when given.
+    const requestId = this.served.record(rows, features, asOf ?? now);
     return rows.map((r) => toFeatureRowModel(r, requestId));
   }
 

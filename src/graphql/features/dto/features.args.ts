@@ -17,13 +17,23 @@ export class FeatureQueryArgs extends FeatureArgs {
   @Field(() => Float, { nullable: true, description: "Quantile features: the rank to answer (0.99), instead of the declared one, from the window's sketch; ask several with aliases." })
   @IsOptional()
   quantile?: number;
+
+  @Field(() => Date, { nullable: true, description: 'As-of read: the answer a read at this moment would have given, from the events with event time at or before it (the store must declare history: reaching back to it).' })
+  @IsOptional()
+  at?: Date;
 }
 
 @ArgsType()
 export class FeatureVectorArgs {
   @Field() @IsString() @MaxLength(200) view!: string;
   @Field() @IsString() @MaxLength(512) entity!: string;
+  @Field(() => Date, { nullable: true, description: 'As-of read: the answer a read at this moment would have given, from the events with event time at or before it (the store must declare history: reaching back to it).' })
+  @IsOptional()
+  at?: Date;
 }
+
+/** The description of every `at:` argument. */
+export const AS_OF_DESCRIPTION = 'As-of read: the answer a read at this moment would have given, from the events with event time at or before it (the store must declare history: reaching back to it).';
 
 /** Longest entity key onlineFeatures accepts. */
 export const MAX_ENTITY_LENGTH = 512;
