@@ -19,12 +19,10 @@ import { loadSettings } from '../settings/settings.js';
 import { UsageError } from './args.js';
 import type { Command } from './command.js';
 import { bytes, EXIT, plural, type Output } from './output.js';
+import { ProgressBar } from './progress.js';
 
 /** How often progress is measured (and redrawn on a terminal). */
 const TICK_MS = 200;
-/** How often a progress line is written when stderr is not a terminal. */
-const LINE_EVERY_MS = 2_000;
-const BAR_WIDTH = 28;
 
 export const replayCommand: Command = {
   name: 'replay',
@@ -141,20 +139,15 @@ function summary(applied: number, partitions: number, seconds: number, info: { p
 /** The progress bar: messages applied out of those each partition held at the start. */
 class Progress {
   private readonly low = new Map<string, bigint>();
-  private readonly total: number;
-  applied = 0;
-  private readonly samples: [number, number][] = [];
-  private lastLine = 0;
+  private readonly bar: ProgressBar;
 
-  constructor(
-    private readonly io: Output,
-    ranges: readonly PartitionRange[],
-    /** When the replay started (the app reads while it starts). */
-    private readonly started: number,
-  ) {
+  constructor(io: Output, ranges: readonly PartitionRange[], started: number) {
     for (const r of ranges) this.low.set(`${r.topic}\u0000${r.partition}`, r.low);
-    this.total = ranges.reduce((n, r) => n + Number(r.high - r.low), 0);
-    this.draw(Date.now(), false);
+    this.bar = new ProgressBar(io, ranges.reduce((n, r) => n + Number(r.high - r.low), 0), 'messages', started);
+  }
+
+  get applied(): number {
+    return this.bar.done;
   }
 
   update(offsets: readonly { topic: string; partition: number; offset: bigint }[], final = false): void {
@@ -163,24 +156,6 @@ class Progress {
       const low = this.low.get(`${o.topic}\u0000${o.partition}`);
       if (low !== undefined) applied += Number(o.offset - low + 1n);
     }
-    this.applied = Math.min(applied, this.total);
-    const now = Date.now();
-    this.samples.push([now, this.applied]);
-    while (this.samples.length > 2 && this.samples[0][0] < now - 2_000) this.samples.shift();
-    this.draw(now, final);
-  }
-
-  private draw(now: number, final: boolean): void {
-    const io = this.io;
-    if (!io.tty && !final && now - this.lastLine < LINE_EVERY_MS) return;
-    this.lastLine = now;
-    const fraction = this.total === 0 ? 1 : this.applied / this.total;
-    const [t0, a0] = this.samples[0] ?? [now, this.applied];
-    // the last two seconds while running; the whole run's average on the final line
-    const rate = final ? (this.applied * 1000) / Math.max(1, now - this.started) : now > t0 ? ((this.applied - a0) * 1000) / (now - t0) : 0;
-    const eta = rate > 0 ? Math.ceil((this.total - this.applied) / rate) : undefined;
-    const filled = Math.round(fraction * BAR_WIDTH);
-    const line = `[${'#'.repeat(filled)}${'.'.repeat(BAR_WIDTH - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}%  ${this.applied.toLocaleString('en')}/${this.total.toLocaleString('en')} messages  ${Math.round(rate).toLocaleString('en')}/s${eta !== undefined && !final ? `  eta ${eta}s` : ''}`;
-    io.err(io.tty ? `\r${line}\u001b[K${final ? '\n' : ''}` : `${line}\n`);
+    this.bar.update(applied, final);
   }
 }

@@ -29,9 +29,10 @@
  * reported: that store starts empty rather than with state of another shape.
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { HyperLogLog, QuantileSketch, scalarArray, type FeatureStore, type ViewStore, type ViewValue, type WindowedAggregator } from '../features/index.js';
-import type { GeoCollection, GeoMemberState, GeoStore } from '../geo/index.js';
-import type { Leaderboard, LeaderboardState, LeaderboardStore } from '../leaderboard/index.js';
+import { HyperLogLog, QuantileSketch, scalarArray, type ViewStore, type ViewValue, type WindowedAggregator } from '../features/index.js';
+import type { GeoCollection, GeoMemberState } from '../geo/index.js';
+import type { Leaderboard, LeaderboardState } from '../leaderboard/index.js';
+import type { StoreSet } from '../store-set.js';
 import { ByteReader, ByteWriter } from './binary.js';
 import type { SnapshotEncoder, ParsedSection } from './snapshot-format.js';
 import { SECTION } from './snapshot-format.js';
@@ -48,12 +49,7 @@ const LEADERBOARD_RECORDS = 2;
 /** Records between clock reads. */
 const CHECK_EVERY = 256;
 
-export interface StoreSet {
-  features: FeatureStore;
-  views: ViewStore;
-  leaderboards: LeaderboardStore;
-  geo: GeoStore;
-}
+export type { StoreSet } from '../store-set.js';
 
 /** Records (entities, members) written per section, keyed `TAG name`. */
 export type SectionCounts = Record<string, number>;

@@ -1,3 +1,4 @@
+import { buildFeatureStore, buildViewStore } from '../store-set.js';
 import { Inject, Module, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { CLOCK, PIPELINE } from '../settings/tokens.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
@@ -48,8 +49,8 @@ class IdleEntitySweeper implements OnModuleInit, OnModuleDestroy {
 /** Builds the features engine (windowed features, views, online serving) from the pipeline. */
 @Module({
   providers: [
-    { provide: FeatureStore, useFactory: (p: Pipeline) => new FeatureStore(p.features), inject: [PIPELINE] },
-    { provide: ViewStore, useFactory: (p: Pipeline) => new ViewStore(p.views), inject: [PIPELINE] },
+    { provide: FeatureStore, useFactory: buildFeatureStore, inject: [PIPELINE] },
+    { provide: ViewStore, useFactory: buildViewStore, inject: [PIPELINE] },
     { provide: OnlineFeatures, useFactory: (store: FeatureStore, views: ViewStore, p: Pipeline) => new OnlineFeatures(store, views, p.onDemand), inject: [FeatureStore, ViewStore, PIPELINE] },
     {
       provide: IdleEntitySweeper,

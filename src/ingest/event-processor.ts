@@ -4,14 +4,13 @@
  * count. Refusals are counted per source and reason and logged at a bounded rate; the
  * caller decides what else to do with them (the Kafka path writes them to the DLQ).
  */
+import type { StoreSet } from '../store-set.js';
 import type { Logger } from '../ops/logger.js';
 import { RateLimitedLog } from '../ops/logger.js';
 import type { MemoryGuard } from '../ops/memory-guard.js';
 import type { Metrics } from '../ops/metrics.js';
 import { FEATURE_BEFORE, featureBeforeTopic, featureTopic, fenceTopic, geoTopic, leaderboardTopic, viewTopic, type Change, type ChangeFeed } from '../changes/change-feed.js';
-import type { FeatureStore, ViewStore } from '../features/index.js';
-import type { FenceEvent, GeoPoint, GeoStore } from '../geo/index.js';
-import type { LeaderboardStore } from '../leaderboard/index.js';
+import type { FenceEvent, GeoPoint } from '../geo/index.js';
 import { fenceSourceName } from '../pipeline/pipeline.js';
 import { formatTime, isRepresentableTime } from '../pipeline/time.js';
 import { MAX_FUTURE_MS, type Rejected, type RouteResult, type Router, type Routed } from './router.js';
@@ -19,12 +18,7 @@ import type { Refusal } from './json-body.js';
 import { Watermarks } from './watermarks.js';
 
 /** The stores events are applied to. */
-export interface Stores {
-  features: FeatureStore;
-  views: ViewStore;
-  leaderboards: LeaderboardStore;
-  geo: GeoStore;
-}
+export type Stores = StoreSet;
 
 export interface IngestError {
   index: number;

@@ -1,8 +1,6 @@
 // The stores of a pipeline built as the Nest modules build them, for engine-level tests and
 // benchmarks that run without the app.
-import { FeatureStore, ViewStore } from '../../src/features/index.js';
-import { GeoStore } from '../../src/geo/index.js';
-import { LeaderboardStore } from '../../src/leaderboard/index.js';
+import { buildStores, type StoreSet } from '../../src/store-set.js';
 import type { Pipeline } from '../../src/pipeline/pipeline.js';
 import { ChangeFeed, type Change } from '../../src/changes/change-feed.js';
 import { EventProcessor } from '../../src/ingest/event-processor.js';
@@ -10,20 +8,11 @@ import { Router } from '../../src/ingest/router.js';
 import { createLogger } from '../../src/ops/logger.js';
 import { Metrics } from '../../src/ops/metrics.js';
 
-export interface PipelineStores {
-  features: FeatureStore;
-  views: ViewStore;
-  leaderboards: LeaderboardStore;
-  geo: GeoStore;
-}
+export type PipelineStores = StoreSet;
 
+/** The stores of `p`, as the app builds them. */
 export function storesFor(p: Pipeline): PipelineStores {
-  return {
-    features: new FeatureStore(p.features),
-    views: new ViewStore(p.views),
-    leaderboards: new LeaderboardStore(p.leaderboards.map((l) => ({ name: l.name, mode: l.mode, period: l.period, keep: l.keep, ttlMs: l.ttlMs, ties: l.ties }))),
-    geo: new GeoStore(p.geo.map((g) => ({ name: g.name, ttlMs: g.ttlMs, fences: g.fences }))),
-  };
+  return buildStores(p);
 }
 
 /**

@@ -1,0 +1,36 @@
+/**
+ * The stores of a pipeline, built in one place: the Nest modules, tools (tally export) and
+ * tests all get their stores from buildStores, so they are the same stores.
+ */
+import { FeatureStore, ViewStore } from './features/index.js';
+import { GeoStore } from './geo/index.js';
+import { LeaderboardStore } from './leaderboard/index.js';
+import type { Pipeline } from './pipeline/pipeline.js';
+
+/** Every store of a pipeline. */
+export interface StoreSet {
+  features: FeatureStore;
+  views: ViewStore;
+  leaderboards: LeaderboardStore;
+  geo: GeoStore;
+}
+
+export function buildFeatureStore(p: Pipeline): FeatureStore {
+  return new FeatureStore(p.features);
+}
+
+export function buildViewStore(p: Pipeline): ViewStore {
+  return new ViewStore(p.views);
+}
+
+export function buildLeaderboardStore(p: Pipeline): LeaderboardStore {
+  return new LeaderboardStore(p.leaderboards.map((l) => ({ name: l.name, mode: l.mode, period: l.period, keep: l.keep, ttlMs: l.ttlMs, ties: l.ties })));
+}
+
+export function buildGeoStore(p: Pipeline): GeoStore {
+  return new GeoStore(p.geo.map((g) => ({ name: g.name, ttlMs: g.ttlMs, fences: g.fences })));
+}
+
+export function buildStores(p: Pipeline): StoreSet {
+  return { features: buildFeatureStore(p), views: buildViewStore(p), leaderboards: buildLeaderboardStore(p), geo: buildGeoStore(p) };
+}
