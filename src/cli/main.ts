@@ -1,24 +1,25 @@
 /**
  * The `tally` command line: `npx tally <command>` from the repository (bin/tally.js), also
- * `npm run tally -- <command>`. Commands: validate, snapshot inspect, replay, bench, demo.
+ * `npm run tally -- <command>`. Commands: validate, snapshot inspect, replay, export, bench, demo.
  */
 import { describeOptions, parseArgs, UsageError } from './args.js';
 import { benchCommand } from './bench.js';
 import type { Command } from './command.js';
 import { demoCommand } from './demo.js';
+import { exportCommand } from './export.js';
 import { EXIT, processOutput, type Output } from './output.js';
 import { replayCommand } from './replay.js';
 import { snapshotCommand } from './snapshot.js';
 import { validateCommand } from './validate.js';
 
-export const COMMANDS: Command[] = [validateCommand, snapshotCommand, replayCommand, benchCommand, demoCommand];
+export const COMMANDS: Command[] = [validateCommand, snapshotCommand, replayCommand, exportCommand, benchCommand, demoCommand];
 
 export function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
   return `usage: tally <command> [arguments]
 
 Tally's command-line tool: check pipeline files, inspect snapshots, rebuild state from
-Kafka, run the benchmarks and send demo events.
+Kafka, export point-in-time training sets, run the benchmarks and send demo events.
 
 commands:
 ${COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n')}

@@ -277,3 +277,38 @@ function syncDirSync(dir: string): void {
     closeSync(fd);
   }
 }
+
+/**
+ * Reads the ingest log in `dir` without opening it for writing (a running instance may be
+ * appending): every complete record in order, a torn tail ignored. For tools (tally export).
+ * Returns the sequence numbers read, first and last (0, 0 when empty).
+ */
+export async function readIngestLog(dir: string, apply: (r: LogRecord) => void): Promise<{ first: number; last: number }> {
+  const segments = readdirSync(dir)
+    .map((n) => SEGMENT.exec(n))
+    .filter((m) => m !== null)
+    .map((m) => ({ firstSeq: Number(m[1]), path: join(dir, m[0]) }))
+    .sort((a, b) => a.firstSeq - b.firstSeq);
+  let first = 0;
+  let last = 0;
+  let n = 0;
+  for (const seg of segments) {
+    if (last !== 0 && seg.firstSeq !== last + 1) throw new IngestLogCorruptError(`${seg.path}: starts at record ${seg.firstSeq}, expected ${last + 1} (a segment is missing)`);
+    const buf = readFileSync(seg.path);
+    const r = new ByteReader(buf);
+    while (!r.done) {
+      let rec: LogRecord | undefined;
+      try {
+        rec = readRecord(buf, r);
+      } catch {
+        rec = undefined;
+      }
+      if (rec === undefined) break;
+      if (first === 0) first = rec.seq;
+      last = rec.seq;
+      apply(rec);
+      if (++n % REPLAY_BATCH === 0) await nextTurn();
+    }
+  }
+  return { first, last };
+}

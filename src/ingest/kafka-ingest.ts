@@ -664,3 +664,74 @@ export class KafkaEventWriter {
     if (this.connecting) await this.producer.disconnect();
   }
 }
+
+/** One message of a history read: where it sits and what it holds. */
+export interface HistoryMessage {
+  topic: string;
+  partition: number;
+  offset: bigint;
+  value: Buffer | null;
+  /** The message timestamp as kafkajs gives it. */
+  timestamp: string;
+}
+
+/**
+ * Reads topics from their earliest kept offset up to the offset each partition had when the
+ * read started (later messages are left alone), each partition in order, under a consumer
+ * group of its own: for tools that rebuild what the events say (tally export). `onMessage` is
+ * called for every message; `progress` with the number read so far of `total`.
+ */
+export async function readKafkaHistory(
+  brokers: string[],
+  topics: readonly string[],
+  onMessage: (m: HistoryMessage) => void,
+  progress: (read: number, total: number) => void = () => undefined,
+): Promise<{ ranges: PartitionRange[]; read: number }> {
+  const kafka = new Kafka({ clientId: 'tally-history', brokers, logLevel: logLevel.NOTHING, retry: { retries: 8 } });
+  const admin = kafka.admin();
+  await admin.connect();
+  const ranges: PartitionRange[] = [];
+  try {
+    for (const topic of topics) {
+      for (const p of await admin.fetchTopicOffsets(topic)) ranges.push({ topic, partition: p.partition, low: BigInt(p.low), high: BigInt(p.high) });
+    }
+  } finally {
+    await admin.disconnect();
+  }
+  const total = ranges.reduce((n, r) => n + Number(r.high - r.low), 0);
+  const pending = new Map(ranges.filter((r) => r.high > r.low).map((r) => [tpKey(r.topic, r.partition), r.high]));
+  let read = 0;
+  progress(0, total);
+  if (pending.size === 0) return { ranges, read };
+  const consumer = kafka.consumer({ groupId: `tally-history-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`, allowAutoTopicCreation: false });
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topics: [...new Set(ranges.map((r) => r.topic))], fromBeginning: true });
+    await new Promise<void>((done, fail) => {
+      consumer
+        .run({
+          autoCommit: false,
+          eachBatch: async ({ batch }) => {
+            const key = tpKey(batch.topic, batch.partition);
+            const high = pending.get(key);
+            if (high === undefined) return;
+            for (const m of batch.messages) {
+              const offset = BigInt(m.offset);
+              if (offset >= high) break;
+              onMessage({ topic: batch.topic, partition: batch.partition, offset, value: m.value, timestamp: m.timestamp });
+              read++;
+              if (offset + 1n >= high) pending.delete(key);
+            }
+            // Offsets that hold no message (transaction markers) end a partition too.
+            if (batch.messages.length > 0 && BigInt(batch.lastOffset()) + 1n >= high) pending.delete(key);
+            progress(read, total);
+            if (pending.size === 0) done();
+          },
+        })
+        .catch(fail);
+    });
+  } finally {
+    await consumer.disconnect();
+  }
+  return { ranges, read };
+}
