@@ -3,6 +3,7 @@
 //
 //   npx tsx examples/fraud/score.ts card-0001 card-0002 ...      (TALLY_URL, TALLY_API_KEY)
 //   npx tsx examples/fraud/score.ts --model my-weights.json card-0001
+//   npx tsx examples/fraud/score.ts --model trained.json --amount 899 card-0007   (a model with request-time features, train.ts)
 //
 // The feature list is derived from the model, so adding a term to weights.json is all it takes
 // to use another window or view field. The functions are exported for services and tests.
@@ -14,7 +15,7 @@ export const DEFAULT_MODEL_PATH = fileURLToPath(new URL('./weights.json', import
 
 /** One additive term of the logistic model. */
 export interface ModelTerm {
-  /** An onlineFeatures name: `feature:window` or `view:field`. */
+  /** An onlineFeatures name: `feature:window`, `view:field` or a request-time feature. */
   feature: string;
   /** Divide by this feature first (a ratio such as spend per credit limit); 0 when it is missing or 0. */
   per?: string;
@@ -90,12 +91,13 @@ interface OnlineFeaturesData {
 }
 
 /** Fetches the model's features for `cards` in one onlineFeatures call and scores each card. */
-export async function scoreCards(endpoint: TallyEndpoint, cards: readonly string[], model: FraudModel): Promise<CardScore[]> {
+export async function scoreCards(endpoint: TallyEndpoint, cards: readonly string[], model: FraudModel, contexts?: readonly Record<string, unknown>[]): Promise<CardScore[]> {
   const names = modelFeatures(model);
+  // `contexts` (one per card) carry the request's values for request-time features (amount_over_p95: the payment's amount).
   const data = await graphql<OnlineFeaturesData>(
     endpoint,
-    'query Score($cards: [String!]!, $features: [String!]!) { onlineFeatures(entities: $cards, features: $features) { entity values } }',
-    { cards, features: names },
+    'query Score($cards: [String!]!, $features: [String!]!, $context: [JSON]) { onlineFeatures(entities: $cards, features: $features, context: $context) { entity values } }',
+    { cards, features: names, context: contexts ?? null },
   );
   return data.onlineFeatures.map((row) => {
     const features = Object.fromEntries(names.map((n, i) => [n, row.values[i]]));
@@ -105,18 +107,20 @@ export async function scoreCards(endpoint: TallyEndpoint, cards: readonly string
 
 async function main(argv: string[]): Promise<void> {
   let modelPath: string | undefined;
+  let amount: number | undefined;
   const cards: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--model') modelPath = argv[++i];
+    else if (argv[i] === '--amount') amount = Number(argv[++i]);
     else cards.push(argv[i]);
   }
-  if (cards.length === 0) {
-    process.stderr.write('usage: npx tsx examples/fraud/score.ts [--model weights.json] <card_id>...\n');
+  if (cards.length === 0 || (amount !== undefined && !Number.isFinite(amount))) {
+    process.stderr.write('usage: npx tsx examples/fraud/score.ts [--model weights.json] [--amount PAYMENT_AMOUNT] <card_id>...\n');
     process.exit(2);
   }
   const model = loadModel(modelPath);
   const threshold = model.threshold ?? 0.8;
-  const scores = await scoreCards(endpointFromEnv(), cards, model);
+  const scores = await scoreCards(endpointFromEnv(), cards, model, amount === undefined ? undefined : cards.map(() => ({ amount })));
   for (const s of scores) {
     // the two terms that pushed the score up most, to explain a flag
     const top = s.contributions

@@ -4,11 +4,13 @@
 //
 //   TALLY_PIPELINE=examples/fraud/pipeline.yaml npm start   # embedded mode, no demo events
 //   npx tsx examples/fraud/simulate.ts          # TALLY_URL, TALLY_API_KEY as in lib/tally-client.ts
+//   npx tsx examples/fraud/simulate.ts --labels labels.csv   # also write the payments' labels (train.ts)
 //   npx tsx examples/fraud/score.ts card-0001 card-0007 card-0042 card-0099 card-0123
 //
 // Transactions go out oldest first: a source refuses events older than its newest one minus
 // its lateness (30 s here), so a second run's history is refused as `late` and only its
 // attack (stamped now) counts again.
+import { writeFileSync } from 'node:fs';
 import { endpointFromEnv, isMain, sendEvents } from '../lib/tally-client.js';
 
 const MINUTE = 60_000;
@@ -80,16 +82,44 @@ export function generateTraffic(now: number, seed = 7): { updates: CardUpdate[];
   return { updates, transactions };
 }
 
-async function main(): Promise<void> {
+/** How far back from `now` the attack's payments go (generateTraffic). */
+const ATTACK_MS = 5 * MINUTE;
+
+/**
+ * The labels of a training set, as a spine: one row per payment (the card, the moment it was
+ * authorised, its amount for the request-time feature) with is_fraud = 1 for the attack's
+ * payments. `tally export` fills in the features as of each payment.
+ */
+export function labelRows(transactions: readonly Transaction[], now: number): { entity: string; timestamp: string; amount: number; is_fraud: number }[] {
+  return transactions.map((t) => ({
+    entity: t.card_id,
+    timestamp: new Date(t.ts).toISOString(),
+    amount: t.amount,
+    is_fraud: ATTACKED_CARDS.includes(t.card_id) && t.ts >= now - ATTACK_MS ? 1 : 0,
+  }));
+}
+
+/** The spine as CSV text. */
+export function labelsCsv(rows: ReturnType<typeof labelRows>): string {
+  return `entity,timestamp,amount,is_fraud\n${rows.map((r) => `${r.entity},${r.timestamp},${r.amount},${r.is_fraud}`).join('\n')}\n`;
+}
+
+async function main(argv: string[]): Promise<void> {
+  const labels = argv[0] === '--labels' ? argv[1] : undefined;
   const endpoint = endpointFromEnv();
-  const { updates, transactions } = generateTraffic(Date.now());
+  const now = Date.now();
+  const { updates, transactions } = generateTraffic(now);
   console.log(await sendEvents(endpoint, 'card_updates', updates, 'card_id'));
   console.log(await sendEvents(endpoint, 'transactions', transactions, 'card_id'));
+  if (labels !== undefined) {
+    writeFileSync(labels, labelsCsv(labelRows(transactions, now)));
+    console.log(`wrote the labels of ${transactions.length} payments to ${labels} (a spine for tally export)`);
+  }
   console.log(`\nnow: npx tsx examples/fraud/score.ts card-0001 card-0002 ${ATTACKED_CARDS.join(' ')} ${BLOCKED_CARD} no-such-card`);
 }
 
 if (isMain(import.meta.url)) {
-  main().catch((err: unknown) => {
+  main(process.argv.slice(2)).catch((err: unknown) => {
     process.stderr.write(`simulate: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exit(1);
   });

@@ -11,11 +11,15 @@
 //   true one: est in [x(1-a), x(1+a)], so log1p(est) - log1p(x) lies within [ln(1-a), ln(1+a)]
 //   and a term w * log1p(p95) moves z by at most |w| * -ln(1-a). The sigmoid's slope is at
 //   most 1/4, so the score moves by at most 1/4 of the summed bounds on z.
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { loadModel, modelFeatures, scoreCards, scoreFeatures } from '../../examples/fraud/score.js';
-import { ATTACKED_CARDS, BLOCKED_CARD, cardId, generateTraffic, type CardUpdate, type Transaction } from '../../examples/fraud/simulate.js';
+import { ATTACKED_CARDS, BLOCKED_CARD, cardId, generateTraffic, labelRows, labelsCsv, type CardUpdate, type Transaction } from '../../examples/fraud/simulate.js';
+import { fitModel, readTrainingCsv } from '../../examples/fraud/train.js';
+import { runCli } from '../../src/cli/main.js';
 import { hash32, QUANTILE_RELATIVE_ACCURACY } from '../../src/features/index.js';
 import { parseWindow } from '../../src/pipeline/duration.js';
 import type { Aggregation } from '../../src/pipeline/pipeline.js';
@@ -165,5 +169,56 @@ describe('fraud example against a real broker', () => {
     expect(flagged).toBeLessThan(20);
     expect(scored.find((s) => s.card === cardId(1))!.features['card_profile:credit_limit']).toBe(20_000);
     expect(scored.find((s) => s.card === 'no-such-card')!.features).toEqual(bruteForce('no-such-card'));
+  });
+
+  it('trains the model on a point-in-time training set exported from Kafka, with the request-time feature, and serves what it trained on', async () => {
+    // A second day of traffic on new topics, so the history holds this test's events only.
+    const t0 = Date.now();
+    const { updates, transactions } = generateTraffic(t0, 20261204);
+    const trainTopics = Object.fromEntries(doc.sources.map((s) => [s.name, uniqueName(`train-${s.name}`)]));
+    await createTopics(brokers, Object.values(trainTopics).map((topic) => ({ topic, numPartitions: 3 })));
+    const toMessages = (events: readonly (Transaction | CardUpdate)[]) => events.map((e) => ({ key: e.card_id, value: JSON.stringify(e) }));
+    await produce(brokers, trainTopics.card_updates, toMessages(updates));
+    await produce(brokers, trainTopics.transactions, toMessages(transactions));
+    const dir = mkdtempSync(join(tmpdir(), 'tally-fraud-train-'));
+    const trainDoc = parseYaml(readFileSync(PIPELINE_FILE, 'utf8')) as PipelineDoc;
+    for (const s of trainDoc.sources) s.topic = trainTopics[s.name];
+    writeFileSync(join(dir, 'pipeline.yaml'), stringifyYaml(trainDoc));
+    const rows = labelRows(transactions, t0);
+    writeFileSync(join(dir, 'labels.csv'), labelsCsv(rows));
+    const names = [...modelFeatures(loadModel()), 'amount_over_p95'];
+
+    const io = { out: (t: string) => void (out += t), err: () => undefined, tty: false };
+    let out = '';
+    const code = await runCli(['export', '--spine', join(dir, 'labels.csv'), '--features', names.join(','), '--out', join(dir, 'train.csv'), '--pipeline', join(dir, 'pipeline.yaml'), '--brokers', brokers], io);
+    expect(code).toBe(0);
+    expect(out).toContain(`${(transactions.length + updates.length).toLocaleString('en')} events applied, 0 refused`);
+    const { names: columns, rows: training } = readTrainingCsv(readFileSync(join(dir, 'train.csv'), 'utf8'));
+    expect(columns).toEqual(names);
+    expect(training).toHaveLength(rows.length);
+
+    // Point in time: each row's velocity counts the card's payments at or before it, none later.
+    rows.forEach((row, i) => {
+      if (i % 25 !== 0 && row.is_fraud === 0) return;
+      const at = Date.parse(row.timestamp);
+      const before = transactions.filter((t) => t.card_id === row.entity && t.ts <= at);
+      const m = new FeatureModel('count');
+      for (const t of before) m.add(t.card_id, 1, t.ts);
+      expect({ i, n: training[i].features['card_txn_count:5m'] }).toEqual({ i, n: m.read(row.entity, 5 * MINUTE, at) });
+      // The request-time feature: the row's amount over the card's p95 as of the row.
+      const q = training[i].features['card_amount_p95:24h'] as number;
+      expect(training[i].features.amount_over_p95).toBeCloseTo(row.amount / q, 9);
+    });
+
+    // The fit separates the attack's payments from the ordinary ones.
+    const trained = fitModel(columns, training);
+    const scores = training.map((r) => ({ label: r.label, s: scoreFeatures(trained, r.features).score }));
+    const fraud = scores.filter((x) => x.label === 1);
+    const ordinary = scores.filter((x) => x.label === 0);
+    expect(fraud.length).toBeGreaterThan(30);
+    expect(fraud.filter((x) => x.s >= 0.5).length / fraud.length).toBeGreaterThan(0.9);
+    expect(ordinary.filter((x) => x.s >= 0.5).length / ordinary.length).toBeLessThan(0.05);
+    // The trained model reads the request-time feature (it needs the payment's amount to score).
+    expect(trained.terms.map((t) => t.feature)).toContain('amount_over_p95');
   });
 });
