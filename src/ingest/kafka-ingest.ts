@@ -656,8 +656,13 @@ export class KafkaEventWriter {
   }
 
   async send(topic: string, messages: readonly { key: string; value: unknown }[]): Promise<void> {
+    await this.sendEncoded(topic, messages.map((m) => ({ key: m.key, value: JSON.stringify(m.value) })));
+  }
+
+  /** send() for values already encoded as JSON text. */
+  async sendEncoded(topic: string, messages: readonly { key: string; value: string }[]): Promise<void> {
     await (this.connecting ??= this.producer.connect());
-    await this.producer.send({ topic, messages: messages.map((m) => ({ key: m.key, value: JSON.stringify(m.value) })) });
+    await this.producer.send({ topic, messages: messages.map((m) => ({ key: m.key, value: m.value })) });
   }
 
   async close(): Promise<void> {

@@ -93,6 +93,8 @@ function build(): void {
 
 /** Rate of the served-feature log comparison (the issue's budget: <= 10 % more p99 at 1,000 req/s). */
 const LOG_RATE = 1_000;
+/** Alternating runs of each (the median p99 is reported: one run can meet a scavenge storm). */
+const LOG_RUNS = 3;
 
 /**
  * The served-feature log's cost: onlineFeatures 1 x 20 at LOG_RATE req/s with `log: true`
@@ -107,12 +109,12 @@ async function servedLogCost(ctx: BenchContext, tally: string): Promise<void> {
     return JSON.stringify({ ...body, query: LOGGED_QUERY, variables: { ...body.variables, log: true } });
   });
   const p99s: Record<'plain' | 'logged', number[]> = { plain: [], logged: [] };
-  for (let run = 0; run < 2; run++) {
+  for (let run = 0; run < LOG_RUNS; run++) {
     for (const [name, pool] of [
       ['plain', plain],
       ['logged', logged],
     ] as const) {
-      ctx.progress(`served-feature log: 1 x 20 ${name}, ${LOG_RATE} req/s paced, run ${run + 1}/2`);
+      ctx.progress(`served-feature log: 1 x 20 ${name}, ${LOG_RATE} req/s paced, run ${run + 1}/${LOG_RUNS}`);
       await pacedLoad(url, pool, { rate: warmRate(1), durationMs: WARM_MS });
       const paced = await pacedLoad(url, pool, { rate: LOG_RATE, durationMs: PACED_MS });
       p99s[name].push(percentiles(paced.latenciesMs, [99]).p99);
@@ -122,9 +124,9 @@ async function servedLogCost(ctx: BenchContext, tally: string): Promise<void> {
     `Served-feature log, p99 per run at ${LOG_RATE.toLocaleString('en-US')} req/s: unlogged ${p99s.plain.map((x) => x.toFixed(1)).join(', ')} ms; logged ${p99s.logged.map((x) => x.toFixed(1)).join(', ')} ms. ` +
       'The logged requests select requestId and pass a $log variable: a second query text beside the unlogged one.',
   );
-  const mid = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const mid = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   ctx.record({
-    metric: `onlineFeatures 1 x 20 with the served-feature log (log: true, to a file), p99 at ${LOG_RATE.toLocaleString('en-US')} req/s paced (mean of 2 alternating runs)`,
+    metric: `onlineFeatures 1 x 20 with the served-feature log (log: true, to a file), p99 at ${LOG_RATE.toLocaleString('en-US')} req/s paced (median of ${LOG_RUNS} alternating runs)`,
     unit: 'ms',
     tally: mid(p99s.logged),
     yardstick: mid(p99s.plain),
@@ -182,6 +184,11 @@ export default async function (ctx: BenchContext): Promise<void> {
     ctx.note(
       `State: ${CARDS.toLocaleString('en-US')} card profiles (5 fields) and ${server.transactions.toLocaleString('en-US')} transactions over the last 24 h feeding 15 windows of 6 features, loaded through the app's ingest path (no HTTP) in ${server.loadSeconds.toFixed(1)} s.`,
     );
+
+    // First, on the fresh server: the overloaded 100 x 20 runs below leave a backlog of
+    // requests the server is still answering for a while after the client gave up on them,
+    // which showed as a p99 of about a second in whichever run came next.
+    await servedLogCost(ctx, server.tally);
 
     for (const entities of [1, 100]) {
       const shape = `${entities} x 20`;
@@ -255,7 +262,6 @@ export default async function (ctx: BenchContext): Promise<void> {
       const errors = lat.tally.errors - lat.tally.unanswered + lat.bare.errors - lat.bare.unanswered + max.tally.errors + max.bare.errors;
       if (errors > 0) ctx.note(`${shape}: ${errors} failed or non-200 requests during the runs.`);
     }
-    await servedLogCost(ctx, server.tally);
     ctx.note(
       "GraphQL path: each query text's first request goes through Apollo Server, which parses and validates it; later ones are executed by Tally's fast path for resolved queries (src/graphql/query-fast-path.ts: graphql-js execute from a Fastify hook, with the same checks and answer, without Apollo's per-request plugin pipeline). The warm-up sends the first.",
     );
