@@ -3,17 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEMO_PIPELINE_PATH } from '../pipeline/load.js';
 import { parseArgs, UsageError } from './args.js';
-import { runCli } from './main.js';
-import type { Output } from './output.js';
-
-/** Runs a command line with captured output. */
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: Output = { out: (t) => void (out += t), err: (t) => void (err += t), tty: false };
-  const code = await runCli(argv, io);
-  return { code, out, err };
-}
+import { cli } from '../../test/support/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tally-cli-'));
 const file = (name: string, text: string) => {

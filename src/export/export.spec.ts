@@ -4,9 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { asyncBufferFromFile, parquetReadObjects } from 'hyparquet';
 import { IngestLog } from '../durability/ingest-log.js';
-import { runCli } from '../cli/main.js';
-import type { Output } from '../cli/output.js';
 import { FeatureModel } from '../../test/support/feature-model.js';
+import { cli } from '../../test/support/cli.js';
 
 const SEC = 1_000;
 const MIN = 60 * SEC;
@@ -30,13 +29,6 @@ on_demand:
     expression: "amount / spent"
 `;
 
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: Output = { out: (t) => void (out += t), err: (t) => void (err += t), tty: false };
-  const code = await runCli(argv, io);
-  return { code, out, err };
-}
 
 interface Tx {
   card: string;

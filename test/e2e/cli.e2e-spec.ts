@@ -5,11 +5,10 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCli } from '../../src/cli/main.js';
-import type { Output } from '../../src/cli/output.js';
 import { DEMO_PIPELINE_PATH } from '../../src/pipeline/load.js';
 import { eventually, gqlData, startTally } from '../support/app.js';
 import { createTopics, produce, requireKafka, uniqueName } from '../support/kafka.js';
+import { cli } from '../support/cli.js';
 
 interface HealthBody {
   status: string;
@@ -17,13 +16,6 @@ interface HealthBody {
 }
 const health = async (url: string) => (await (await fetch(`${url}/health`)).json()) as HealthBody;
 
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: Output = { out: (t) => void (out += t), err: (t) => void (err += t), tty: false };
-  const code = await runCli(argv, io);
-  return { code, out, err };
-}
 
 const dir = mkdtempSync(join(tmpdir(), 'tally-cli-e2e-'));
 
