@@ -19,6 +19,7 @@
 import { UnknownFeatureError } from '../feature-store.js';
 import { aggregatorFor, type Aggregator, type EventValue } from './aggregators.js';
 import { QuantileSketch } from './quantile-sketch.js';
+import type { TopAnswer } from './space-saving.js';
 import { firstTileInWindow, tileIndex, tileWidthFor } from './tiling.js';
 import { SweepCursor } from '../sweep-pace.js';
 import type { Aggregation } from '../../pipeline/pipeline.js';
@@ -34,6 +35,8 @@ export interface WindowedFeatureDefinition {
   name: string;
   aggregation: Aggregation;
   quantile?: number;
+  /** topk: items an answer lists. */
+  k?: number;
   windows: WindowDefinition[];
 }
 
@@ -48,7 +51,12 @@ export interface WindowRead {
   value: number | null;
   /** Event time of the entity's newest event (any window), or null for an unknown entity. */
   lastEventAt: number | null;
+  /** topk features only: the window's heaviest items (an empty list when it holds no event). `value` is the first one's count. */
+  top?: TopAnswer;
 }
+
+/** The answer of a topk window holding no event. */
+const noTop = (): TopAnswer => ({ items: [], unlistedAtMost: 0 });
 
 /**
  * A new entity's slots. Numeric features keep them in an unboxed double array: in a generic
@@ -117,7 +125,7 @@ export class WindowedAggregator {
 
   constructor(def: WindowedFeatureDefinition) {
     this.name = def.name;
-    this.aggregator = aggregatorFor(def.aggregation, def.quantile);
+    this.aggregator = aggregatorFor(def.aggregation, def.quantile, def.k);
     const widths = new Map<number, number>();
     for (const w of def.windows) {
       const width = tileWidthFor(w.ms);
@@ -156,10 +164,13 @@ export class WindowedAggregator {
     return this.entities.has(entity);
   }
 
-  /** Adds one event of `entity` at event time `ts`. The caller has checked lateness and type. */
-  update(entity: string, value: EventValue, ts: number): void {
+  /**
+   * Adds one event of `entity` at event time `ts`; `weight` (finite, >= 0) is the item's weight
+   * for topk, ignored by other aggregations. The caller has checked lateness and type.
+   */
+  update(entity: string, value: EventValue, ts: number, weight = 1): void {
     if (this.aggregator.scalar) this.updateScalar(entity, value, ts);
-    else this.updateObject(entity, value, ts);
+    else this.updateObject(entity, value, ts, weight);
   }
 
   // updateScalar/updateSeriesScalar and updateObject/updateSeriesObject are the same code
@@ -211,7 +222,7 @@ export class WindowedAggregator {
       for (let i = first; i < first + kept; i++) slots[i] = slots[i + expired * TILE];
       const p = first + kept;
       slots[p] = idx;
-      slots[p + 1] = agg.prepare(value, ts);
+      slots[p + 1] = agg.prepare(value, ts, 1);
       if (expired > 1) {
         const gap = (expired - 1) * TILE;
         const end = slots.length - gap;
@@ -240,14 +251,14 @@ export class WindowedAggregator {
     while (k >= 0 && slots[first + k * TILE] > idx) k--;
     if (k >= 0 && slots[first + k * TILE] === idx) {
       const p = first + k * TILE + 1;
-      slots[p] = agg.update(slots[p], value, ts);
+      slots[p] = agg.update(slots[p], value, ts, 1);
     } else {
       // A new tile: into a copy one tile longer (see grownScalar), with a gap at its place.
       const p = first + (k + 1) * TILE;
       const grown = slots.concat(ONE_TILE);
       for (let i = grown.length - 1; i >= p + TILE; i--) grown[i] = grown[i - TILE];
       grown[p] = idx;
-      grown[p + 1] = agg.prepare(value, ts);
+      grown[p + 1] = agg.prepare(value, ts, 1);
       n++;
       grown[at] = n;
       this.grownScalar = grown;
@@ -257,7 +268,7 @@ export class WindowedAggregator {
     return first + n * TILE;
   }
 
-  private updateObject(entity: string, value: EventValue, ts: number): void {
+  private updateObject(entity: string, value: EventValue, ts: number, weight: number): void {
     let slots = this.entities.get(entity);
     const fresh = slots === undefined;
     if (slots === undefined) {
@@ -272,7 +283,7 @@ export class WindowedAggregator {
     for (let s = 0; s < this.series.length; s++) {
       const { width, spanMs } = this.series[s];
       const oldestKept = firstTileInWindow(newest, spanMs, width);
-      at = this.updateSeriesObject(slots, at, tileIndex(ts, width), oldestKept, value, ts);
+      at = this.updateSeriesObject(slots, at, tileIndex(ts, width), oldestKept, value, ts, weight);
       if (this.grownObject !== undefined) {
         slots = this.grownObject;
         this.grownObject = undefined;
@@ -282,7 +293,7 @@ export class WindowedAggregator {
     else if (slots !== stored) this.entities.set(entity, slots);
   }
 
-  private updateSeriesObject(slots: unknown[], at: number, idx: number, oldestKept: number, value: EventValue, ts: number): number {
+  private updateSeriesObject(slots: unknown[], at: number, idx: number, oldestKept: number, value: EventValue, ts: number, weight: number): number {
     let n = slots[at] as number;
     const first = at + 1;
     let expired = 0;
@@ -304,13 +315,13 @@ export class WindowedAggregator {
     const agg = this.aggregator;
     if (k >= 0 && slots[first + k * TILE] === idx) {
       const p = first + k * TILE + 1;
-      slots[p] = agg.update(slots[p], value, ts);
+      slots[p] = agg.update(slots[p], value, ts, weight);
     } else {
       const p = first + (k + 1) * TILE;
       const grown = slots.concat(ONE_TILE);
       for (let i = grown.length - 1; i >= p + TILE; i--) grown[i] = grown[i - TILE];
       grown[p] = idx;
-      grown[p + 1] = agg.prepare(value, ts);
+      grown[p + 1] = agg.prepare(value, ts, weight);
       n++;
       grown[at] = n;
       this.grownObject = grown;
@@ -330,18 +341,23 @@ export class WindowedAggregator {
     if (w === undefined) throw new UnknownFeatureError(`feature "${this.name}" has no window "${label}" (windows: ${this.windows.join(', ')})`);
     const slots = this.entities.get(entity);
     const emptyValue = this.aggregator.name === 'count' ? 0 : null;
-    if (slots === undefined) return { value: emptyValue, lastEventAt: null };
+    const agg = this.aggregator;
+    if (slots === undefined) return agg.top === undefined ? { value: emptyValue, lastEventAt: null } : { value: null, lastEventAt: null, top: noTop() };
     let at = 1;
     for (let s = 0; s < w.series; s++) at += 1 + (slots[at] as number) * TILE;
     const n = slots[at] as number;
     const width = this.series[w.series].width;
     const from = firstTileInWindow(now, w.ms, width);
-    const agg = this.aggregator;
     const lastEventAt = slots[LAST_EVENT] as number;
     if (agg.mergeFinalize !== undefined) {
       // Sketches: hand the tiles in the window to the aggregator's own union read.
       const irs = this.readScratch;
       for (let k = 0, p = at + 1; k < n; k++, p += TILE) if ((slots[p] as number) >= from) irs.push(slots[p + 1]);
+      if (agg.top !== undefined) {
+        const top = irs.length === 0 ? noTop() : agg.top(irs);
+        irs.length = 0;
+        return { value: top.items.length === 0 ? null : top.items[0].count, lastEventAt, top };
+      }
       const value = irs.length === 0 ? emptyValue : rank === undefined ? agg.mergeFinalize(irs) : QuantileSketch.quantileOf(irs as QuantileSketch[], rank);
       irs.length = 0;
       return { value, lastEventAt };
