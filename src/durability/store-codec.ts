@@ -15,7 +15,9 @@
  *
  * IRs by aggregation: count/sum/min/max one f64; avg sum, count; last ts, value; distinct
  * 0 + hashes (sparse) or 1 + 4096 registers; quantile the DDSketch state (summary numbers and
- * both dense stores). Writers fill a frame for at most SLICE_MS or FRAME_BYTES, hand it over
+ * both dense stores); topk the Space-Saving summary: capacity, floor, item count, (item, count)*,
+ * then 0, or 1 + one error per item (a tile keeps its own capacity, so a changed `k` applies
+ * to new tiles). Writers fill a frame for at most SLICE_MS or FRAME_BYTES, hand it over
  * and yield to the event loop, so queries keep being answered while a snapshot is written.
  * Readers apply a frame at a time and yield likewise.
  *
@@ -24,7 +26,7 @@
  * reported: that store starts empty rather than with state of another shape.
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { HyperLogLog, QuantileSketch, scalarArray, type FeatureStore, type ViewStore, type ViewValue, type WindowedAggregator } from '../features/index.js';
+import { HyperLogLog, QuantileSketch, SpaceSaving, scalarArray, type FeatureStore, type ViewStore, type ViewValue, type WindowedAggregator } from '../features/index.js';
 import type { GeoCollection, GeoMemberState, GeoStore } from '../geo/index.js';
 import type { Leaderboard, LeaderboardState, LeaderboardStore } from '../leaderboard/index.js';
 import { ByteReader, ByteWriter } from './binary.js';
@@ -197,6 +199,38 @@ function irCodec(aggregation: string): { write: IrWriter; read: IrReader } {
           const positive = store();
           const negative = store();
           return QuantileSketch.fromState({ zeroCount, count, min, max, sum, positive, negative });
+        },
+      };
+    case 'topk':
+      return {
+        write: (w, ir) => {
+          const s = (ir as SpaceSaving).state();
+          w.varint(s.capacity).f64(s.floor).varint(s.items.length);
+          for (let i = 0; i < s.items.length; i++) w.str(s.items[i]).f64(s.counts[i]);
+          if (s.errors === undefined) w.u8(0);
+          else {
+            w.u8(1);
+            for (const e of s.errors) w.f64(e);
+          }
+        },
+        read: (r) => {
+          const capacity = r.varint();
+          const floor = r.f64();
+          const n = r.varint();
+          const items = new Array<string>(n);
+          const counts = new Array<number>(n);
+          for (let i = 0; i < n; i++) {
+            items[i] = r.str();
+            counts[i] = r.f64();
+          }
+          const kind = r.u8();
+          if (kind > 1) throw new RangeError(`unknown Space-Saving encoding ${kind}`);
+          let errors: number[] | undefined;
+          if (kind === 1) {
+            errors = new Array<number>(n);
+            for (let i = 0; i < n; i++) errors[i] = r.f64();
+          }
+          return SpaceSaving.fromState({ capacity, floor, items, counts, errors });
         },
       };
     default:
