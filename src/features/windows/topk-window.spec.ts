@@ -2,6 +2,7 @@
 // argument), against every event kept and aggregated on read under tiling.ts semantics.
 import fc from 'fast-check';
 import { FeatureStore } from '../feature-store.js';
+import { OnlineFeatures } from '../online-features.js';
 import { topkCapacity } from './aggregators.js';
 import { tileWidthFor } from './tiling.js';
 import { exactTop, exactWeights, topBoundProblems } from '../../../test/support/topk-model.js';
@@ -115,5 +116,21 @@ describe('topk windows', () => {
     expect(store.read('top', 'c', '5m', T0 + HOUR)).toEqual({ value: null, lastEventAt: T0, top: { items: [], unlistedAtMost: 0 } });
     expect(store.read('top', 'nobody', '5m', T0)).toEqual({ value: null, lastEventAt: null, top: { items: [], unlistedAtMost: 0 } });
     expect(() => store.read('top', 'c', '5m', T0, 0.5)).toThrow('quantile: 0.5 asked of feature "top", a topk; it applies to quantile features only');
+  });
+
+  it('serves a topk window in onlineFeatures as its list, [] when empty, beside numbers', () => {
+    const store = new FeatureStore([
+      { name: 'top', aggregation: 'topk', k: 2, windows: [{ label: '1h', ms: HOUR }] },
+      { name: 'n', aggregation: 'count', windows: [{ label: '1h', ms: HOUR }] },
+    ]);
+    for (const [m, w] of [['m1', 5], ['m2', 7.5], ['m3', 1]] as const) {
+      store.update('top', 'c', m, T0, w);
+      store.update('n', 'c', 1, T0);
+    }
+    const rows = new OnlineFeatures(store).fetch(['c', 'nobody'], ['top:1h', 'n:1h'], T0 + MIN);
+    expect(rows).toEqual([
+      { entity: 'c', values: [[{ item: 'm2', count: 7.5, error: 0 }, { item: 'm1', count: 5, error: 0 }], 3], freshness: [T0, T0] },
+      { entity: 'nobody', values: [[], 0], freshness: [null, null] },
+    ]);
   });
 });
