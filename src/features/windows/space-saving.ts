@@ -241,15 +241,28 @@ function rank(items: readonly string[], counts: readonly number[]): number[] {
 }
 
 function topOfUnion(items: readonly string[], counts: readonly number[], errors: readonly number[] | undefined, floor: number, k: number): TopAnswer {
-  const order = rank(items, counts);
-  const n = Math.min(k, order.length);
+  // The k + 1 heaviest slots, kept sorted by insertion (k is small; most items are lighter than
+  // the last kept and cost one comparison): a read of a large union sorts none of the rest.
+  const best: number[] = [];
+  const keep = k + 1;
+  const before = (a: number, b: number) => counts[a] > counts[b] || (counts[a] === counts[b] && items[a] < items[b]);
+  for (let i = 0; i < items.length; i++) {
+    if (best.length === keep && !before(i, best[keep - 1])) continue;
+    let at = best.length === keep ? keep - 1 : best.length;
+    while (at > 0 && before(i, best[at - 1])) {
+      best[at] = best[at - 1];
+      at--;
+    }
+    best[at] = i;
+  }
+  const n = Math.min(k, best.length);
   const top = new Array<TopItem>(n);
   for (let r = 0; r < n; r++) {
-    const i = order[r];
+    const i = best[r];
     top[r] = { item: items[i], count: counts[i], error: errors === undefined ? 0 : errors[i] };
   }
   // An unlisted item is either monitored below the k-th (at most its count) or not monitored.
-  const next = order.length > k ? counts[order[k]] : 0;
+  const next = best.length > k ? counts[best[k]] : 0;
   return { items: top, unlistedAtMost: Math.max(floor, next) };
 }
 
