@@ -45,12 +45,13 @@ export async function digestStores(stores: StoreSet, watermarks: readonly Waterm
     const h = createHash('sha256');
     let entries = 0;
     await each(keys, (key) => {
-      const values: (number | null)[] = [];
+      const values: unknown[] = [];
       let last: number | null = null;
       let any = false;
       for (const w of windows) {
         const r = f.read(key, w, at);
-        values.push(r.value);
+        // A topk window: its whole list (items, counts, errors, bound), not only the top count.
+        values.push(r.top ?? r.value);
         last = r.lastEventAt;
         if (r.value !== null && !(f.aggregator.name === 'count' && r.value === 0)) any = true;
       }

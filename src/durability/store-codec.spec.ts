@@ -23,6 +23,8 @@ features:
   - { name: la, source: tx, entity: card, aggregation: last, field: amount, windows: [1h] }
   - { name: d, source: tx, entity: card, aggregation: distinct, field: m, windows: [1h, lifetime] }
   - { name: q, source: tx, entity: card, aggregation: quantile, field: amount, quantile: 0.9, windows: [1h, lifetime] }
+  - { name: top, source: tx, entity: card, aggregation: topk, field: m, k: 2, windows: [1h, lifetime] }
+  - { name: top_spend, source: tx, entity: card, aggregation: topk, field: m, weight: weight, windows: [1h] }
   - { name: entries, source: drivers.fences, entity: fence, aggregation: count, windows: [lifetime] }
 views:
   - { name: v, source: tx, entity: card, fields: { amount: float, m: string, flag: boolean, vec: "float[]", tier: int }, ttl: 30d }
@@ -60,7 +62,7 @@ function feed(processor: EventProcessor, seed: number, n: number, from = T0): vo
     if (rand() < 0.5) view.flag = rand() < 0.5;
     if (rand() < 0.3) view.vec = [rand(), -rand(), 0];
     if (rand() < 0.3) view.tier = Math.floor(rand() * 5);
-    processor.ingest('tx', [{ card, amount: rand() < 0.05 ? 0 : amount, m, ts, ...view }]);
+    processor.ingest('tx', [{ card, amount: rand() < 0.05 ? 0 : amount, m, weight: Math.abs(amount), ts, ...view }]);
     if (i % 3 === 0) {
       const d = `d${Math.floor(rand() * 10)}`;
       const [lat, lon] = rand() < 0.3 ? [40.6413 + (rand() - 0.5) * 0.01, -73.7781 + (rand() - 0.5) * 0.01] : [40.72 + (rand() - 0.5) * 0.04, -73.99 + (rand() - 0.5) * 0.04];
@@ -95,6 +97,12 @@ describe('store codec', () => {
     expect(report.skipped).toEqual([]);
     expect(report.counts['FEAT d']).toBe(a.stores.features.feature('d').size);
     expect(a.stores.features.feature('d').read('heavy', 'lifetime', AT[1]).value).toBeGreaterThan(512);
+    // The heavy card's topk tiles overran their capacity (32): errors and floors go through too.
+    const heavyTop = a.stores.features.feature('top').read('heavy', 'lifetime', AT[1]).top!;
+    expect(heavyTop.unlistedAtMost).toBeGreaterThan(0);
+    expect(heavyTop.items.some((x) => x.error > 0)).toBe(true);
+    expect(b.stores.features.feature('top').read('heavy', 'lifetime', AT[1])).toEqual(a.stores.features.feature('top').read('heavy', 'lifetime', AT[1]));
+    expect(b.stores.features.feature('top_spend').read('c1', '1h', AT[0]).top!.items.length).toBeGreaterThan(0);
     for (const at of AT) expect((await digestStores(b.stores, [], at)).digest).toBe((await digestStores(a.stores, [], at)).digest);
     // The same later events on both: restored IRs (sketches included) go on as the originals.
     feed(a.processor, 2, 1_000, T0 + 3_000_000);
@@ -109,7 +117,8 @@ describe('store codec', () => {
       PIPELINE.replace('windows: [1h, 24h] }', 'windows: [1h, 24h], history: 2h }')
         .replace('field: m, windows: [1h, lifetime] }', 'field: m, windows: [1h] , history: 2h }')
         .replace('quantile: 0.9, windows: [1h, lifetime] }', 'quantile: 0.9, windows: [1h], history: 2h }')
-        .replace('ttl: 30d }', 'ttl: 30d, history: 1d }'),
+        .replace('ttl: 30d }', 'ttl: 30d, history: 1d }')
+        .replace('weight: weight, windows: [1h] }', 'weight: weight, windows: [1h], history: 2h }'),
       'history',
     );
     const a = app(withHistory);
@@ -119,10 +128,11 @@ describe('store codec', () => {
     expect(report.skipped).toEqual([]);
     expect(report.counts['FHST s']).toBe(a.stores.features.feature('s').history!.size);
     expect(report.counts['VHST v']).toBeGreaterThan(0);
+    expect(report.counts['FHST top_spend']).toBe(a.stores.features.feature('top_spend').history!.size);
     const now = T0 + 4_000_000;
     for (const at of [T0 + 1_000_000, T0 + 2_500_000, now]) {
       for (const card of ['heavy', 'c1', 'c7', 'c39']) {
-        for (const [name, window] of [['s', '1h'], ['s', '24h'], ['d', '1h'], ['q', '1h']]) {
+        for (const [name, window] of [['s', '1h'], ['s', '24h'], ['d', '1h'], ['q', '1h'], ['top_spend', '1h']]) {
           expect(b.stores.features.read(name, card, window, now, undefined, at)).toEqual(a.stores.features.read(name, card, window, now, undefined, at));
         }
         expect(b.stores.views.read('v', card, now, at)).toEqual(a.stores.views.read('v', card, now, at));
@@ -136,7 +146,7 @@ describe('store codec', () => {
     const b = app();
     feed(a.processor, 3, 500);
     feed(b.processor, 3, 500);
-    b.processor.ingest('tx', [{ card: 'c1', amount: 1, m: 'x', ts: T0 + 10 }]);
+    expect(b.processor.ingest('tx', [{ card: 'c1', amount: 1, m: 'x', weight: 1, ts: T0 + 10 }]).accepted).toBe(1);
     const [da, db] = [await digestStores(a.stores, [], AT[1]), await digestStores(b.stores, [], AT[1])];
     expect(db.digest).not.toBe(da.digest);
     expect(db.stores.filter((s, i) => s.digest !== da.stores[i].digest).map((s) => s.name)).toEqual(expect.arrayContaining(['n', 's', 'd', 'daily']));

@@ -20,7 +20,9 @@
  *
  * IRs by aggregation: count/sum/min/max one f64; avg sum, count; last ts, value; distinct
  * 0 + hashes (sparse) or 1 + 4096 registers; quantile the DDSketch state (summary numbers and
- * both dense stores). Writers fill a frame for at most SLICE_MS or FRAME_BYTES, hand it over
+ * both dense stores); topk the Space-Saving summary: capacity, floor, item count, (item, count)*,
+ * then 0, or 1 + one error per item (a tile keeps its own capacity, so a changed `k` applies
+ * to new tiles). Writers fill a frame for at most SLICE_MS or FRAME_BYTES, hand it over
  * and yield to the event loop, so queries keep being answered while a snapshot is written.
  * Readers apply a frame at a time and yield likewise.
  *
@@ -29,7 +31,7 @@
  * reported: that store starts empty rather than with state of another shape.
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { HyperLogLog, QuantileSketch, scalarArray, type ViewStore, type ViewValue, type WindowedAggregator } from '../features/index.js';
+import { HyperLogLog, QuantileSketch, SpaceSaving, scalarArray, type ViewStore, type ViewValue, type WindowedAggregator } from '../features/index.js';
 import type { GeoCollection, GeoMemberState } from '../geo/index.js';
 import type { Leaderboard, LeaderboardState } from '../leaderboard/index.js';
 import type { StoreSet } from '../store-set.js';
@@ -61,13 +63,16 @@ export async function writeStores(enc: SnapshotEncoder, stores: StoreSet): Promi
     const f = stores.features.feature(name);
     counts[`${SECTION.feature} ${name}`] = await section(enc, SECTION.feature, name, featureDescriptor(f), f.entries(), featureRecord(f));
     if (f.history !== undefined) {
-      counts[`${SECTION.featureHistory} ${name}`] = await section(enc, SECTION.featureHistory, name, new ByteWriter(64).str(f.aggregator.name).take(), f.history.entries(), (w, [key, e]) => {
+      // The descriptor: aggregation, then 1 when each event carries its weight (topk).
+      const weighted = f.history.weighted;
+      counts[`${SECTION.featureHistory} ${name}`] = await section(enc, SECTION.featureHistory, name, new ByteWriter(64).str(f.aggregator.name).varint(weighted ? 1 : 0).take(), f.history.entries(), (w, [key, e]) => {
         w.str(key).varint(e.ts.length);
         for (let i = 0; i < e.ts.length; i++) {
           const v = e.values[i];
           w.f64(e.ts[i]);
           if (typeof v === 'number') w.u8(V_NUMBER).f64(v);
           else w.u8(V_STRING).str(v);
+          if (weighted) w.f64(e.weights![i]);
         }
       });
     }
@@ -221,6 +226,38 @@ function irCodec(aggregation: string): { write: IrWriter; read: IrReader } {
           return QuantileSketch.fromState({ zeroCount, count, min, max, sum, positive, negative });
         },
       };
+    case 'topk':
+      return {
+        write: (w, ir) => {
+          const s = (ir as SpaceSaving).state();
+          w.varint(s.capacity).f64(s.floor).varint(s.items.length);
+          for (let i = 0; i < s.items.length; i++) w.str(s.items[i]).f64(s.counts[i]);
+          if (s.errors === undefined) w.u8(0);
+          else {
+            w.u8(1);
+            for (const e of s.errors) w.f64(e);
+          }
+        },
+        read: (r) => {
+          const capacity = r.varint();
+          const floor = r.f64();
+          const n = r.varint();
+          const items = new Array<string>(n);
+          const counts = new Array<number>(n);
+          for (let i = 0; i < n; i++) {
+            items[i] = r.str();
+            counts[i] = r.f64();
+          }
+          const kind = r.u8();
+          if (kind > 1) throw new RangeError(`unknown Space-Saving encoding ${kind}`);
+          let errors: number[] | undefined;
+          if (kind === 1) {
+            errors = new Array<number>(n);
+            for (let i = 0; i < n; i++) errors[i] = r.f64();
+          }
+          return SpaceSaving.fromState({ capacity, floor, items, counts, errors });
+        },
+      };
     default:
       throw new RangeError(`no snapshot encoding for aggregation "${aggregation}"`);
   }
@@ -332,7 +369,9 @@ export async function restoreStores(sections: readonly ParsedSection[], stores: 
       case SECTION.featureHistory: {
         const f = stores.features.has(s.name) ? stores.features.feature(s.name) : undefined;
         const history = f?.history;
-        const aggregation = new ByteReader(descriptor).str();
+        const d = new ByteReader(descriptor);
+        const aggregation = d.str();
+        const weighted = !d.done && d.varint() === 1;
         if (f === undefined || history === undefined) skip = 'the pipeline declares no such feature with history';
         else if (aggregation !== f.aggregator.name) skip = `aggregation changed from ${aggregation} to ${f.aggregator.name}`;
         else {
@@ -341,11 +380,13 @@ export async function restoreStores(sections: readonly ParsedSection[], stores: 
             const count = r.varint();
             const ts = new Array<number>(count);
             const values = new Array<number | string>(count);
+            const weights = weighted ? new Array<number>(count) : undefined;
             for (let i = 0; i < count; i++) {
               ts[i] = r.f64();
               values[i] = readViewValue(r) as number | string;
+              if (weights !== undefined) weights[i] = r.f64();
             }
-            history.load(key, ts, values);
+            history.load(key, ts, values, weights);
           });
         }
         break;

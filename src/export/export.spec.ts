@@ -20,6 +20,7 @@ features:
   - { name: top, source: tx, entity: card, aggregation: max, field: amount, windows: [5m] }
   - { name: latest, source: tx, entity: card, aggregation: last, field: amount, windows: [1h] }
   - { name: declined, source: tx, entity: card, aggregation: count, windows: [1h], where: 'status == "declined"' }
+  - { name: where_spent, source: tx, entity: card, aggregation: topk, field: country, weight: amount, k: 2, windows: [1h] }
 views:
   - { name: profile, source: tx, entity: card, fields: { country: string, amount: float } }
 on_demand:
@@ -113,31 +114,32 @@ describe('tally export', () => {
     const dataDir = await dataDirWith(events);
     const spine = join(dataDir, 'labels.csv');
     writeFileSync(spine, ['entity,timestamp,is_fraud,amount,note', `c1,${new Date(T0 + 5 * MIN).toISOString()},0,50,"a, quoted"`, `c1,${T0 + 15 * MIN},1,800,`, `c2,2026-11-25T12:30:00,0,25,x`].join('\n'));
-    const names = 'n:1h,total:1h,profile:country,ratio';
+    const names = 'n:1h,total:1h,profile:country,ratio,where_spent:1h';
     const csv = join(dataDir, 'train.csv');
     const first = await cli('export', '--spine', spine, '--features', names, '--out', csv, '--pipeline', pipelineFile, '--data-dir', dataDir);
     expect(first.err.split('\n').filter((l) => l.startsWith('tally export: ') && !l.includes('reading the ingest log'))).toEqual([]);
     expect(first.code).toBe(0);
     expect(readFileSync(csv, 'utf8')).toBe(
       [
-        'entity,timestamp,is_fraud,amount,note,n:1h,total:1h,profile:country,ratio',
-        `c1,2026-11-25T12:05:00.000Z,0,50,"a, quoted",1,100,FR,0.5`,
-        `c1,2026-11-25T12:15:00.000Z,1,800,,2,400,US,2`,
-        `c2,2026-11-25T12:30:00.000Z,0,25,x,1,50,FR,0.5`,
+        'entity,timestamp,is_fraud,amount,note,n:1h,total:1h,profile:country,ratio,where_spent:1h',
+        `c1,2026-11-25T12:05:00.000Z,0,50,"a, quoted",1,100,FR,0.5,"[{""item"":""FR"",""count"":100,""error"":0}]"`,
+        `c1,2026-11-25T12:15:00.000Z,1,800,,2,400,US,2,"[{""item"":""US"",""count"":300,""error"":0},{""item"":""FR"",""count"":100,""error"":0}]"`,
+        `c2,2026-11-25T12:30:00.000Z,0,25,x,1,50,FR,0.5,"[{""item"":""FR"",""count"":50,""error"":0}]"`,
         '',
       ].join('\n'),
     );
     const pq = join(dataDir, 'train.parquet');
     const r = await cli('export', '--spine', spine, '--features', names, '--out', pq, '--pipeline', pipelineFile, '--data-dir', dataDir);
     expect(r.code).toBe(0);
-    expect(r.out).toMatch(/wrote {7}.*train\.parquet: 3 rows x 4 features/);
+    expect(r.out).toMatch(/wrote {7}.*train\.parquet: 3 rows x 5 features/);
     expect(r.out).toMatch(/history {5}3 events applied, 0 refused; the ingest log from its first record/);
     expect(r.err).toMatch(/rows {4}\[#+\] 100%/);
+    // A topk list is a JSON column (its text, as Parquet readers give JSON).
     const rows = await parquetReadObjects({ file: await asyncBufferFromFile(pq) });
     expect(rows).toEqual([
-      { entity: 'c1', timestamp: new Date(T0 + 5 * MIN), is_fraud: 0, amount: 50, note: 'a, quoted', 'n:1h': 1, 'total:1h': 100, 'profile:country': 'FR', ratio: 0.5 },
-      { entity: 'c1', timestamp: new Date(T0 + 15 * MIN), is_fraud: 1, amount: 800, note: null, 'n:1h': 2, 'total:1h': 400, 'profile:country': 'US', ratio: 2 },
-      { entity: 'c2', timestamp: new Date(T0 + 30 * MIN), is_fraud: 0, amount: 25, note: 'x', 'n:1h': 1, 'total:1h': 50, 'profile:country': 'FR', ratio: 0.5 },
+      { entity: 'c1', timestamp: new Date(T0 + 5 * MIN), is_fraud: 0, amount: 50, note: 'a, quoted', 'n:1h': 1, 'total:1h': 100, 'profile:country': 'FR', ratio: 0.5, 'where_spent:1h': JSON.stringify([{ item: 'FR', count: 100, error: 0 }]) },
+      { entity: 'c1', timestamp: new Date(T0 + 15 * MIN), is_fraud: 1, amount: 800, note: null, 'n:1h': 2, 'total:1h': 400, 'profile:country': 'US', ratio: 2, 'where_spent:1h': JSON.stringify([{ item: 'US', count: 300, error: 0 }, { item: 'FR', count: 100, error: 0 }]) },
+      { entity: 'c2', timestamp: new Date(T0 + 30 * MIN), is_fraud: 0, amount: 25, note: 'x', 'n:1h': 1, 'total:1h': 50, 'profile:country': 'FR', ratio: 0.5, 'where_spent:1h': JSON.stringify([{ item: 'FR', count: 50, error: 0 }]) },
     ]);
   });
 

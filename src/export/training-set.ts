@@ -139,7 +139,9 @@ function columnKind(p: Pipeline, name: string): ColumnKind {
     const field = view.fields.find((f) => f.name === name.slice(at + 1));
     if (field !== undefined) return VIEW_KIND[field.type];
   }
-  if (p.features.some((f) => f.name === owner)) return 'double';
+  const feature = p.features.find((f) => f.name === owner);
+  // A topk window is a list of { item, count, error }: JSON.
+  if (feature !== undefined) return feature.aggregation === 'topk' ? 'json' : 'double';
   // On-demand: whatever the expression gives; JSON keeps every kind.
   if (p.onDemand?.some((o) => o.name === name)) return 'json';
   throw new InputError(`unknown feature "${name}"`);

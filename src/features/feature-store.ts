@@ -37,9 +37,9 @@ export class FeatureStore {
     return [...this.features.keys()];
   }
 
-  /** Adds one event to feature `name` for `entity` at event time `ts`. */
-  update(name: string, entity: string, value: EventValue, ts: number): void {
-    this.feature(name).update(entity, value, ts);
+  /** Adds one event to feature `name` for `entity` at event time `ts` (`weight`: a topk item's weight, default 1). */
+  update(name: string, entity: string, value: EventValue, ts: number, weight?: number): void {
+    this.feature(name).update(entity, value, ts, weight);
   }
 
   /**

@@ -8,18 +8,26 @@
  * An on-demand feature is computed per entity at request time from its inputs (served values)
  * and the caller's request context for that entity; its freshness is its oldest input's, and
  * it is null when an input has no value or the expression has none (a division by zero).
+ *
+ * A topk window is served as its list, `[{ item, count, error }, ...]` heaviest first (an
+ * empty list when the window holds no event), not as its top count: a row is what a model
+ * consumes, and the list is the feature. The load refuses it as an on-demand input.
  */
 import { InputError } from '../input-error.js';
 import { compileExpression, type Evaluator } from '../pipeline/filter.js';
 import type { OnDemandSpec } from '../pipeline/pipeline.js';
 import { UnknownFeatureError, type FeatureStore } from './feature-store.js';
 import type { View, ViewStore, ViewValue } from './views/view-store.js';
+import type { TopItem } from './windows/space-saving.js';
 import type { WindowedAggregator } from './windows/windowed-aggregator.js';
+
+/** A served value: a window's number, a view field's value, or a topk window's list. */
+export type ServedValue = ViewValue | TopItem[];
 
 export interface OnlineRow {
   entity: string;
-  /** Values in the order of the requested names; null when unknown or empty. */
-  values: ViewValue[];
+  /** Values in the order of the requested names; null when unknown or empty (a topk window: its list, empty). */
+  values: ServedValue[];
   /** Per value, the event time it reflects (epoch ms), or null. */
   freshness: (number | null)[];
 }
@@ -155,10 +163,10 @@ export class OnlineFeatures {
 }
 
 /** A served value and the event time it reflects, now or as of `at`. */
-function readServed(step: ServedStep, entity: string, now: number, at: number | undefined): { value: ViewValue; ts: number | null } {
+function readServed(step: ServedStep, entity: string, now: number, at: number | undefined): { value: ServedValue; ts: number | null } {
   if (step.kind === 'window') {
     const r = at === undefined ? step.feature.read(entity, step.window, now) : step.feature.readAt(entity, step.window, at, now);
-    return { value: r.value, ts: r.lastEventAt };
+    return { value: r.top === undefined ? r.value : r.top.items, ts: r.lastEventAt };
   }
   const r = at === undefined ? step.view.readField(entity, step.index, now) : step.view.readFieldAt(entity, step.index, at, now);
   return { value: r.value, ts: r.ts };

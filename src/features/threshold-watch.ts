@@ -37,8 +37,11 @@
 import { InputError } from '../input-error.js';
 import type { WindowedAggregator } from './windows/windowed-aggregator.js';
 
-/** Aggregations whose window value never rises when tiles leave it (fewer events, fewer distinct values, a lower max). */
-const FALLS_ON_EXPIRY: ReadonlySet<string> = new Set(['count', 'distinct', 'max']);
+/**
+ * Aggregations whose window value never rises when tiles leave it (fewer events, fewer distinct
+ * values, a lower max; for topk, each item's count is a sum over tiles of non-negative terms).
+ */
+const FALLS_ON_EXPIRY: ReadonlySet<string> = new Set(['count', 'distinct', 'max', 'topk']);
 
 export interface Crossing {
   entity: string;

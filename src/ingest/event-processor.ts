@@ -199,7 +199,7 @@ export class EventProcessor {
           // watches also look at the entity just before the event (featureBeforeTopic).
           const listened = changes.listening('feature', u.name);
           if (listened && changes.listening(FEATURE_BEFORE, u.name)) changes.publish(featureBeforeTopic(u.name), { kind: 'feature', name: u.name, entity: u.entity, ts });
-          this.stores.features.update(u.name, u.entity, u.value, ts);
+          this.stores.features.update(u.name, u.entity, u.value, ts, u.weight);
           if (listened) {
             changes.publish(featureTopic(u.name, u.entity), { kind: 'feature', name: u.name, entity: u.entity, ts });
             changes.publish(featureTopic(u.name), { kind: 'feature', name: u.name, entity: u.entity, ts });

@@ -209,3 +209,36 @@ leaderboards:
     expect(router.decodeShared('tx', Buffer.from(JSON.stringify(events[1])), T)).toEqual(router.route('tx', events[1], T));
   });
 });
+
+describe('Router with topk features', () => {
+  const topk = parsePipeline(`
+sources: [{ name: tx, timestamp: ts }]
+features:
+  - { name: merchants, source: tx, entity: card, aggregation: topk, field: merchant.id, windows: [1h] }
+  - { name: spend, source: tx, entity: card, aggregation: topk, field: merchant.id, weight: amount, k: 3, windows: [1h] }
+`);
+  const T = Date.UTC(2026, 10, 25, 12);
+
+  it('routes the item as a key and the weight field (1 without one), shared or not, and refuses a bad item or weight', () => {
+    const router = new Router(topk);
+    const updates = (event: Record<string, unknown>) => {
+      const r = router.route('tx', { ts: T, card: 'c1', ...event }, T);
+      const shared = router.routeShared('tx', { ts: T, card: 'c1', ...event }, T);
+      expect(shared).toEqual(r);
+      return r.ok ? r.updates : refusal(r);
+    };
+    expect(updates({ merchant: { id: 'm9' }, amount: 12.5 })).toEqual([
+      { store: 'feature', name: 'merchants', entity: 'c1', value: 'm9', weight: 1 },
+      { store: 'feature', name: 'spend', entity: 'c1', value: 'm9', weight: 12.5 },
+    ]);
+    expect(updates({ merchant: { id: 77 }, amount: 0 })).toEqual([
+      { store: 'feature', name: 'merchants', entity: 'c1', value: '77', weight: 1 },
+      { store: 'feature', name: 'spend', entity: 'c1', value: '77', weight: 0 },
+    ]);
+    expect(updates({ amount: 1 })).toBe('missing-field: missing item field "merchant.id"');
+    expect(updates({ merchant: { id: '' }, amount: 1 })).toBe('invalid-value: item field "merchant.id" is empty');
+    expect(updates({ merchant: { id: 'm' }, amount: -2 })).toBe('invalid-value: weight field "amount" is -2; topk weights must be 0 or more');
+    expect(updates({ merchant: { id: 'm' }, amount: '2' })).toBe('wrong-type: field "amount" must be a finite number, got "2"');
+    expect(updates({ merchant: { id: 'm' }, amount: 1e300 })).toMatch(/^invalid-value: field "amount" is 1e\+300; numbers that are added up/);
+  });
+});

@@ -33,7 +33,8 @@ export type RejectReason =
 
 
 export type Update =
-  | { store: 'feature'; name: string; entity: string; value: EventValue }
+  /** `weight`: topk features only, the item's weight (1 when the feature declares no `weight` field). */
+  | { store: 'feature'; name: string; entity: string; value: EventValue; weight?: number }
   | { store: 'view'; name: string; entity: string; fields: Record<string, unknown> }
   | { store: 'leaderboard'; name: string; member: string; score: number }
   | { store: 'geo'; name: string; member: string; lat: number; lon: number };
@@ -153,6 +154,13 @@ function summed(get: Getter, path: string[], event: Record<string, unknown>): nu
   return v;
 }
 
+/** A topk weight: a summed number that is also 0 or more (Space-Saving's bounds need it). */
+function weightOf(get: Getter, path: string[], event: Record<string, unknown>): number {
+  const v = summed(get, path, event);
+  if (v < 0) throw new Reject('invalid-value', `weight field "${path.join('.')}" is ${show(v)}; topk weights must be 0 or more`);
+  return v;
+}
+
 /** Aggregations that add their inputs up (their sums must stay finite). */
 const SUMMING: ReadonlySet<string> = new Set(['sum', 'avg']);
 
@@ -190,6 +198,8 @@ interface CompiledFeature {
   filter: number;
   entity: KeyOf;
   field?: Getter;
+  /** topk: the weight field, if declared. */
+  weight?: Getter;
   /** The update routeShared() fills in for this store. */
   slot: Extract<Update, { store: 'feature' }>;
 }
@@ -251,8 +261,8 @@ export class Router {
       return i;
     };
     for (const spec of pipeline.features) {
-      const slot = { store: 'feature' as const, name: spec.name, entity: '', value: 1 as EventValue };
-      this.sources.get(spec.source)?.features.push({ spec, entity: entityGetter(spec), field: spec.field && getter(spec.field), filter: filter(spec), slot });
+      const slot: CompiledFeature['slot'] = spec.aggregation === 'topk' ? { store: 'feature', name: spec.name, entity: '', value: '', weight: 1 } : { store: 'feature', name: spec.name, entity: '', value: 1 };
+      this.sources.get(spec.source)?.features.push({ spec, entity: entityGetter(spec), field: spec.field && getter(spec.field), weight: spec.weight && getter(spec.weight), filter: filter(spec), slot });
     }
     for (const spec of pipeline.views) {
       this.sources.get(spec.source)?.views.push({ spec, entity: entityGetter(spec), fields: spec.fields, filter: filter(spec), slot: { store: 'view', name: spec.name, entity: '', fields: {} } });
@@ -359,6 +369,18 @@ export class Router {
         if (f.filter >= 0 && !this.passes(compiled, f.filter, e)) continue;
         const entity = f.entity(e);
         let value: EventValue = 1;
+        if (f.spec.aggregation === 'topk') {
+          value = key(f.field!, f.spec.field!, e, 'item');
+          const weight = f.weight ? weightOf(f.weight, f.spec.weight!, e) : 1;
+          if (out) {
+            const u = f.slot;
+            u.entity = entity;
+            u.value = value;
+            u.weight = weight;
+            updates[j++] = u;
+          } else updates.push({ store: 'feature', name: f.spec.name, entity, value, weight });
+          continue;
+        }
         if (f.field) {
           if (f.spec.aggregation === 'distinct') value = key(f.field, f.spec.field!, e, 'distinct');
           else if (f.spec.aggregation !== 'count') value = SUMMING.has(f.spec.aggregation) ? summed(f.field, f.spec.field!, e) : num(f.field, f.spec.field!, e);

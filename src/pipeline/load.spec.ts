@@ -108,7 +108,7 @@ features:
     expect(problems).toEqual([
       'features[1].source: unknown source "transactionz" (declared: transactions)',
       'features[1].windows[1]: "5x" is not a duration (e.g. 30s, 5m, 1h, 7d or lifetime)',
-      'features[2].aggregation: "median" must be one of count, sum, min, max, avg, distinct, quantile, last',
+      'features[2].aggregation: "median" must be one of count, sum, min, max, avg, distinct, quantile, last, topk',
       'features[2].name: duplicate name "ok" (also features[0])',
     ]);
   });
@@ -163,7 +163,7 @@ geo:
       'sources[0].colour: "colour" is not a known setting',
       'sources[0].lateness: 5 must be a string',
       'sources[1]: 7 must be a mapping',
-      'features[0].aggregation: "median-ish" must be one of count, sum, min, max, avg, distinct, quantile, last',
+      'features[0].aggregation: "median-ish" must be one of count, sum, min, max, avg, distinct, quantile, last, topk',
       'features[0].entity: "a..b" must be a field path such as "card_id", or a list of 2 to 8 distinct paths such as [user_id, campaign_id]',
       'features[0].name: "9lives" must be a name of letters, digits, "_", "-" or "." starting with a letter or "_"',
       'features[0].source: 3 must be a string',
@@ -187,7 +187,7 @@ geo:
   it('quotes a long value cut short, and says what a file that is no mapping holds', () => {
     const long = 'x'.repeat(200);
     const [problem] = problemsOf(`sources: [{ name: s }]\nfeatures: [{ name: f, source: s, entity: k, aggregation: ${long}, windows: [1m] }]`);
-    expect(problem).toBe(`features[0].aggregation: "${'x'.repeat(78)}\u2026 must be one of count, sum, min, max, avg, distinct, quantile, last`);
+    expect(problem).toBe(`features[0].aggregation: "${'x'.repeat(78)}\u2026 must be one of count, sum, min, max, avg, distinct, quantile, last, topk`);
     expect(problemsOf('"just text"')).toEqual(['(root): "just text" is not a mapping; the file must be a mapping with `sources` and at least one of features, views, leaderboards, geo']);
     expect(problemsOf('')).toEqual(['(root): null is not a mapping; the file must be a mapping with `sources` and at least one of features, views, leaderboards, geo']);
   });
@@ -285,6 +285,46 @@ views: [{ name: home, source: s, entity: k, fields: { lat: float, country: strin
       'on_demand[2].expression: "amount + country" is not a valid expression: Unknown variable: country',
       'on_demand[3].expression: "c / 2.0" is not a valid expression: no such overload: string / double',
       'on_demand[4].name: "spend" is already a feature or view name',
+    ]);
+  });
+
+  it('compiles topk features: the item field, k (default 10) and an optional weight field', () => {
+    const p = parsePipeline(`
+sources: [{ name: tx }]
+features:
+  - { name: top_merchants, source: tx, entity: card_id, aggregation: topk, field: merchant_id, windows: [1h] }
+  - { name: top_spend, source: tx, entity: card_id, aggregation: topk, field: merchant.id, k: 3, weight: amount.eur, windows: [1h, 24h] }
+`);
+    expect(p.features[0]).toMatchObject({ aggregation: 'topk', field: ['merchant_id'], k: 10 });
+    expect(p.features[0].weight).toBeUndefined();
+    expect(p.features[1]).toMatchObject({ aggregation: 'topk', field: ['merchant', 'id'], k: 3, weight: ['amount', 'eur'] });
+  });
+
+  it('refuses a topk feature declared wrong, naming the path and quoting the value, every problem at once', () => {
+    expect(problemsOf(`
+sources: [{ name: tx }]
+features:
+  - { name: a, source: tx, entity: card, aggregation: topk, windows: [1h] }
+  - { name: b, source: tx, entity: card, aggregation: topk, field: m, k: 0, windows: [1h] }
+  - { name: c, source: tx, entity: card, aggregation: topk, field: m, k: 101, windows: [1h] }
+  - { name: d, source: tx, entity: card, aggregation: topk, field: m, k: 2.5, windows: [1h] }
+  - { name: e, source: tx, entity: card, aggregation: topk, field: m, k: "5", windows: [1h] }
+  - { name: f, source: tx, entity: card, aggregation: sum, field: amount, k: 5, weight: amount, windows: [1h] }
+  - { name: g, source: tx, entity: card, aggregation: topk, field: m, weight: m, windows: [1h] }
+  - { name: h, source: tx, entity: card, aggregation: topk, field: m, weight: "not a path", windows: [1h] }
+on_demand:
+  - { name: od, inputs: { t: "b:1h" }, expression: t > 1.0 }
+`)).toEqual([
+      'features[0].field: is missing; "topk" counts the values of a field (the items, e.g. field: merchant_id)',
+      'features[1].k: 0 must be a whole number from 1 to 100',
+      'features[2].k: 101 must be a whole number from 1 to 100',
+      'features[3].k: 2.5 must be a whole number from 1 to 100',
+      'features[4].k: "5" must be a whole number from 1 to 100',
+      'features[5].k: 5 given, but k only applies to the topk aggregation, not "sum"',
+      'features[5].weight: "amount" given, but a weight field only applies to the topk aggregation, not "sum"',
+      'features[6].weight: "m" is also the item field; the weight must be another (numeric) field',
+      'features[7].weight: "not a path" must be a field path such as "card_id" or "card.id"',
+      'on_demand[0].inputs.t: "b:1h" is a topk feature, whose value is a list of items; inputs are numbers, strings or bools',
     ]);
   });
 

@@ -15,6 +15,7 @@ import { parseDuration, parseWindow } from './duration.js';
 import { PipelineFile } from './pipeline-file.js';
 import {
   AGGREGATIONS,
+  DEFAULT_TOPK,
   fenceSourceName,
   VIEW_FIELD_TYPES,
   type Aggregation,
@@ -144,14 +145,17 @@ const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof
 const isStr = (v: unknown): v is string => typeof v === 'string';
 const split = (path: string): string[] => path.split('.');
 
-/** The expression type of a served value `feature:window` or `view:field` of `p`, or undefined when it names none. */
+/**
+ * The expression type of a served value `feature:window` or `view:field` of `p`, or undefined
+ * when it names none, or names a value no expression takes (a topk window's list).
+ */
 export function servedType(p: Pipeline, ref: string): ExpressionType | undefined {
   const at = ref.lastIndexOf(':');
   if (at <= 0) return undefined;
   const owner = ref.slice(0, at);
   const part = ref.slice(at + 1);
   const feature = p.features.find((f) => f.name === owner);
-  if (feature) return feature.windows.some((w) => w.label === part) ? 'double' : undefined;
+  if (feature) return feature.aggregation !== 'topk' && feature.windows.some((w) => w.label === part) ? 'double' : undefined;
   const field = p.views.find((v) => v.name === owner)?.fields.find((f) => f.name === part);
   if (field === undefined || field.type === 'float[]') return undefined;
   return field.type === 'string' ? 'string' : field.type === 'boolean' ? 'bool' : 'double';
@@ -204,7 +208,9 @@ class Compiler {
       if (isStr(o.name) && taken.has(o.name)) this.problem(`${at}.name`, `${quote(o.name)} is already a feature or view name`);
       const before = this.problems.length;
       const inputs = Object.entries(isObj(o.inputs) ? o.inputs : {}).map(([name, ref]) => {
-        if (!isStr(ref) || servedType(p, ref) === undefined) this.problem(`${at}.inputs.${name}`, `${quote(ref)} is not a served value (write feature:window or view:field of this pipeline)`);
+        const topk = isStr(ref) && p.features.some((f) => f.aggregation === 'topk' && f.name === ref.slice(0, ref.lastIndexOf(':')));
+        if (topk) this.problem(`${at}.inputs.${name}`, `${quote(ref)} is a topk feature, whose value is a list of items; inputs are numbers, strings or bools`);
+        else if (!isStr(ref) || servedType(p, ref) === undefined) this.problem(`${at}.inputs.${name}`, `${quote(ref)} is not a served value (write feature:window or view:field of this pipeline)`);
         return { name, ref: String(ref) };
       });
       const request = Object.entries(isObj(o.request) ? o.request : {}).map(([name, type]) => {
@@ -282,8 +288,13 @@ class Compiler {
       this.checkSource(`${at}.source`, f.source);
       const aggregation = f.aggregation as Aggregation;
       if (aggregation !== 'count' && f.field === undefined && AGGREGATIONS.includes(aggregation)) {
-        this.problem(`${at}.field`, `is missing; "${aggregation}" aggregates a field`);
+        this.problem(`${at}.field`, aggregation === 'topk' ? 'is missing; "topk" counts the values of a field (the items, e.g. field: merchant_id)' : `is missing; "${aggregation}" aggregates a field`);
       }
+      if (aggregation !== 'topk' && AGGREGATIONS.includes(aggregation)) {
+        if (f.k !== undefined) this.problem(`${at}.k`, `${quote(f.k)} given, but k only applies to the topk aggregation, not "${aggregation}"`);
+        if (f.weight !== undefined) this.problem(`${at}.weight`, `${quote(f.weight)} given, but a weight field only applies to the topk aggregation, not "${aggregation}"`);
+      }
+      if (aggregation === 'topk' && isStr(f.weight) && f.weight === f.field) this.problem(`${at}.weight`, `${quote(f.weight)} is also the item field; the weight must be another (numeric) field`);
       if (aggregation === 'quantile' && f.quantile === undefined) this.problem(`${at}.quantile`, 'is missing; a quantile feature needs a rank such as 0.95');
       if (aggregation !== 'quantile' && f.quantile !== undefined && AGGREGATIONS.includes(aggregation)) this.problem(`${at}.quantile`, `${quote(f.quantile)} given, but a rank only applies to the quantile aggregation, not "${aggregation}"`);
       const seen = new Set<string>();
@@ -309,6 +320,7 @@ class Compiler {
         aggregation,
         field: isStr(f.field) ? split(f.field) : undefined,
         quantile: f.quantile,
+        ...(aggregation === 'topk' ? { k: f.k ?? DEFAULT_TOPK, ...(isStr(f.weight) ? { weight: split(f.weight) } : {}) } : {}),
         windows,
         historyMs,
         where: this.where(at, f.where),

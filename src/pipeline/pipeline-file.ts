@@ -20,7 +20,7 @@ import {
   ValidateBy,
   ValidateNested,
 } from 'class-validator';
-import { AGGREGATIONS } from './pipeline.js';
+import { AGGREGATIONS, MAX_TOPK } from './pipeline.js';
 
 /** Names are used in GraphQL arguments, metrics labels and `feature:window` references. */
 const NAME = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
@@ -44,6 +44,17 @@ function IsEntity() {
   });
 }
 
+/** topk's `k`: a whole number from 1 to MAX_TOPK (one message whatever is wrong with it). */
+function IsTopK() {
+  return ValidateBy({
+    name: 'isTopK',
+    validator: {
+      validate: (v: unknown) => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= MAX_TOPK,
+      defaultMessage: () => `must be a whole number from 1 to ${MAX_TOPK}`,
+    },
+  });
+}
+
 export class SourceEntry {
   @IsString() @Matches(NAME, { message: NAME_MESSAGE }) name!: string;
   @IsOptional() @IsString() topic?: string;
@@ -58,6 +69,8 @@ export class FeatureEntry {
   @IsIn(AGGREGATIONS as string[], { message: `must be one of ${AGGREGATIONS.join(', ')}` }) aggregation!: string;
   @IsOptional() @IsString() @Matches(PATH, { message: PATH_MESSAGE }) field?: string;
   @IsOptional() @IsNumber() @Min(0) @Max(1) quantile?: number;
+  @IsOptional() @IsTopK() k?: number;
+  @IsOptional() @IsString() @Matches(PATH, { message: PATH_MESSAGE }) weight?: string;
   @IsArray() @ArrayMinSize(1) windows!: unknown[];
   @IsOptional() @IsString() history?: string;
   @IsOptional() @IsString() where?: string;

@@ -4,8 +4,13 @@
  * has behaviour. Field paths are dotted (`card.id`) and already split into segments.
  */
 
-export type Aggregation = 'count' | 'sum' | 'min' | 'max' | 'avg' | 'distinct' | 'quantile' | 'last';
-export const AGGREGATIONS: readonly Aggregation[] = ['count', 'sum', 'min', 'max', 'avg', 'distinct', 'quantile', 'last'];
+export type Aggregation = 'count' | 'sum' | 'min' | 'max' | 'avg' | 'distinct' | 'quantile' | 'last' | 'topk';
+export const AGGREGATIONS: readonly Aggregation[] = ['count', 'sum', 'min', 'max', 'avg', 'distinct', 'quantile', 'last', 'topk'];
+
+/** Largest `k` of a topk feature: answers stay short and tiles small (their capacity is 4k). */
+export const MAX_TOPK = 100;
+/** `k` of a topk feature that declares none. */
+export const DEFAULT_TOPK = 10;
 
 export type ViewFieldType = 'float' | 'int' | 'string' | 'boolean' | 'float[]';
 export const VIEW_FIELD_TYPES: readonly ViewFieldType[] = ['float', 'int', 'string', 'boolean', 'float[]'];
@@ -37,10 +42,14 @@ export interface FeatureSpec {
   source: string;
   entity: string[];
   aggregation: Aggregation;
-  /** The aggregated field; absent only for `count`. */
+  /** The aggregated field (for `distinct` and `topk`, the item counted); absent only for `count`. */
   field?: string[];
   /** For `quantile`: the rank in (0, 1). */
   quantile?: number;
+  /** For `topk`: how many items an answer lists (1..MAX_TOPK; DEFAULT_TOPK when not declared). */
+  k?: number;
+  /** For `topk`: a numeric field whose values are summed per item; absent = each event weighs 1. */
+  weight?: string[];
   windows: WindowSpec[];
   /** How far back `at:` reads reach (`history:`): the raw events of this long plus the longest window are kept. */
   historyMs?: number;

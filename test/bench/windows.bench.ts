@@ -109,6 +109,7 @@ export default async function (ctx: BenchContext): Promise<void> {
   }
 
   await filterCost(ctx, keys, entityOf, amountOf, t0);
+  await topkCost(ctx, keys, entityOf, amountOf, t0);
 
   for (const aggregation of ['distinct', 'quantile'] as const) {
     ctx.progress(`update rate: ${aggregation}`);
@@ -181,6 +182,75 @@ features:
     budget: '>= 0.85x (filters cost <= 15 %)',
     budgetRatio: 0.85,
   });
+}
+
+/**
+ * A topk feature against a count feature on the same events, through the router (decode,
+ * keys, weight) and the store: heavy hitters by amount per card over 1h and 24h, k = 10
+ * (tiles of capacity 40). Merchants are drawn from 500, the most active cards overrun their
+ * tiles (evictions). Runs alternate. Then the read rate of the top 10 over 1h.
+ */
+async function topkCost(ctx: BenchContext, keys: string[], entityOf: Int32Array, amountOf: Int32Array, t0: number): Promise<void> {
+  const pipelineOf = (feature: string) => parsePipeline(`
+sources: [{ name: tx, timestamp: ts, lateness: 1d }]
+features:
+  - { name: f, source: tx, entity: card, windows: [1h, 24h], ${feature} }
+`);
+  const POOL = entityOf.length;
+  const rand = mulberry32(23);
+  const merchantZipf = makeZipf(500, 1.0, 5);
+  const events = Array.from({ length: POOL }, (_, k) => ({ card: keys[entityOf[k]], merchant: `m-${merchantZipf()}`, amount: amountOf[k] / 100, ts: 0, r: rand() }));
+  const variants = [
+    { name: 'count', pipeline: pipelineOf('aggregation: count') },
+    { name: 'topk', pipeline: pipelineOf('aggregation: topk, field: merchant, weight: amount, k: 10') },
+  ];
+  const runs: number[][] = [[], []];
+  let topStore: FeatureStore | undefined;
+  for (let run = 0; run < 5; run++) {
+    for (const [v, variant] of variants.entries()) {
+      ctx.progress(`ingest of a ${variant.name} feature, run ${run + 1}/5`);
+      const router = new Router(variant.pipeline);
+      const store = new FeatureStore(variant.pipeline.features.map((f) => ({ name: f.name, aggregation: f.aggregation, k: f.k, windows: f.windows })));
+      let i = 0;
+      runs[v].push(
+        await timeIt(
+          () => {
+            for (let b = 0; b < BATCH; b++, i++) {
+              const e = events[i & (POOL - 1)];
+              const ts = t0 + i * 10;
+              e.ts = ts;
+              const r = router.routeShared('tx', e, ts);
+              if (r.ok) for (const u of r.updates) if (u.store === 'feature') store.update(u.name, u.entity, u.value, r.ts, u.weight);
+            }
+          },
+          { minMs: 1000, opsPerCall: BATCH },
+        ),
+      );
+      if (v === 1) topStore = store;
+    }
+  }
+  ctx.record({
+    metric: 'ingest events/s (route + topk by amount, k 10, x 1h, 24h), against a count feature',
+    unit: 'events/s',
+    tally: median(runs[1]),
+    runs: runs[1],
+    yardstick: median(runs[0]),
+    yardstickName: 'the same ingest into a count feature',
+    higherIsBetter: true,
+  });
+  // Reads of the last run's state: the top 10 of the hour, for cards drawn as events are.
+  const store = topStore!;
+  const now = t0 + 3_600_000;
+  let j = 0;
+  let listed = 0;
+  const reads = await timeIt(
+    () => {
+      for (let b = 0; b < BATCH; b++, j++) listed += store.read('f', keys[entityOf[j & (POOL - 1)]], '1h', now).top!.items.length;
+    },
+    { minMs: 1000, opsPerCall: BATCH },
+  );
+  ctx.record({ metric: 'topk reads/s: the top 10 of 1h (30 tiles), cards drawn zipf 1.0', unit: 'reads/s', tally: reads, higherIsBetter: true });
+  ctx.note(`topk: ${(listed / j).toFixed(1)} items listed per read on average; a read merges the window's Space-Saving tiles (the union of their items) and keeps the k + 1 heaviest.`);
 }
 
 /** Heap per entity of one count feature; in its own frame so that nothing of it outlives the measurement. */

@@ -11,6 +11,9 @@
 //   true one: est in [x(1-a), x(1+a)], so log1p(est) - log1p(x) lies within [ln(1-a), ln(1+a)]
 //   and a term w * log1p(p95) moves z by at most |w| * -ln(1-a). The sigmoid's slope is at
 //   most 1/4, so the score moves by at most 1/4 of the summed bounds on z.
+// The pipeline's topk feature (card_top_merchants, amount per merchant) is not a model term: its
+// lists are compared with the exact ones, equal while a card's hour holds at most the summary's
+// capacity of merchants, within the stated error bounds otherwise.
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,19 +23,20 @@ import { loadModel, modelFeatures, scoreCards, scoreFeatures } from '../../examp
 import { ATTACKED_CARDS, BLOCKED_CARD, cardId, generateTraffic, labelRows, labelsCsv, type CardUpdate, type Transaction } from '../../examples/fraud/simulate.js';
 import { fitModel, readTrainingCsv } from '../../examples/fraud/train.js';
 import { runCli } from '../../src/cli/main.js';
-import { hash32, QUANTILE_RELATIVE_ACCURACY } from '../../src/features/index.js';
+import { hash32, QUANTILE_RELATIVE_ACCURACY, tileWidthFor, topkCapacity, type TopAnswer, type TopItem } from '../../src/features/index.js';
 import { parseWindow } from '../../src/pipeline/duration.js';
 import type { Aggregation } from '../../src/pipeline/pipeline.js';
-import { eventually, metric, startTally, type RunningTally } from '../support/app.js';
+import { eventually, gqlData, metric, startTally, type RunningTally } from '../support/app.js';
 import { FeatureModel } from '../support/feature-model.js';
 import { createTopics, produce, requireKafka, uniqueName } from '../support/kafka.js';
+import { exactTop, exactWeights, topBoundProblems } from '../support/topk-model.js';
 
 const MINUTE = 60_000;
 const PIPELINE_FILE = fileURLToPath(new URL('../../examples/fraud/pipeline.yaml', import.meta.url));
 
 interface PipelineDoc {
   sources: { name: string; topic?: string }[];
-  features: { name: string; aggregation: Aggregation; field?: string; quantile?: number; windows: string[] }[];
+  features: { name: string; aggregation: Aggregation; field?: string; quantile?: number; k?: number; weight?: string; windows: string[] }[];
   views: { name: string; fields: Record<string, string> }[];
 }
 
@@ -109,7 +113,12 @@ describe('fraud example against a real broker', () => {
     pinned = Date.now();
     const now = pinned;
     const scored = await scoreCards({ url: tally.url }, cards, model);
-    pinned = undefined;
+    const tops = await gqlData<{ onlineFeatures: { entity: string; values: TopItem[][] }[] }>(tally.url, 'query($cards: [String!]!) { onlineFeatures(entities: $cards, features: ["card_top_merchants:1h"]) { entity values } }', { cards });
+    /** `feature` of the topk window at the pinned instant: the list and the bound on unlisted merchants. */
+    const topOf = async (card: string): Promise<TopAnswer> => {
+      const r = await gqlData<{ feature: { top: TopItem[]; unlistedAtMost: number } }>(tally.url, 'query($card: String!) { feature(name: "card_top_merchants", entity: $card, window: "1h") { top { item count error } unlistedAtMost } }', { card });
+      return { items: r.feature.top, unlistedAtMost: r.feature.unlistedAtMost };
+    };
 
     // Brute force: every produced event kept, aggregated on read (test/support/feature-model.ts).
     const byFeature = new Map(doc.features.map((f) => [f.name, f]));
@@ -169,6 +178,35 @@ describe('fraud example against a real broker', () => {
     expect(flagged).toBeLessThan(20);
     expect(scored.find((s) => s.card === cardId(1))!.features['card_profile:credit_limit']).toBe(20_000);
     expect(scored.find((s) => s.card === 'no-such-card')!.features).toEqual(bruteForce('no-such-card'));
+
+    // The topk feature: each card's five largest payees of the hour, by summed amount.
+    const topSpec = byFeature.get('card_top_merchants')!;
+    expect(topSpec).toMatchObject({ aggregation: 'topk', field: 'merchant_id', weight: 'amount' });
+    const k = topSpec.k!;
+    const width = tileWidthFor(3_600_000);
+    const round = (x: number) => Math.round(x * 1e6) / 1e6;
+    let overran = 0;
+    for (const row of tops.onlineFeatures) {
+      // The card's payments whose tile overlaps the hour before the pinned instant (tiling.ts).
+      const events = transactions.filter((t) => t.card_id === row.entity && Math.floor(t.ts / width) * width + width > now - 3_600_000).map((t) => ({ item: t.merchant_id, weight: t.amount }));
+      const weights = exactWeights(events);
+      const got = row.values[0];
+      if (weights.size <= topkCapacity(k)) {
+        // Exact, but for the order in which amounts were added up.
+        const want = exactTop(weights, k).items;
+        expect({ card: row.entity, top: got.map((x) => [x.item, round(x.count), x.error]) }).toEqual({ card: row.entity, top: want.map((x) => [x.item, round(x.count), 0]) });
+      } else {
+        overran++;
+        const total = events.reduce((a, e) => a + e.weight, 0);
+        const answer = await topOf(row.entity);
+        expect(answer.items).toEqual(got);
+        expect({ card: row.entity, problems: topBoundProblems(answer, weights, k, total, topkCapacity(k)) }).toEqual({ card: row.entity, problems: [] });
+      }
+    }
+    pinned = undefined;
+    expect(tops.onlineFeatures.find((r) => r.entity === 'no-such-card')!.values).toEqual([[]]);
+    expect(tops.onlineFeatures.filter((r) => r.values[0].length > 0).length).toBeGreaterThan(100);
+    expect(overran).toBeLessThan(cards.length);
   });
 
   it('trains the model on a point-in-time training set exported from Kafka, with the request-time feature, and serves what it trained on', async () => {

@@ -54,6 +54,13 @@ export class FeatureModel {
         const sorted = [...nums].sort((a, b) => a - b);
         return sorted[Math.floor(this.q * (sorted.length - 1))];
       }
+      case 'topk': {
+        // Each event weighs 1: the value is the most frequent item's count (exact while the
+        // window holds at most topkCapacity(k) distinct items).
+        const counts = new Map<string, number>();
+        for (const e of es) counts.set(String(e.value), (counts.get(String(e.value)) ?? 0) + 1);
+        return Math.max(...counts.values());
+      }
     }
   }
 }

@@ -11,20 +11,21 @@
  */
 import { HyperLogLog } from './hyperloglog.js';
 import { QuantileSketch } from './quantile-sketch.js';
-import type { Aggregation } from '../../pipeline/pipeline.js';
+import { SpaceSaving, type TopAnswer } from './space-saving.js';
+import { DEFAULT_TOPK, type Aggregation } from '../../pipeline/pipeline.js';
 
 export type EventValue = number | string;
 
 export interface Aggregator<IR> {
   readonly name: Aggregation;
-  /** True when `update` needs a numeric value (all but count, distinct). */
+  /** True when `update` needs a numeric value (all but count, distinct, topk). */
   readonly numeric: boolean;
   /** True when the IR is a plain number (count, sum, min, max): tiles can live in an unboxed double array. */
   readonly scalar: boolean;
-  /** IR of a tile holding one event. */
-  prepare(value: EventValue, ts: number): IR;
+  /** IR of a tile holding one event; `weight` is read by topk only (the item's weight, >= 0). */
+  prepare(value: EventValue, ts: number, weight: number): IR;
   /** Adds one event to a tile's IR; returns the new IR. */
-  update(ir: IR, value: EventValue, ts: number): IR;
+  update(ir: IR, value: EventValue, ts: number, weight: number): IR;
   /** Identity for `merge`: a fresh accumulator. */
   empty(): IR;
   /** Folds `ir` into `acc`; returns the accumulator. */
@@ -36,6 +37,8 @@ export interface Aggregator<IR> {
    * accumulator; `irs` is non-empty and not changed. Sketches have one; numbers need none.
    */
   mergeFinalize?(irs: readonly IR[]): number | null;
+  /** topk only: the window's list (as mergeFinalize, which gives its heaviest count). */
+  top?(irs: readonly IR[]): TopAnswer;
 }
 
 const count: Aggregator<number> = {
@@ -175,8 +178,41 @@ function quantile(q: number): Aggregator<QuantileSketch> {
   };
 }
 
-/** The aggregator for a feature definition. */
-export function aggregatorFor(aggregation: Aggregation, q?: number): Aggregator<unknown> {
+/**
+ * Items a topk tile monitors exactly: 4k, and at least 32 so that small k still sees the
+ * typical spread of a tile (a card's merchants in two minutes). Every error is at most the
+ * window's total weight / capacity.
+ */
+export function topkCapacity(k: number): number {
+  return Math.max(4 * k, 32);
+}
+
+/** Heavy hitters: per tile a Space-Saving summary (space-saving.ts); the value is the heaviest item's count. */
+function topk(k: number): Aggregator<SpaceSaving> {
+  const capacity = topkCapacity(k);
+  return {
+    name: 'topk',
+    scalar: false,
+    numeric: false,
+    prepare: (v, _ts, w) => {
+      const s = new SpaceSaving(capacity);
+      s.add(v as string, w);
+      return s;
+    },
+    update: (ir, v, _ts, w) => {
+      ir.add(v as string, w);
+      return ir;
+    },
+    empty: () => new SpaceSaving(Number.POSITIVE_INFINITY),
+    merge: (acc, ir) => acc.merge(ir),
+    finalize: (acc) => acc.top(1).items[0]?.count ?? null,
+    mergeFinalize: (irs) => SpaceSaving.topOf(irs, 1).items[0]?.count ?? null,
+    top: (irs) => SpaceSaving.topOf(irs, k),
+  };
+}
+
+/** The aggregator for a feature definition (`q`: quantile's rank, `k`: topk's length). */
+export function aggregatorFor(aggregation: Aggregation, q?: number, k?: number): Aggregator<unknown> {
   switch (aggregation) {
     case 'count':
       return count as Aggregator<unknown>;
@@ -194,5 +230,7 @@ export function aggregatorFor(aggregation: Aggregation, q?: number): Aggregator<
       return distinct as Aggregator<unknown>;
     case 'quantile':
       return quantile(q ?? 0.5) as Aggregator<unknown>;
+    case 'topk':
+      return topk(k ?? DEFAULT_TOPK) as Aggregator<unknown>;
   }
 }

@@ -32,14 +32,16 @@ interface Fed {
   entity: string;
   value: number | string;
   ts: number;
+  /** topk's weight (others ignore it). */
+  weight: number;
 }
 
 function feed(events: { entity: string; value: number; step: number }[], aggregation: Aggregation): Fed[] {
   let ts = T0;
   return events.map((e) => {
     ts += e.step;
-    const value = aggregation === 'distinct' ? `m${Math.round(e.value) % 7}` : e.value;
-    return { entity: e.entity, value, ts };
+    const value = aggregation === 'distinct' || aggregation === 'topk' ? `m${Math.abs(Math.round(e.value)) % 7}` : e.value;
+    return { entity: e.entity, value, ts, weight: Math.abs(e.value) % 50 };
   });
 }
 
@@ -48,15 +50,15 @@ describe('as-of reads (history:)', () => {
     fc.assert(
       fc.property(streamArb, momentsArb, (events, moments) => {
         const fed = feed(events, aggregation);
-        const sut = new WindowedAggregator({ name: 'f', aggregation, quantile: 0.9, windows: WINDOWS, historyMs: HISTORY });
-        for (const e of fed) sut.update(e.entity, e.value, e.ts);
+        const sut = new WindowedAggregator({ name: 'f', aggregation, quantile: 0.9, k: 3, windows: WINDOWS, historyMs: HISTORY });
+        for (const e of fed) sut.update(e.entity, e.value, e.ts, e.weight);
         const first = Math.min(...fed.map((e) => e.ts));
         const newest = Math.max(...fed.map((e) => e.ts));
         const now = newest + MIN;
         for (const m of moments) {
           const at = Math.min(now, Math.round(first + m * (newest - first)));
-          const reference = new WindowedAggregator({ name: 'f', aggregation, quantile: 0.9, windows: WINDOWS });
-          for (const e of fed) if (e.ts <= at) reference.update(e.entity, e.value, e.ts);
+          const reference = new WindowedAggregator({ name: 'f', aggregation, quantile: 0.9, k: 3, windows: WINDOWS });
+          for (const e of fed) if (e.ts <= at) reference.update(e.entity, e.value, e.ts, e.weight);
           for (const entity of ['a', 'b', 'c', 'nobody']) {
             for (const w of WINDOWS) {
               const got = sut.readAt(entity, w.label, at, now);

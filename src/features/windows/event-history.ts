@@ -20,28 +20,37 @@ import type { EventValue } from './aggregators.js';
 export interface EntityEvents {
   ts: number[];
   values: EventValue[];
+  /** Each event's weight (topk); undefined for features that take none. */
+  weights?: number[];
   head: number;
 }
 
 export class EventHistory {
   private readonly entities = new Map<string, EntityEvents>();
 
-  /** `keepMs`: how far behind the entity's newest event events are kept (Infinity: all). */
-  constructor(readonly keepMs: number) {}
+  /**
+   * `keepMs`: how far behind the entity's newest event events are kept (Infinity: all);
+   * `weighted`: keep each event's weight too (topk).
+   */
+  constructor(
+    readonly keepMs: number,
+    readonly weighted = false,
+  ) {}
 
   get size(): number {
     return this.entities.size;
   }
 
   /** Records one applied event; `newest` is the entity's newest event time after it. */
-  add(entity: string, value: EventValue, ts: number, newest: number): void {
+  add(entity: string, value: EventValue, ts: number, newest: number, weight = 1): void {
     let e = this.entities.get(entity);
     if (e === undefined) {
-      e = { ts: [], values: [], head: 0 };
+      e = this.weighted ? { ts: [], values: [], weights: [], head: 0 } : { ts: [], values: [], head: 0 };
       this.entities.set(entity, e);
     }
     e.ts.push(ts);
     e.values.push(value);
+    e.weights?.push(weight);
     if (!Number.isFinite(this.keepMs)) return;
     const cutoff = newest - this.keepMs;
     while (e.head < e.ts.length && e.ts[e.head] < cutoff) e.head++;
@@ -59,13 +68,13 @@ export class EventHistory {
   }
 
   /** Every entity with its kept events, for snapshots. */
-  *entries(): IterableIterator<[string, { ts: number[]; values: EventValue[] }]> {
-    for (const [key, e] of this.entities) yield [key, { ts: e.ts.slice(e.head), values: e.values.slice(e.head) }];
+  *entries(): IterableIterator<[string, { ts: number[]; values: EventValue[]; weights?: number[] }]> {
+    for (const [key, e] of this.entities) yield [key, { ts: e.ts.slice(e.head), values: e.values.slice(e.head), weights: e.weights?.slice(e.head) }];
   }
 
   /** Puts back one entity's events as entries() gave them (applied order). */
-  load(entity: string, ts: number[], values: EventValue[]): void {
-    this.entities.set(entity, { ts, values, head: 0 });
+  load(entity: string, ts: number[], values: EventValue[], weights?: number[]): void {
+    this.entities.set(entity, this.weighted ? { ts, values, weights: weights ?? ts.map(() => 1), head: 0 } : { ts, values, head: 0 });
   }
 
   clear(): void {
@@ -77,12 +86,15 @@ export class EventHistory {
 function compact(e: EntityEvents, cutoff: number): void {
   const ts: number[] = [];
   const values: EventValue[] = [];
+  const weights: number[] | undefined = e.weights === undefined ? undefined : [];
   for (let i = e.head; i < e.ts.length; i++) {
     if (e.ts[i] < cutoff) continue;
     ts.push(e.ts[i]);
     values.push(e.values[i]);
+    weights?.push(e.weights![i]);
   }
   e.ts = ts;
   e.values = values;
+  e.weights = weights;
   e.head = 0;
 }

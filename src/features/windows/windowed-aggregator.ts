@@ -23,6 +23,7 @@ import { formatTime } from '../../pipeline/time.js';
 import { EventHistory } from './event-history.js';
 import { aggregatorFor, type Aggregator, type EventValue } from './aggregators.js';
 import { QuantileSketch } from './quantile-sketch.js';
+import type { TopAnswer } from './space-saving.js';
 import { firstTileInWindow, tileIndex, tileWidthFor } from './tiling.js';
 import { SweepCursor } from '../sweep-pace.js';
 import type { Aggregation } from '../../pipeline/pipeline.js';
@@ -38,6 +39,8 @@ export interface WindowedFeatureDefinition {
   name: string;
   aggregation: Aggregation;
   quantile?: number;
+  /** topk: items an answer lists. */
+  k?: number;
   windows: WindowDefinition[];
   /** How far back as-of reads reach (the pipeline's `history:`); absent = no as-of reads. */
   historyMs?: number;
@@ -54,7 +57,12 @@ export interface WindowRead {
   value: number | null;
   /** Event time of the entity's newest event (any window), or null for an unknown entity. */
   lastEventAt: number | null;
+  /** topk features only: the window's heaviest items (an empty list when it holds no event). `value` is the first one's count. */
+  top?: TopAnswer;
 }
+
+/** The answer of a topk window holding no event. */
+const noTop = (): TopAnswer => ({ items: [], unlistedAtMost: 0 });
 
 /**
  * A new entity's slots. Numeric features keep them in an unboxed double array: in a generic
@@ -127,7 +135,7 @@ export class WindowedAggregator {
 
   constructor(def: WindowedFeatureDefinition) {
     this.name = def.name;
-    this.aggregator = aggregatorFor(def.aggregation, def.quantile);
+    this.aggregator = aggregatorFor(def.aggregation, def.quantile, def.k);
     const widths = new Map<number, number>();
     for (const w of def.windows) {
       const width = tileWidthFor(w.ms);
@@ -144,7 +152,7 @@ export class WindowedAggregator {
     if (this.historyMs > 0) {
       const widest = Math.max(...this.series.map((x) => x.width));
       // An as-of read at now - historyMs reads tiles back to one tile before its window.
-      this.history = new EventHistory(this.historyMs + longest + (Number.isFinite(widest) ? widest : 0));
+      this.history = new EventHistory(this.historyMs + longest + (Number.isFinite(widest) ? widest : 0), this.aggregator.top !== undefined);
     }
     this.retentionMs = longest + this.historyMs;
   }
@@ -173,11 +181,14 @@ export class WindowedAggregator {
     return this.entities.has(entity);
   }
 
-  /** Adds one event of `entity` at event time `ts`. The caller has checked lateness and type. */
-  update(entity: string, value: EventValue, ts: number): void {
+  /**
+   * Adds one event of `entity` at event time `ts`; `weight` (finite, >= 0) is the item's weight
+   * for topk, ignored by other aggregations. The caller has checked lateness and type.
+   */
+  update(entity: string, value: EventValue, ts: number, weight = 1): void {
     if (this.aggregator.scalar) this.updateScalar(entity, value, ts);
-    else this.updateObject(entity, value, ts);
-    if (this.history !== undefined) this.history.add(entity, value, ts, this.entities.get(entity)![LAST_EVENT] as number);
+    else this.updateObject(entity, value, ts, weight);
+    if (this.history !== undefined) this.history.add(entity, value, ts, this.entities.get(entity)![LAST_EVENT] as number, weight);
   }
 
   // updateScalar/updateSeriesScalar and updateObject/updateSeriesObject are the same code
@@ -229,7 +240,7 @@ export class WindowedAggregator {
       for (let i = first; i < first + kept; i++) slots[i] = slots[i + expired * TILE];
       const p = first + kept;
       slots[p] = idx;
-      slots[p + 1] = agg.prepare(value, ts);
+      slots[p + 1] = agg.prepare(value, ts, 1);
       if (expired > 1) {
         const gap = (expired - 1) * TILE;
         const end = slots.length - gap;
@@ -258,14 +269,14 @@ export class WindowedAggregator {
     while (k >= 0 && slots[first + k * TILE] > idx) k--;
     if (k >= 0 && slots[first + k * TILE] === idx) {
       const p = first + k * TILE + 1;
-      slots[p] = agg.update(slots[p], value, ts);
+      slots[p] = agg.update(slots[p], value, ts, 1);
     } else {
       // A new tile: into a copy one tile longer (see grownScalar), with a gap at its place.
       const p = first + (k + 1) * TILE;
       const grown = slots.concat(ONE_TILE);
       for (let i = grown.length - 1; i >= p + TILE; i--) grown[i] = grown[i - TILE];
       grown[p] = idx;
-      grown[p + 1] = agg.prepare(value, ts);
+      grown[p + 1] = agg.prepare(value, ts, 1);
       n++;
       grown[at] = n;
       this.grownScalar = grown;
@@ -275,7 +286,7 @@ export class WindowedAggregator {
     return first + n * TILE;
   }
 
-  private updateObject(entity: string, value: EventValue, ts: number): void {
+  private updateObject(entity: string, value: EventValue, ts: number, weight: number): void {
     let slots = this.entities.get(entity);
     const fresh = slots === undefined;
     if (slots === undefined) {
@@ -290,7 +301,7 @@ export class WindowedAggregator {
     for (let s = 0; s < this.series.length; s++) {
       const { width, spanMs } = this.series[s];
       const oldestKept = firstTileInWindow(newest, spanMs, width);
-      at = this.updateSeriesObject(slots, at, tileIndex(ts, width), oldestKept, value, ts);
+      at = this.updateSeriesObject(slots, at, tileIndex(ts, width), oldestKept, value, ts, weight);
       if (this.grownObject !== undefined) {
         slots = this.grownObject;
         this.grownObject = undefined;
@@ -300,7 +311,7 @@ export class WindowedAggregator {
     else if (slots !== stored) this.entities.set(entity, slots);
   }
 
-  private updateSeriesObject(slots: unknown[], at: number, idx: number, oldestKept: number, value: EventValue, ts: number): number {
+  private updateSeriesObject(slots: unknown[], at: number, idx: number, oldestKept: number, value: EventValue, ts: number, weight: number): number {
     let n = slots[at] as number;
     const first = at + 1;
     let expired = 0;
@@ -322,13 +333,13 @@ export class WindowedAggregator {
     const agg = this.aggregator;
     if (k >= 0 && slots[first + k * TILE] === idx) {
       const p = first + k * TILE + 1;
-      slots[p] = agg.update(slots[p], value, ts);
+      slots[p] = agg.update(slots[p], value, ts, weight);
     } else {
       const p = first + (k + 1) * TILE;
       const grown = slots.concat(ONE_TILE);
       for (let i = grown.length - 1; i >= p + TILE; i--) grown[i] = grown[i - TILE];
       grown[p] = idx;
-      grown[p + 1] = agg.prepare(value, ts);
+      grown[p + 1] = agg.prepare(value, ts, weight);
       n++;
       grown[at] = n;
       this.grownObject = grown;
@@ -348,18 +359,23 @@ export class WindowedAggregator {
     if (w === undefined) throw new UnknownFeatureError(`feature "${this.name}" has no window "${label}" (windows: ${this.windows.join(', ')})`);
     const slots = this.entities.get(entity);
     const emptyValue = this.aggregator.name === 'count' ? 0 : null;
-    if (slots === undefined) return { value: emptyValue, lastEventAt: null };
+    const agg = this.aggregator;
+    if (slots === undefined) return agg.top === undefined ? { value: emptyValue, lastEventAt: null } : { value: null, lastEventAt: null, top: noTop() };
     let at = 1;
     for (let s = 0; s < w.series; s++) at += 1 + (slots[at] as number) * TILE;
     const n = slots[at] as number;
     const width = this.series[w.series].width;
     const from = firstTileInWindow(now, w.ms, width);
-    const agg = this.aggregator;
     const lastEventAt = slots[LAST_EVENT] as number;
     if (agg.mergeFinalize !== undefined) {
       // Sketches: hand the tiles in the window to the aggregator's own union read.
       const irs = this.readScratch;
       for (let k = 0, p = at + 1; k < n; k++, p += TILE) if ((slots[p] as number) >= from) irs.push(slots[p + 1]);
+      if (agg.top !== undefined) {
+        const top = irs.length === 0 ? noTop() : agg.top(irs);
+        irs.length = 0;
+        return { value: top.items.length === 0 ? null : top.items[0].count, lastEventAt, top };
+      }
       const value = irs.length === 0 ? emptyValue : rank === undefined ? agg.mergeFinalize(irs) : QuantileSketch.quantileOf(irs as QuantileSketch[], rank);
       irs.length = 0;
       return { value, lastEventAt };
@@ -388,15 +404,16 @@ export class WindowedAggregator {
     if (w === undefined) throw new UnknownFeatureError(`feature "${this.name}" has no window "${label}" (windows: ${this.windows.join(', ')})`);
     this.checkAsOf(at, now);
     const emptyValue = this.aggregator.name === 'count' ? 0 : null;
+    const agg = this.aggregator;
+    const empty: WindowRead = agg.top === undefined ? { value: emptyValue, lastEventAt: null } : { value: null, lastEventAt: null, top: noTop() };
     const events = this.history!.events(entity);
-    if (events === undefined) return { value: emptyValue, lastEventAt: null };
+    if (events === undefined) return empty;
     const width = this.series[w.series].width;
     const from = firstTileInWindow(at, w.ms, width);
-    const agg = this.aggregator;
     // Tile index -> IR, built in applied order (prepare, then update), as the live tiles are.
     const tiles = new Map<number, unknown>();
     let lastEventAt: number | null = null;
-    const { ts, values } = events;
+    const { ts, values, weights } = events;
     for (let i = events.head; i < ts.length; i++) {
       const t = ts[i];
       if (t > at) continue;
@@ -404,10 +421,15 @@ export class WindowedAggregator {
       const idx = tileIndex(t, width);
       if (idx < from) continue;
       const ir = tiles.get(idx);
-      tiles.set(idx, ir === undefined ? agg.prepare(values[i], t) : agg.update(ir, values[i], t));
+      const weight = weights === undefined ? 1 : weights[i];
+      tiles.set(idx, ir === undefined ? agg.prepare(values[i], t, weight) : agg.update(ir, values[i], t, weight));
     }
-    if (tiles.size === 0) return { value: emptyValue, lastEventAt };
+    if (tiles.size === 0) return { ...empty, lastEventAt };
     const irs = [...tiles.entries()].sort((a, b) => a[0] - b[0]).map((e) => e[1]);
+    if (agg.top !== undefined) {
+      const top = agg.top(irs);
+      return { value: top.items.length === 0 ? null : top.items[0].count, lastEventAt, top };
+    }
     if (agg.mergeFinalize !== undefined) {
       const value = rank === undefined ? agg.mergeFinalize(irs) : QuantileSketch.quantileOf(irs as QuantileSketch[], rank);
       return { value, lastEventAt };

@@ -20,6 +20,14 @@ import { toThresholdCrossingModel, type ThresholdCrossing } from './models/thres
 /** Same window value: both null, or the same number. */
 const sameValue = (a: number | null, b: number | null): boolean => a === b || (Number.isNaN(a) && Number.isNaN(b));
 
+/** Same answer: the same value and, for topk, the same list and bound (a lighter item may leave while the heaviest stays). */
+function sameAnswer(a: FeatureValue, b: FeatureValue | undefined): boolean {
+  if (!sameValue(a.value, b?.value ?? null)) return false;
+  if (a.top === null || b === undefined || b.top === null) return a.top === (b?.top ?? null);
+  if (a.unlistedAtMost !== b.unlistedAtMost || a.top.length !== b.top.length) return false;
+  return a.top.every((x, i) => x.item === b.top![i].item && x.count === b.top![i].count && x.error === b.top![i].error);
+}
+
 /** Longest delay setTimeout takes (2^31 - 1 ms, about 24.8 days); a longer one fires at once. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -121,7 +129,7 @@ class LiveValue {
   private expired(): boolean {
     const fresh = this.read();
     // With an event's change not yet pulled, the pull reads the value after this instant anyway.
-    if (this.computed === this.version && !sameValue(fresh.value, this.value?.value ?? null)) {
+    if (this.computed === this.version && !sameAnswer(fresh, this.value)) {
       this.version++;
       this.value = fresh;
       this.computed = this.version;

@@ -39,7 +39,7 @@ export class FeaturesResolver {
     return read && toFeatureVectorModel(view, entity, read);
   }
 
-  @Query(() => [FeatureRow], { description: 'Many entities x many `feature:window` and `view:field` names in one call, values in the order asked.' })
+  @Query(() => [FeatureRow], { description: 'Many entities x many `feature:window` and `view:field` names in one call, values in the order asked; a topk window gives its list, [{ item, count, error }] heaviest first.' })
   onlineFeatures(
     @Args('entities', { type: () => [String] }) entities: string[],
     @Args('features', { type: () => [String] }) features: string[],
@@ -62,7 +62,7 @@ export class FeaturesResolver {
 
   @Subscription(() => FeatureValue, {
     resolve: (v: FeatureValue) => v,
-    description: "Pushes the window's value when it changes: after each event of the entity, and when tiles leaving the window change it (down to 0 or null as it drains); coalesced.",
+    description: "Pushes the window's value when it changes: after each event of the entity, and when tiles leaving the window change it (down to 0 or null as it drains; for topk, its list or bound); coalesced.",
   })
   featureUpdated(@Args() { name, entity, window }: FeatureArgs) {
     return this.live.featureUpdated(name, entity, window);
@@ -70,7 +70,7 @@ export class FeaturesResolver {
 
   @Subscription(() => ThresholdCrossing, {
     resolve: (v: ThresholdCrossing) => v,
-    description: "Pushes when an entity's window value rises above `above` or drops under `below` (exactly one of the two), for any reason: an event or tiles leaving the window. Once per crossing.",
+    description: "Pushes when an entity's window value rises above `above` or drops under `below` (exactly one of the two), for any reason: an event or tiles leaving the window. Once per crossing. For topk the value is the heaviest item's count.",
   })
   featureThreshold(@Args() { name, window, above, below }: FeatureThresholdArgs) {
     return this.live.featureThreshold(name, window, { above, below });

@@ -15,9 +15,11 @@ export class FeatureInfo {
   @Field() name!: string;
   @Field() source!: string;
   @Field({ description: 'Field path (dotted) giving the entity key.' }) entity!: string;
-  @Field({ description: 'count | sum | min | max | avg | distinct | quantile | last' }) aggregation!: string;
+  @Field({ description: 'count | sum | min | max | avg | distinct | quantile | last | topk' }) aggregation!: string;
   @Field(() => String, { nullable: true }) field!: string | null;
   @Field(() => Float, { nullable: true }) quantile!: number | null;
+  @Field(() => Int, { nullable: true, description: 'topk: how many items an answer lists.' }) k!: number | null;
+  @Field(() => String, { nullable: true, description: 'topk: the field summed per item; null = each event counts 1.' }) weight!: string | null;
   @Field(() => [String], { description: 'As written in the pipeline: 1m, 1h, lifetime.' }) windows!: string[];
 }
 
@@ -96,7 +98,7 @@ function entityText(s: { entity: string[]; composite?: string[][] }): string {
 }
 
 function toFeatureInfo(f: FeatureSpec): FeatureInfo {
-  return { name: f.name, source: f.source, entity: entityText(f), aggregation: f.aggregation, field: path(f.field), quantile: f.quantile ?? null, windows: f.windows.map((w) => w.label) };
+  return { name: f.name, source: f.source, entity: entityText(f), aggregation: f.aggregation, field: path(f.field), quantile: f.quantile ?? null, k: f.k ?? null, weight: path(f.weight), windows: f.windows.map((w) => w.label) };
 }
 
 function toViewInfo(v: ViewSpec): ViewInfo {
