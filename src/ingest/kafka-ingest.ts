@@ -421,6 +421,7 @@ export class KafkaIngest {
       }
     }
     if (this.pausedByUs) this.setPaused(true);
+    this.checkCaughtUp();
   }
 
   /** Stops fetching from every source topic (a batch in progress finishes). */
@@ -480,8 +481,10 @@ export class KafkaIngest {
   private checkCaughtUp(): void {
     const c = this.catchUp;
     if (c === undefined) return;
+    // In a cluster, only the partitions assigned here are caught up with (once assigned).
+    const mine = this.options.cluster?.enabled && this.assigned.length > 0 ? new Set(this.assigned) : undefined;
     for (const [k, target] of c.targets) {
-      if ((this.expected.get(k) ?? 0n) >= target) c.targets.delete(k);
+      if ((this.expected.get(k) ?? 0n) >= target || (mine !== undefined && !mine.has(k))) c.targets.delete(k);
     }
     if (c.targets.size === 0) {
       this.catchUp = undefined;
