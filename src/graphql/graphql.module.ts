@@ -12,6 +12,7 @@ import { IngestModule } from '../ingest/ingest.module.js';
 import { LeaderboardModule } from '../leaderboard/leaderboard.module.js';
 import { Health } from '../ops/health.js';
 import { Metrics } from '../ops/metrics.js';
+import { ClusterResolver } from './cluster/cluster.resolver.js';
 import { DurabilityResolver } from './durability/durability.resolver.js';
 import { InputErrorFilter } from './errors.filter.js';
 import { FeatureLiveService } from './features/feature-live.service.js';
@@ -69,7 +70,7 @@ import { StatsService } from './stats/stats.service.js';
       }),
     }),
   ],
-  providers: [FeaturesResolver, ServedLog, IngestResolver, FeatureLiveService, ViewLiveService, LeaderboardResolver, LeaderboardService, GeoResolver, GeoService, GeoLiveService, PipelineResolver, StatsResolver, StatsService, DurabilityResolver, { provide: APP_FILTER, useClass: InputErrorFilter }],
+  providers: [FeaturesResolver, ServedLog, IngestResolver, FeatureLiveService, ViewLiveService, LeaderboardResolver, LeaderboardService, GeoResolver, GeoService, GeoLiveService, PipelineResolver, StatsResolver, StatsService, DurabilityResolver, ClusterResolver, { provide: APP_FILTER, useClass: InputErrorFilter }],
 })
 export class TallyGraphqlModule implements OnModuleInit {
   constructor(
@@ -82,6 +83,15 @@ export class TallyGraphqlModule implements OnModuleInit {
     // global guard passes GraphQL through (roles and rates are the OperationGate's), the global
     // ValidationPipe leaves list arguments alone (the resolver checks them), and the filter
     // only maps errors, which the fast path leaves to Apollo.
-    this.fastPath.resolveDirectly('onlineFeatures', (args) => this.features.onlineFeatures(args.entities as string[], args.features as string[], args.context as unknown[] | undefined, args.log as boolean | undefined, args.at as Date | undefined));
+    this.fastPath.resolveDirectly('onlineFeatures', (args, context) =>
+      this.features.onlineFeatures(
+        args.entities as string[],
+        args.features as string[],
+        args.context as unknown[] | undefined,
+        args.log as boolean | undefined,
+        args.at as Date | undefined,
+        context as Parameters<FeaturesResolver['onlineFeatures']>[5],
+      ),
+    );
   }
 }

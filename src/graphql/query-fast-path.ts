@@ -57,7 +57,7 @@ export class QueryFastPath {
   /** Requests admitted here, then left to Apollo (their execution produced errors). */
   private readonly admittedHere = new WeakSet<IncomingMessage>();
   /** Root query fields resolved here rather than through Nest (resolveDirectly). */
-  private readonly direct = new Map<string, (args: Record<string, unknown>) => unknown>();
+  private readonly direct = new Map<string, (args: Record<string, unknown>, context: unknown) => unknown>();
   /** Context values of the executions of this path (Apollo makes its own for each request). */
   private readonly contexts = new WeakSet<object>();
   /** The schema Apollo serves, once it has started. */
@@ -77,7 +77,7 @@ export class QueryFastPath {
    * a field that none of those changes when it succeeds: an execution with errors is answered
    * by Apollo, through the wrapped method (see the header).
    */
-  resolveDirectly(field: string, resolve: (args: Record<string, unknown>) => unknown): void {
+  resolveDirectly(field: string, resolve: (args: Record<string, unknown>, context: unknown) => unknown): void {
     this.direct.set(field, resolve);
     if (this.schema) this.install(this.schema, field, resolve);
   }
@@ -153,11 +153,11 @@ export class QueryFastPath {
    * executions of this path call `direct`, all others (Apollo's, graphql-ws's) the resolver
    * Nest made.
    */
-  private install(schema: GraphQLSchema, name: string, direct: (args: Record<string, unknown>) => unknown): void {
+  private install(schema: GraphQLSchema, name: string, direct: (args: Record<string, unknown>, context: unknown) => unknown): void {
     const field = schema.getQueryType()?.getFields()[name];
     if (field?.resolve === undefined) throw new Error(`resolveDirectly: the schema has no resolver for Query.${name}`);
     const wrapped = field.resolve;
-    field.resolve = (source, args, context, info) => (this.contexts.has(context as object) ? direct(args) : wrapped(source, args, context, info));
+    field.resolve = (source, args, context, info) => (this.contexts.has(context as object) ? direct(args, context) : wrapped(source, args, context, info));
   }
 
   private remember(text: string, operationName: string | null, op: Resolved): void {

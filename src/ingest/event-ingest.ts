@@ -49,6 +49,8 @@ export class EventIngest {
     private readonly processor: EventProcessor,
     private readonly gate: IngestGate,
     private readonly clock: () => number = Date.now,
+    /** Set in a cluster: why ingest over HTTP/GraphQL is refused (events must reach their partition's owner through Kafka). */
+    private readonly refusal?: string,
   ) {}
 
   /** Logs every later call to `journal` before applying it (set once, at start-up). */
@@ -69,6 +71,7 @@ export class EventIngest {
    * slot is logged as null and refused again, as not-an-object, on replay).
    */
   async ingest(source: string, events: unknown[], refused?: ReadonlyMap<number, Refusal>): Promise<IngestOutcome> {
+    if (this.refusal !== undefined) throw new InputError(this.refusal);
     if (events.length > MAX_EVENTS_PER_REQUEST) {
       throw new InputError(`${events.length} events in one request; at most ${MAX_EVENTS_PER_REQUEST}`);
     }

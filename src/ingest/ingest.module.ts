@@ -18,6 +18,11 @@ import { EventProcessor } from './event-processor.js';
 import { IngestGate } from './ingest-gate.js';
 import { IngestController } from './ingest.controller.js';
 import { KafkaIngest } from './kafka-ingest.js';
+import { keyPartitioner } from './tally-assigner.js';
+import { ClusterState } from '../cluster/cluster-state.js';
+import { ClusterController } from '../cluster/cluster.controller.js';
+import { Forwarding } from '../cluster/forwarding.js';
+import { isClusterMember } from '../settings/cluster.js';
 import { Router } from './router.js';
 
 /**
@@ -62,8 +67,26 @@ class ExpiryTimer implements OnApplicationBootstrap, OnApplicationShutdown {
 
 @Module({
   imports: [FeaturesModule, LeaderboardModule, GeoModule],
-  controllers: [IngestController],
+  controllers: [IngestController, ClusterController],
   providers: [
+    {
+      provide: ClusterState,
+      useFactory: (s: Settings, metrics: Metrics) => {
+        const state = new ClusterState({ instanceId: s.cluster.instanceId, url: s.cluster.advertisedUrl ?? '' }, isClusterMember(s.cluster, s.kafkaBrokers), keyPartitioner());
+        metrics.onCollect(() => {
+          const map = state.map;
+          metrics.clusterEpoch.set(map.epoch);
+          metrics.clusterMembers.set(map.members.length);
+          metrics.clusterPartitions.reset();
+          for (const m of map.members) metrics.clusterPartitions.set({ instance: m.instanceId }, m.partitions.length);
+          metrics.clusterPartitionLag.reset();
+          const lags = state.lagOf?.();
+          for (const p of state.localPartitions()) metrics.clusterPartitionLag.set({ partition: String(p) }, lags?.get(p) ?? 0);
+        });
+        return state;
+      },
+      inject: [SETTINGS, Metrics],
+    },
     { provide: Router, useFactory: (p: Pipeline) => new Router(p), inject: [PIPELINE] },
     {
       provide: EventProcessor,
@@ -71,14 +94,31 @@ class ExpiryTimer implements OnApplicationBootstrap, OnApplicationShutdown {
         new EventProcessor(router, { features, views, leaderboards, geo }, changes, metrics, log, clock, memory),
       inject: [Router, FeatureStore, ViewStore, LeaderboardStore, GeoStore, CHANGES, Metrics, LOGGER, CLOCK, MemoryGuard],
     },
+    {
+      provide: Forwarding,
+      useFactory: (s: Settings, state: ClusterState, metrics: Metrics) => new Forwarding(state, s.cluster.secret, metrics.clusterForwarded),
+      inject: [SETTINGS, ClusterState, Metrics],
+    },
     { provide: IngestGate, useFactory: () => new IngestGate() },
-    { provide: EventIngest, useFactory: (p: EventProcessor, g: IngestGate, c: () => number) => new EventIngest(p, g, c), inject: [EventProcessor, IngestGate, CLOCK] },
+    {
+      provide: EventIngest,
+      useFactory: (p: EventProcessor, g: IngestGate, c: () => number, s: Settings) =>
+        new EventIngest(
+          p,
+          g,
+          c,
+          isClusterMember(s.cluster, s.kafkaBrokers)
+            ? 'in a cluster, events are produced to the source topic keyed by entity (Kafka routes each to its partition\'s owner); ingest over HTTP/GraphQL is not available in a cluster yet'
+            : undefined,
+        ),
+      inject: [EventProcessor, IngestGate, CLOCK, SETTINGS],
+    },
     {
       provide: KafkaIngest,
-      useFactory: (s: Settings, router: Router, processor: EventProcessor, metrics: Metrics, log: Logger, health: Health, gate: IngestGate) => {
+      useFactory: (s: Settings, router: Router, processor: EventProcessor, metrics: Metrics, log: Logger, health: Health, gate: IngestGate, cluster: ClusterState) => {
         if (s.kafkaBrokers.length === 0) return null;
         const kafka = new KafkaIngest(
-          { brokers: s.kafkaBrokers, groupId: s.kafkaGroupId, sessionTimeoutMs: s.durability.kafkaSessionTimeoutMs, stallMs: s.kafkaStallMs },
+          { brokers: s.kafkaBrokers, groupId: s.kafkaGroupId, sessionTimeoutMs: s.durability.kafkaSessionTimeoutMs, stallMs: s.kafkaStallMs, partitions: s.cluster.partitions, cluster },
           router,
           processor,
           metrics,
@@ -89,12 +129,12 @@ class ExpiryTimer implements OnApplicationBootstrap, OnApplicationShutdown {
         health.degradation = () => kafka.degradation();
         return kafka;
       },
-      inject: [SETTINGS, Router, EventProcessor, Metrics, LOGGER, Health, IngestGate],
+      inject: [SETTINGS, Router, EventProcessor, Metrics, LOGGER, Health, IngestGate, ClusterState],
     },
     { provide: KafkaLifecycle, useFactory: (k: KafkaIngest | null) => new KafkaLifecycle(k), inject: [KafkaIngest] },
     { provide: ExpiryTimer, useFactory: (p: EventProcessor, g: IngestGate, c: () => number) => new ExpiryTimer(p, g, c), inject: [EventProcessor, IngestGate, CLOCK] },
   ],
-  exports: [EventIngest, EventProcessor, Router, IngestGate, KafkaIngest],
+  exports: [EventIngest, EventProcessor, Router, IngestGate, KafkaIngest, ClusterState, Forwarding],
 })
 export class IngestModule {
   constructor(

@@ -35,12 +35,14 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Kafka, logLevel, Partitioners, type Consumer, type EachBatchPayload, type LogEntry, type Producer } from 'kafkajs';
 import { InputError } from '../input-error.js';
+import type { ClusterState } from '../cluster/cluster-state.js';
 import type { Degradation } from '../ops/health.js';
 import type { Logger } from '../ops/logger.js';
 import type { Metrics } from '../ops/metrics.js';
 import type { EventProcessor } from './event-processor.js';
 import type { IngestGate } from './ingest-gate.js';
 import type { Router } from './router.js';
+import { mapFromGroup, tallyAssigner } from './tally-assigner.js';
 
 export interface KafkaIngestOptions {
   brokers: string[];
@@ -52,7 +54,20 @@ export interface KafkaIngestOptions {
   sessionTimeoutMs?: number;
   /** No fetch response for longer than this is a stall (TALLY_KAFKA_STALL_MS); default 5 s. */
   stallMs?: number;
+  /** Partitions of the topics Tally creates (TALLY_PARTITIONS); default: the broker's. */
+  partitions?: number;
+  /**
+   * The cluster this instance belongs to (or, not `enabled`, the one-instance map to keep):
+   * in a cluster, the Tally assigner hands out partition numbers across the source topics,
+   * the map is read after every join, the source topics must have one partition count, and
+   * a partition this instance has no state for is read from the earliest offset.
+   */
+  cluster?: ClusterState;
 }
+
+/** Tries at reading a stable group map after a join, and the wait between them. */
+const MAP_TRIES = 40;
+const MAP_RETRY_MS = 250;
 
 export const DLQ_SUFFIX = '.dlq';
 
@@ -125,6 +140,14 @@ export class DlqBacklogError extends InputError {
   }
 }
 
+/** Start-up refused: the source topics of a cluster differ in partition count (the message names them). */
+export class PartitionCountMismatchError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PartitionCountMismatchError';
+  }
+}
+
 /** A write to a DLQ topic failed: the batch fails with it and is fetched again. */
 export class DlqWriteError extends Error {
   constructor(message: string, options: { cause: unknown }) {
@@ -153,6 +176,12 @@ export class KafkaIngest {
   private readonly dlqPartitions = new Map<string, number>();
   /** Partitions assigned at the last group join (`topic\u0000partition`). */
   private assigned: string[] = [];
+  /** Per `topic\u0000partition`: messages not yet applied, at the last batch. */
+  private readonly lag = new Map<string, { partition: number; lag: number }>();
+  /** Partitions per source topic, as found at connect(). */
+  private partitionCount = 1;
+  /** Counts the map reads, so an older read never overwrites a newer one. */
+  private mapReads = 0;
 
   // The stall watch (see the header); times are this.now() milliseconds.
   private readonly stallMs: number;
@@ -211,6 +240,15 @@ export class KafkaIngest {
   /** Creates missing source and DLQ topics, learns the DLQ partition counts and connects the DLQ producer. */
   async connect(): Promise<void> {
     await this.ensureTopics(this.router.kafkaTopics());
+    const cluster = this.options.cluster;
+    if (cluster !== undefined) {
+      cluster.lagOf = () => {
+        const out = new Map<number, number>();
+        for (const { partition, lag } of this.lag.values()) out.set(partition, (out.get(partition) ?? 0) + lag);
+        return out;
+      };
+      if (cluster.enabled) cluster.refresher = () => this.readMap();
+    }
     this.producer = this.kafka.producer({ allowAutoTopicCreation: true, createPartitioner: Partitioners.DefaultPartitioner });
     await this.producer.connect();
   }
@@ -239,8 +277,10 @@ export class KafkaIngest {
     const topics = this.router.kafkaTopics();
     for (const a of applied) this.applied.set(tpKey(a.topic, a.partition), { ...a });
     for (const f of from) this.expected.set(tpKey(f.topic, f.partition), f.next);
+    const cluster = this.options.cluster;
     this.consumer = this.kafka.consumer({
       groupId: this.options.groupId,
+      ...(cluster?.enabled ? { partitionAssigners: [tallyAssigner({ instanceId: cluster.self.instanceId, url: cluster.self.url, knowledge: () => cluster.knowledge })] } : {}),
       maxWaitTimeInMs: FETCH_MAX_WAIT_MS,
       sessionTimeout: this.options.sessionTimeoutMs ?? 30_000,
       heartbeatInterval: 3_000,
@@ -255,6 +295,11 @@ export class KafkaIngest {
     this.consumer.on(GROUP_JOIN, (e) => {
       this.log.info({ memberAssignment: e.payload.memberAssignment }, 'joined consumer group');
       this.onAssignment(e.payload.memberAssignment);
+      if (cluster?.enabled) void this.readMap();
+      else if (cluster !== undefined) {
+        const partitions = [...new Set(Object.values(e.payload.memberAssignment).flat())].sort((a, b) => a - b);
+        cluster.update({ epoch: 0, partitionCount: this.partitionCount, members: [{ instanceId: cluster.self.instanceId, url: cluster.self.url, partitions }] });
+      }
     });
     // A fetch response from a broker, whatever it holds (an idle one answers after maxWaitTimeInMs).
     this.consumer.on(REQUEST, (e) => {
@@ -370,9 +415,13 @@ export class KafkaIngest {
       for (const partition of partitions) {
         const next = this.expected.get(tpKey(topic, partition));
         if (next !== undefined) this.consumer?.seek({ topic, partition, offset: next.toString() });
+        // In a cluster the group's committed offsets may be another member's: a partition
+        // this instance holds no state for is read from the start (until state handover).
+        else if (this.options.cluster?.enabled) this.consumer?.seek({ topic, partition, offset: '-2' });
       }
     }
     if (this.pausedByUs) this.setPaused(true);
+    this.checkCaughtUp();
   }
 
   /** Stops fetching from every source topic (a batch in progress finishes). */
@@ -432,8 +481,10 @@ export class KafkaIngest {
   private checkCaughtUp(): void {
     const c = this.catchUp;
     if (c === undefined) return;
+    // In a cluster, only the partitions assigned here are caught up with (once assigned).
+    const mine = this.options.cluster?.enabled && this.assigned.length > 0 ? new Set(this.assigned) : undefined;
     for (const [k, target] of c.targets) {
-      if ((this.expected.get(k) ?? 0n) >= target) c.targets.delete(k);
+      if ((this.expected.get(k) ?? 0n) >= target || (mine !== undefined && !mine.has(k))) c.targets.delete(k);
     }
     if (c.targets.size === 0) {
       this.catchUp = undefined;
@@ -458,8 +509,17 @@ export class KafkaIngest {
       const existing = new Set(await admin.listTopics());
       const wanted = [...topics, ...topics.map((t) => t + DLQ_SUFFIX)].filter((t) => !existing.has(t));
       if (wanted.length > 0) {
-        await admin.createTopics({ topics: wanted.map((topic) => ({ topic })), waitForLeaders: true });
-        this.log.info({ topics: wanted }, 'created missing topics');
+        const numPartitions = this.options.partitions;
+        await admin.createTopics({ topics: wanted.map((topic) => (numPartitions === undefined ? { topic } : { topic, numPartitions })), waitForLeaders: true });
+        this.log.info({ topics: wanted, partitions: numPartitions ?? 'broker default' }, 'created missing topics');
+      }
+      const { topics: sources } = await admin.fetchTopicMetadata({ topics });
+      const counts = sources.map((t) => ({ topic: t.name, partitions: t.partitions.length }));
+      this.partitionCount = Math.max(1, ...counts.map((c) => c.partitions));
+      if (this.options.cluster?.enabled && counts.some((c) => c.partitions !== counts[0].partitions)) {
+        throw new PartitionCountMismatchError(
+          `the source topics of a cluster must have the same number of partitions (partition p of each is owned by the same member): ${counts.map((c) => `${c.topic} has ${c.partitions}`).join(', ')}`,
+        );
       }
       const { topics: dlqs } = await admin.fetchTopicMetadata({ topics: topics.map((t) => t + DLQ_SUFFIX) });
       for (const t of dlqs) this.dlqPartitions.set(t.name, Math.max(1, t.partitions.length));
@@ -578,7 +638,37 @@ export class KafkaIngest {
     // Offsets are resolved only for what was processed and its refusals written, and for what
     // was skipped (so a batch fetched again after a failure is not fetched once more).
     if (done !== undefined) resolveOffset(done);
-    this.metrics.consumerLag.set({ topic: batch.topic, partition: String(batch.partition) }, Number(batch.offsetLag()));
+    const lag = Number(batch.offsetLag());
+    this.metrics.consumerLag.set({ topic: batch.topic, partition: String(batch.partition) }, lag);
+    this.lag.set(key, { partition: batch.partition, lag });
+  }
+
+  /**
+   * Reads the cluster map from the group (describeGroup) until the group is stable, and hands
+   * it to the ClusterState; a newer read wins over an older one still under way.
+   */
+  private async readMap(): Promise<void> {
+    const cluster = this.options.cluster;
+    const consumer = this.consumer;
+    if (cluster === undefined || consumer === undefined) return;
+    const read = ++this.mapReads;
+    for (let i = 0; i < MAP_TRIES && !this.stopped && read === this.mapReads; i++) {
+      try {
+        const found = mapFromGroup(await consumer.describeGroup(), this.partitionCount);
+        if (found !== undefined && read === this.mapReads) {
+          if (found.map.epoch >= cluster.map.epoch) {
+            cluster.knowledge = found.knowledge;
+            cluster.update(found.map);
+            this.metrics.clusterEpoch.set(found.map.epoch);
+            this.log.info({ epoch: found.map.epoch, members: found.map.members.map((m) => ({ id: m.instanceId, partitions: m.partitions.length })) }, 'cluster map');
+          }
+          return;
+        }
+      } catch (err) {
+        this.log.warn({ error: String(err) }, 'could not read the cluster map; trying again');
+      }
+      await new Promise((resolve) => setTimeout(resolve, MAP_RETRY_MS));
+    }
   }
 
   private owe(key: string, topic: string, partition: number, records: DlqRecord[]): void {

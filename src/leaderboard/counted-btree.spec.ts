@@ -53,6 +53,25 @@ function check(sut: CountedBTree, model: Map<string, ModelEntry>, ties: TieOrder
     expect(sut.countBelow(s, false)).toBe(order.filter((e) => e.score < s).length);
     expect(sut.countBelow(s, true)).toBe(order.filter((e) => e.score <= s).length);
   }
+  // countAbove for keys in and out of the tree: present members, absent names between and
+  // beyond them, wide names, every score (some absent), stamps before, between and after.
+  const names = ['', 'm01500\u{1f600}', 'n', '\u{1f600}'];
+  for (let i = 0; i < order.length; i += 701) names.push(order[i].name, `${order[i].name}0`);
+  const stamps = ties === 'first' ? [0, order.length > 0 ? order[order.length >> 1].stamp : 1, Number.MAX_SAFE_INTEGER] : [0];
+  const before = (a: { score: number; stamp: number; name: string }, e: ModelEntry) =>
+    a.score !== e.score ? a.score < e.score : ties === 'first' && a.stamp !== e.stamp ? a.stamp > e.stamp : compareUtf8(a.name, e.name) < 0;
+  for (const s of [-4, -1, 0, 2]) {
+    for (const n of names) {
+      for (const stamp of stamps) {
+        const key = { score: s, stamp, name: n };
+        expect(sut.countAbove(s, stamp, n)).toBe(order.filter((e) => before(key, e)).length);
+      }
+    }
+  }
+  // A present member's own key counts exactly the entries ordered above it.
+  order.forEach((e, i) => {
+    if (i % 101 === 0) expect(sut.countAbove(e.score, e.stamp, e.name)).toBe(order.length - 1 - i);
+  });
 }
 
 describe(CountedBTree.name, () => {

@@ -358,6 +358,49 @@ export class CountedBTree {
     return rank + j;
   }
 
+  /**
+   * Number of entries that order after the key (score, stamp, member) in ascending order,
+   * i.e. above it in the descending (leaderboard) view; the member need not be in this
+   * tree (it may live in another partition's tree). With ties 'redis' `stamp` is ignored
+   * and equal scores compare the member's UTF-8 bytes; with ties 'first' a larger stamp
+   * orders lower (reached later), then member bytes. An entry equal to the key (the member
+   * itself) is not counted. O(log n) node visits; equal scores compare strings in full.
+   */
+  countAbove(score: number, stamp: number, member: string): number {
+    if (score === 0) score = 0;
+    let node = this.root;
+    let notAfter = 0;
+    for (let h = this.height; h > 0; h--) {
+      const counts = h === 1 ? this.lSize : this.iCount;
+      const base = node << FAN_SHIFT;
+      const n = this.iSize[node];
+      // Every child before the last one whose minimum does not order after the key lies
+      // wholly at or below it.
+      let i = 1;
+      while (i < n && !this.externalBefore(score, stamp, member, this.iScore[base + i], this.iTie[base + i], this.iId[base + i])) i++;
+      for (let j = base; j < base + i - 1; j++) notAfter += counts[this.iChild[j]];
+      node = this.iChild[base + i - 1];
+    }
+    const base = node << LEAF_SHIFT;
+    const n = this.lSize[node];
+    let lo = 0;
+    let hi = n;
+    while (lo < hi) {
+      const m = (lo + hi) >> 1;
+      const j = base + m;
+      if (this.externalBefore(score, stamp, member, this.lScore[j], this.lTie[j], this.lId[j])) hi = m;
+      else lo = m + 1;
+    }
+    return this.length - (notAfter + lo);
+  }
+
+  /** True when the outside key (s, stamp, member) orders strictly before the stored entry (es, et, id). */
+  private externalBefore(s: number, stamp: number, member: string, es: number, et: number, id: number): boolean {
+    if (s !== es) return s < es;
+    if (this.firstWins && stamp !== et) return stamp > et;
+    return compareUtf8(member, this.names[id]) < 0;
+  }
+
   // ---- updates --------------------------------------------------------------------
 
   /** Inserts id x (from the last alloc(), not in the tree) at `score`; `stamp` is its tie key with ties 'first'. */

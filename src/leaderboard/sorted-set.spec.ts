@@ -15,7 +15,7 @@ class Model {
   members = new Map<string, ModelMember>();
   private seq = 0;
   constructor(
-    private readonly ties: TieOrder,
+    readonly ties: TieOrder,
     private readonly ttl?: number,
   ) {}
 
@@ -122,7 +122,18 @@ function check(sut: SortedSet, model: Model, probe: { a: number; b: number; lo: 
     expect(sut.score(m.member)).toBe(m.score);
     expect(sut.revRank(m.member)).toBe(i);
     expect(sut.rank(m.member)).toBe(n - 1 - i);
+    expect(sut.countAbove(m.score, m.member, sut.stampOf(m.member))).toBe(i);
   });
+  // Keys of members not in the set: with ties 'redis', what a member of that score would count.
+  if (model.ties === 'redis') {
+    for (const member of ['', 'a', '\uffff', '😀']) {
+      for (const score of [probe.lo, probe.hi, -Infinity, Infinity]) {
+        const key = { member, score: score === 0 ? 0 : score };
+        const above = desc.filter((m) => m.score > key.score || (m.score === key.score && Buffer.compare(Buffer.from(m.member, 'utf8'), Buffer.from(key.member, 'utf8')) > 0));
+        expect(sut.countAbove(score, member)).toBe(above.length);
+      }
+    }
+  }
   const pairs = (ms: ModelMember[]) => ms.map((m) => ({ member: m.member, score: m.score }));
   expect(sut.revRange(0, -1)).toEqual(pairs(desc));
   // ZREVRANGE index rules: negative counts from the end, clamp, empty when crossed.

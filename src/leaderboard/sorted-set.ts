@@ -193,6 +193,25 @@ export class SortedSet {
     return id === 0 ? undefined : this.list.length - 1 - this.list.rankOf(id);
   }
 
+  /**
+   * Number of members ranked above (score, member) from the highest, whether or not the
+   * member is in this set: the building block of a rank across several sets (partitions),
+   * 1 + the sum of each set's countAbove. With ties 'first', `stamp` is the order stamp of
+   * the member's score (see stampOf; larger = reached later) and must be comparable with
+   * this set's stamps. O(log n).
+   */
+  countAbove(score: number, member: string, stamp = 0): number {
+    if (Number.isNaN(score)) throw new RangeError('score is not a number (NaN)');
+    return this.list.countAbove(score, stamp, member);
+  }
+
+  /** ties 'first': the order stamp of member's current score (larger = reached later); undefined when absent, 0 with ties 'redis'. */
+  stampOf(member: string): number | undefined {
+    const id = this.ids.get(member);
+    if (id === 0) return undefined;
+    return this.firstWins ? this.list.stampOf(id) : 0;
+  }
+
   /** Member's 0-based rank from the lowest score (ZRANK), or undefined when absent. */
   rank(member: string): number | undefined {
     const id = this.ids.get(member);

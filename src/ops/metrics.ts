@@ -27,6 +27,12 @@ export class Metrics {
   readonly kafkaConnected = new Gauge({ name: 'tally_kafka_connected', help: '1 while the Kafka consumer fetches; 0 when stopped or when it could not fetch for longer than TALLY_KAFKA_STALL_MS', registers: [this.registry] });
   readonly kafkaStalls = new Counter({ name: 'tally_kafka_stalls_total', help: 'Times the Kafka consumer could not fetch for longer than TALLY_KAFKA_STALL_MS (broker gone, no partition leader, consumer crashed)', registers: [this.registry] });
   readonly kafkaLastFetch = new Gauge({ name: 'tally_kafka_last_fetch_timestamp_seconds', help: 'When the Kafka consumer last received a fetch response', registers: [this.registry] });
+  // Cluster (README "Scaling out"); a single instance shows itself as the one member.
+  readonly clusterEpoch = new Gauge({ name: 'tally_cluster_epoch', help: 'Epoch (assignment number) of the cluster map this instance holds; 0 for a single instance', registers: [this.registry] });
+  readonly clusterMembers = new Gauge({ name: 'tally_cluster_members', help: 'Members in the cluster map this instance holds', registers: [this.registry] });
+  readonly clusterPartitions = new Gauge({ name: 'tally_cluster_partitions_active', help: 'Partitions each member is active for, per the map this instance holds', labelNames: ['instance'] as const, registers: [this.registry] });
+  readonly clusterPartitionLag = new Gauge({ name: 'tally_cluster_partition_lag', help: 'Messages not yet applied per partition number this instance is active for (summed over source topics), at the last batch', labelNames: ['partition'] as const, registers: [this.registry] });
+  readonly clusterForwarded = new Counter({ name: 'tally_cluster_forwarded_total', help: 'Point lookups forwarded to the owning member, per outcome (ok, moved, failed)', labelNames: ['outcome'] as const, registers: [this.registry] });
   readonly graphqlDuration = new Histogram({
     name: 'tally_graphql_request_duration_seconds',
     help: 'GraphQL request latency (HTTP), per operation type',

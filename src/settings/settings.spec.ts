@@ -43,3 +43,35 @@ describe('TALLY_SERVED_LOG and TALLY_SERVED_TOPIC', () => {
     ]);
   });
 });
+
+describe('cluster settings', () => {
+  const member = { KAFKA_BROKERS: '127.0.0.1:9092', TALLY_ADVERTISED_URL: 'http://tally-1:4000/', TALLY_CLUSTER_SECRET: 's'.repeat(16) };
+
+  it('without TALLY_ADVERTISED_URL: no cluster, no partition count, the host name as instance id', () => {
+    const c = loadSettings({ KAFKA_BROKERS: '127.0.0.1:9092' }).cluster;
+    expect(c.advertisedUrl).toBeUndefined();
+    expect(c.partitions).toBeUndefined();
+    expect(c.standbyReplicas).toBe(0);
+    expect(c.instanceId.length).toBeGreaterThan(0);
+  });
+
+  it('a member: URL without its trailing slash, 12 partitions unless told, the given id', () => {
+    expect(loadSettings({ ...member, TALLY_INSTANCE_ID: 'a-1' }).cluster).toEqual({ instanceId: 'a-1', advertisedUrl: 'http://tally-1:4000', partitions: 12, standbyReplicas: 0, secret: 's'.repeat(16) });
+    expect(loadSettings({ ...member, TALLY_PARTITIONS: '3', TALLY_STANDBY_REPLICAS: '0' }).cluster.partitions).toBe(3);
+  });
+
+  it('lists every problem at once, never echoing the secret', () => {
+    expect(problemsOf({ TALLY_ADVERTISED_URL: 'ftp://x', TALLY_INSTANCE_ID: 'has space', TALLY_PARTITIONS: '0', TALLY_STANDBY_REPLICAS: '1', TALLY_CLUSTER_SECRET: 'short-secret' })).toEqual([
+      'TALLY_INSTANCE_ID: "has space" must be 1 to 128 letters, digits, ".", "_", ":" or "-"',
+      'TALLY_ADVERTISED_URL: "ftp://x" is not an http(s) base URL peers can reach (e.g. http://tally-1:4000)',
+      'TALLY_ADVERTISED_URL: "ftp://x" makes a cluster member, which needs KAFKA_BROKERS (the members are one consumer group)',
+      'TALLY_PARTITIONS: "0" must be a whole number from 1 to 10000',
+      'TALLY_STANDBY_REPLICAS: "1": standby replicas are not available in this version; only 0 is accepted',
+      'TALLY_CLUSTER_SECRET: shorter than 16 characters',
+    ]);
+    expect(problemsOf({ ...member, TALLY_CLUSTER_SECRET: '' })).toEqual([
+      'TALLY_CLUSTER_SECRET: required in a cluster (TALLY_ADVERTISED_URL with KAFKA_BROKERS): peers authenticate forwarded requests with it',
+    ]);
+    expect(problemsOf({ ...member, TALLY_STANDBY_REPLICAS: 'x' })).toEqual(['TALLY_STANDBY_REPLICAS: "x" must be a whole number >= 0']);
+  });
+});

@@ -3,6 +3,7 @@
  * throws one SettingsError listing every problem, so start-up fails once, completely.
  */
 import { DEMO_PIPELINE_PATH } from '../pipeline/load.js';
+import { loadCluster, type ClusterSettings } from './cluster.js';
 import { loadDurability, type DurabilitySettings } from './durability.js';
 import { loadLimits, type Limits } from './limits.js';
 
@@ -36,6 +37,8 @@ export interface Settings {
   limits: Limits;
   /** Snapshots and recovery (durability.ts). */
   durability: DurabilitySettings;
+  /** Cluster membership (cluster.ts); a member only with TALLY_ADVERTISED_URL and KAFKA_BROKERS. */
+  cluster: ClusterSettings;
   /**
    * TALLY_DEMO: run the demo event generator in-process (src/demo). Undefined = not said;
    * main.ts turns it on in embedded mode with the bundled demo pipeline.
@@ -93,6 +96,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   if (servedAlways === true && !env.KAFKA_BROKERS?.trim() && !env.TALLY_DATA_DIR) problems.push('TALLY_SERVED_LOG: "1" needs somewhere to write: KAFKA_BROKERS (a topic) or TALLY_DATA_DIR (a file)');
   const limits = loadLimits(env, problems);
   const durability = loadDurability(env, problems);
+  const cluster = loadCluster(env, kafkaBrokers, problems);
   if (problems.length > 0) throw new SettingsError(problems);
   return {
     port,
@@ -107,6 +111,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     apiKeys,
     limits,
     durability,
+    cluster,
     demo: demo ?? undefined,
   };
 }

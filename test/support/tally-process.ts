@@ -34,7 +34,8 @@ export function freePort(): Promise<number> {
  * still be restoring). Rejects with its output if it exits first or takes over `timeoutMs`.
  */
 export async function startTallyProcess(env: Record<string, string>, timeoutMs = 60_000): Promise<TallyProcess> {
-  const port = await freePort();
+  // A caller may choose the port (PORT in env), e.g. to advertise its URL before the start.
+  const port = env.PORT !== undefined ? Number(env.PORT) : await freePort();
   const child = spawn(process.execPath, [MAIN], {
     cwd: ROOT,
     env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', TALLY_DEMO: '0', TALLY_LOG_LEVEL: 'info', ...env },

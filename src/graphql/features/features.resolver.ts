@@ -1,7 +1,9 @@
 import { Inject } from '@nestjs/common';
 import { ServedLog } from './served-log.service.js';
 import { GraphQLJSON } from 'graphql-type-json';
-import { Args, Query, Resolver, Subscription } from '@nestjs/graphql';
+import { Args, Context, Query, Resolver, Subscription } from '@nestjs/graphql';
+import { Forwarding } from '../../cluster/forwarding.js';
+import type { OnlineRow } from '../../features/online-features.js';
 import { FeatureStore, OnlineFeatures, ViewStore } from '../../features/index.js';
 import type { Settings } from '../../settings/settings.js';
 import { CLOCK, SETTINGS } from '../../settings/tokens.js';
@@ -12,6 +14,28 @@ import { FeatureValue, toFeatureValueModel } from './models/feature-value.model.
 import { FeatureVector, toFeatureVectorModel } from './models/feature-vector.model.js';
 import { ThresholdCrossing } from './models/threshold-crossing.model.js';
 import { ViewLiveService } from './view-live.service.js';
+
+/** The GraphQL context as Nest's Apollo driver (and the query fast path) build it. */
+interface GraphqlContext {
+  req?: { headers?: Record<string, string | string[] | undefined> };
+}
+
+/** A forwarded feature value as JSON carries it. */
+interface FeatureValueJson {
+  name: string;
+  entity: string;
+  window: string;
+  value: number | null;
+  asOf: string;
+  lastEventAt: string | null;
+  top: { item: string; count: number; error: number }[] | null;
+  unlistedAtMost: number | null;
+}
+
+function authorizationOf(ctx: GraphqlContext | undefined): string | undefined {
+  const a = ctx?.req?.headers?.authorization;
+  return typeof a === 'string' ? a : undefined;
+}
 
 @Resolver(() => FeatureValue)
 export class FeaturesResolver {
@@ -24,19 +48,38 @@ export class FeaturesResolver {
     @Inject(SETTINGS) private readonly settings: Settings,
     @Inject(ViewLiveService) private readonly viewLive: ViewLiveService,
     @Inject(ServedLog) private readonly served: ServedLog,
+    @Inject(Forwarding) private readonly cluster: Forwarding,
   ) {}
 
   @Query(() => FeatureValue, { description: 'One window of one windowed feature for one entity.' })
-  feature(@Args() { name, entity, window, quantile, at }: FeatureQueryArgs): FeatureValue {
-    const now = this.clock();
-    const asOf = at?.getTime();
-    return toFeatureValueModel(name, entity, window, this.store.read(name, entity, window, now, quantile ?? undefined, asOf), asOf ?? now);
+  feature(@Args() { name, entity, window, quantile, at }: FeatureQueryArgs, @Context() ctx?: GraphqlContext): FeatureValue | Promise<FeatureValue> {
+    const local = () => {
+      const now = this.clock();
+      const asOf = at?.getTime();
+      return toFeatureValueModel(name, entity, window, this.store.read(name, entity, window, now, quantile ?? undefined, asOf), asOf ?? now);
+    };
+    if (!this.cluster.enabled) return local();
+    const owner = this.cluster.route(entity, this.cluster.isForwarded(ctx?.req?.headers));
+    if (owner === undefined) return local();
+    const query = 'query($name: String!, $entity: String!, $window: String!, $quantile: Float, $at: DateTime) { feature(name: $name, entity: $entity, window: $window, quantile: $quantile, at: $at) { name entity window value asOf lastEventAt top { item count error } unlistedAtMost } }';
+    return this.cluster
+      .ask<{ feature: FeatureValueJson }>(owner, [entity], query, { name, entity, window, quantile, at: at?.toISOString() }, authorizationOf(ctx), () => this.cluster.route(entity, false))
+      .then((d) => (d === undefined ? local() : { ...d.feature, asOf: new Date(d.feature.asOf), lastEventAt: d.feature.lastEventAt === null ? null : new Date(d.feature.lastEventAt) }));
   }
 
   @Query(() => FeatureVector, { nullable: true, description: "A view's latest values for one entity, with each field's time; null when unknown or expired." })
-  featureVector(@Args() { view, entity, at }: FeatureVectorArgs): FeatureVector | null {
-    const read = this.views.read(view, entity, this.clock(), at?.getTime());
-    return read && toFeatureVectorModel(view, entity, read);
+  featureVector(@Args() { view, entity, at }: FeatureVectorArgs, @Context() ctx?: GraphqlContext): FeatureVector | null | Promise<FeatureVector | null> {
+    const local = () => {
+      const read = this.views.read(view, entity, this.clock(), at?.getTime());
+      return read && toFeatureVectorModel(view, entity, read);
+    };
+    if (!this.cluster.enabled) return local();
+    const owner = this.cluster.route(entity, this.cluster.isForwarded(ctx?.req?.headers));
+    if (owner === undefined) return local();
+    const query = 'query($view: String!, $entity: String!, $at: DateTime) { featureVector(view: $view, entity: $entity, at: $at) { view entity values updatedAt fieldTimes } }';
+    return this.cluster
+      .ask<{ featureVector: (Omit<FeatureVector, 'updatedAt'> & { updatedAt: string }) | null }>(owner, [entity], query, { view, entity, at: at?.toISOString() }, authorizationOf(ctx), () => this.cluster.route(entity, false))
+      .then((d) => (d === undefined ? local() : d.featureVector && { ...d.featureVector, updatedAt: new Date(d.featureVector.updatedAt) }));
   }
 
   @Query(() => [FeatureRow], { description: 'Many entities x many `feature:window` and `view:field` names in one call, values in the order asked; a topk window gives its list, [{ item, count, error }] heaviest first.' })
@@ -48,16 +91,67 @@ export class FeaturesResolver {
     @Args('log', { type: () => Boolean, nullable: true, description: 'Write this answer to the served-feature log (always, with TALLY_SERVED_LOG=1); each row then carries the request id.' })
     log?: boolean | null,
     @Args('at', { type: () => Date, nullable: true, description: AS_OF_DESCRIPTION }) at?: Date | null,
-  ): FeatureRow[] {
+    @Context() ctx?: GraphqlContext,
+  ): FeatureRow[] | Promise<FeatureRow[]> {
     // Plain list arguments skip the global ValidationPipe (the hot path of inference clients).
     checkOnlineFeaturesArgs(entities, features, this.settings.limits.maxOnlineEntities);
     const now = this.clock();
-    const asOf = at?.getTime();
-    const rows = this.online.fetch(entities, features, now, context ?? undefined, asOf);
+    const asOf = at?.getTime() ?? undefined;
+    if (!this.cluster.enabled) return this.answerRows(this.online.fetch(entities, features, now, context ?? undefined, asOf), features, asOf ?? now, log);
+    return this.clusterRows(entities, features, now, context ?? undefined, asOf, ctx).then((rows) => this.answerRows(rows, features, asOf ?? now, log));
+  }
+
+  /** The rows as answered, logged (with the moment the values are for: the as-of time when given) when asked. */
+  private answerRows(rows: OnlineRow[], features: string[], at: number, log: boolean | null | undefined): FeatureRow[] {
     if (!(log ?? this.served.always)) return rows.map((r) => toFeatureRowModel(r));
-    // Logged with the moment the values are for: the as-of time when given.
-    const requestId = this.served.record(rows, features, asOf ?? now);
+    const requestId = this.served.record(rows, features, at);
     return rows.map((r) => toFeatureRowModel(r, requestId));
+  }
+
+  /** onlineFeatures in a cluster: the local entities read here, the others in one request per owning member. */
+  private async clusterRows(entities: string[], features: string[], now: number, context: unknown[] | undefined, asOf: number | undefined, ctx: GraphqlContext | undefined): Promise<OnlineRow[]> {
+    const forwarded = this.cluster.isForwarded(ctx?.req?.headers);
+    const rows = new Array<OnlineRow | undefined>(entities.length);
+    const local: number[] = [];
+    const remote = new Map<string, { owner: Parameters<Forwarding['ask']>[0]; at: number[] }>();
+    entities.forEach((entity, i) => {
+      const owner = this.cluster.route(entity, forwarded);
+      if (owner === undefined) local.push(i);
+      else {
+        const group = remote.get(owner.instanceId) ?? { owner, at: [] };
+        group.at.push(i);
+        remote.set(owner.instanceId, group);
+      }
+    });
+    const fill = (at: number[]) => {
+      const got = this.online.fetch(at.map((i) => entities[i]), features, now, context && at.map((i) => context[i]), asOf);
+      at.forEach((i, k) => (rows[i] = got[k]));
+    };
+    fill(local);
+    const query = 'query($entities: [String!]!, $features: [String!]!, $context: [JSON], $at: DateTime) { onlineFeatures(entities: $entities, features: $features, context: $context, at: $at, log: false) { entity values freshness } }';
+    await Promise.all(
+      [...remote.values()].map(async ({ owner, at }) => {
+        const asked = at.map((i) => entities[i]);
+        // Re-routed after a NOT_OWNER: the group may now be split over several members or be
+        // local; the whole group is then read here if any of it is (rare: during a rebalance).
+        const again = () => {
+          const owners = new Set(asked.map((e) => this.cluster.route(e, false)?.instanceId));
+          if (owners.size !== 1) throw new Error('entities of one request moved to different members during a rebalance');
+          return asked.length > 0 ? this.cluster.route(asked[0], false) : undefined;
+        };
+        const d = await this.cluster.ask<{ onlineFeatures: { entity: string; values: unknown[]; freshness: (string | null)[] }[] }>(
+          owner,
+          asked,
+          query,
+          { entities: asked, features, context: context && at.map((i) => context[i]), at: asOf === undefined ? undefined : new Date(asOf).toISOString() },
+          authorizationOf(ctx),
+          again,
+        );
+        if (d === undefined) return fill(at);
+        d.onlineFeatures.forEach((r, k) => (rows[at[k]] = { entity: r.entity, values: r.values as OnlineRow['values'], freshness: r.freshness.map((t) => (t === null ? null : Date.parse(t))) }));
+      }),
+    );
+    return rows as OnlineRow[];
   }
 
   @Subscription(() => FeatureValue, {

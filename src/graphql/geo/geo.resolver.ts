@@ -1,4 +1,5 @@
 import { Inject } from '@nestjs/common';
+import { Forwarding } from '../../cluster/forwarding.js';
 import { Args, Query, Resolver, Subscription } from '@nestjs/graphql';
 import { GeofenceEventsArgs, GeoMovedArgs, GeoNearestArgs, GeoPositionArgs, GeoSearchArgs, GeoWithinArgs } from './dto/geo.args.js';
 import { GeoLiveService } from './geo-live.service.js';
@@ -13,26 +14,31 @@ export class GeoResolver {
   constructor(
     @Inject(GeoService) private readonly geo: GeoService,
     @Inject(GeoLiveService) private readonly live: GeoLiveService,
+    @Inject(Forwarding) private readonly cluster: Forwarding,
   ) {}
 
   @Query(() => [GeoHit], { description: 'Members within radiusMeters of the point, nearest first.' })
   geoSearch(@Args() { index, lat, lon, radiusMeters, limit }: GeoSearchArgs): GeoHit[] {
+    this.cluster.requireAllPartitions('geoSearch');
     return this.geo.search(index, lat, lon, radiusMeters, limit).map(toGeoHitModel);
   }
 
   @Query(() => [GeoHit], { description: 'The k members nearest to the point.' })
   geoNearest(@Args() { index, lat, lon, k }: GeoNearestArgs): GeoHit[] {
+    this.cluster.requireAllPartitions('geoNearest');
     return this.geo.nearest(index, lat, lon, k).map(toGeoHitModel);
   }
 
   @Query(() => GeoHit, { nullable: true, description: "A member's position; null when absent." })
   geoPosition(@Args() { index, member }: GeoPositionArgs): GeoHit | null {
+    this.cluster.requireAllPartitions('geoPosition');
     const p = this.geo.position(index, member);
     return p ? toGeoHitModel(p) : null;
   }
 
   @Subscription(() => GeofenceEvent, { resolve: (e: GeofenceEvent) => e, description: 'Enter and exit events of the index, or of one fence.' })
   geofenceEvents(@Args() { index, fence }: GeofenceEventsArgs) {
+    this.cluster.requireAllPartitions('geofenceEvents');
     return this.geo.fenceEvents(index, fence);
   }
 
@@ -41,6 +47,7 @@ export class GeoResolver {
     description: "The member's position now (when it has one), then each new position and its removal (`gone`, when its TTL expires); coalesced per tick, the latest wins.",
   })
   geoMoved(@Args() { index, member }: GeoMovedArgs) {
+    this.cluster.requireAllPartitions('geoMoved');
     return this.live.moved(index, member);
   }
 
@@ -50,6 +57,7 @@ export class GeoResolver {
       'Members of the circle: first an `enter` for each member inside now, then each `enter`, `move` (a new position inside) and `exit` (moved out, or `gone` when its TTL expired). Coalesced per member per tick, never so that the inside/outside state a client builds from the messages ends wrong. Refused when the circle holds more than 10,000 members.',
   })
   geoWithin(@Args() { index, lat, lon, radiusMeters }: GeoWithinArgs) {
+    this.cluster.requireAllPartitions('geoWithin');
     return this.live.within(index, lat, lon, radiusMeters);
   }
 }

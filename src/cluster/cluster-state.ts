@@ -1,0 +1,90 @@
+/*
+ * What this instance knows of the cluster: itself, the map (members, URLs, partitions,
+ * epoch) learnt after each group join, and who owns a key. Plain TypeScript; the Kafka
+ * side (src/ingest/tally-assigner.ts, kafka-ingest.ts) feeds it, the GraphQL and HTTP
+ * side reads it.
+ *
+ * A single instance (no TALLY_ADVERTISED_URL) is the one-member case: it is shown as the
+ * only member, active for every partition it consumes (every partition, in a group of one).
+ */
+import { EMPTY_KNOWLEDGE, ownersOf, type ClusterMap, type ClusterMember, type Knowledge } from './assignment.js';
+
+export interface ClusterSelf {
+  instanceId: string;
+  /** Where peers reach this instance; '' for a single instance that advertises none. */
+  url: string;
+}
+
+/** Maps a message key to its partition as the producers' default partitioner does. */
+export type KeyPartitioner = (key: string, partitionCount: number) => number;
+
+export class ClusterState {
+  private current: ClusterMap;
+  private owners: (ClusterMember | undefined)[] = [];
+  /** What this member carries into the next join (see assignment.ts). */
+  knowledge: Knowledge = EMPTY_KNOWLEDGE;
+  /** Re-reads the map from the group (set by the Kafka side in a cluster); resolves when done. */
+  refresher: (() => Promise<void>) | undefined;
+  /** Messages not yet applied per partition number (summed over source topics), from the Kafka side. */
+  lagOf: (() => Map<number, number>) | undefined;
+  /** Called after every map change. */
+  private readonly listeners: ((map: ClusterMap) => void)[] = [];
+
+  constructor(
+    readonly self: ClusterSelf,
+    /** True in a cluster (TALLY_ADVERTISED_URL with Kafka). */
+    readonly enabled: boolean,
+    private readonly partitioner: KeyPartitioner,
+  ) {
+    this.current = { epoch: 0, partitionCount: 1, members: [{ instanceId: self.instanceId, url: self.url, partitions: [0] }] };
+    this.owners = ownersOf(this.current);
+  }
+
+  get map(): ClusterMap {
+    return this.current;
+  }
+
+  /** Replaces the map (after a join). */
+  update(map: ClusterMap): void {
+    this.current = map;
+    this.owners = ownersOf(map);
+    for (const l of this.listeners) l(map);
+  }
+
+  onChange(listener: (map: ClusterMap) => void): void {
+    this.listeners.push(listener);
+  }
+
+  /** Partition of a key (meaningful in a cluster, where every source has map.partitionCount partitions). */
+  partitionOf(key: string): number {
+    return this.partitioner(key, this.current.partitionCount);
+  }
+
+  /** The member active for partition p, or undefined while none is known (a rebalance). */
+  ownerOf(p: number): ClusterMember | undefined {
+    return this.owners[p];
+  }
+
+  /** True when this instance is active for partition p (always true for a single instance). */
+  owns(p: number): boolean {
+    return !this.enabled || this.owners[p]?.instanceId === this.self.instanceId;
+  }
+
+  /** Partitions this instance is active for. */
+  localPartitions(): number[] {
+    return this.current.members.find((m) => m.instanceId === this.self.instanceId)?.partitions ?? [];
+  }
+
+  /** Partitions of 0..partitionCount-1 this instance is not active for (ascending). */
+  remotePartitions(): number[] {
+    if (!this.enabled) return [];
+    const out: number[] = [];
+    for (let p = 0; p < this.current.partitionCount; p++) if (!this.owns(p)) out.push(p);
+    return out;
+  }
+
+  /** Asks the group for the map again (a peer said "not mine"); a no-op for a single instance. */
+  async refresh(): Promise<void> {
+    await this.refresher?.();
+  }
+}

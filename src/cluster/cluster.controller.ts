@@ -1,0 +1,17 @@
+import { Controller, Get, Header, Inject } from '@nestjs/common';
+import { RequireRole } from '../security/roles.js';
+import { ClusterState } from './cluster-state.js';
+import { clusterReport, type ClusterReport } from './cluster-report.js';
+
+/** `GET /cluster`: the cluster as this instance sees it (cluster-report.ts); a reader's key. */
+@Controller('cluster')
+export class ClusterController {
+  constructor(@Inject(ClusterState) private readonly state: ClusterState) {}
+
+  @Get()
+  @RequireRole('reader')
+  @Header('Cache-Control', 'no-store')
+  report(): ClusterReport {
+    return clusterReport(this.state);
+  }
+}

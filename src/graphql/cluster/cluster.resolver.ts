@@ -1,0 +1,40 @@
+import { Inject } from '@nestjs/common';
+import { Field, Float, Int, ObjectType, Query, Resolver } from '@nestjs/graphql';
+import { ClusterState } from '../../cluster/cluster-state.js';
+import { clusterReport } from '../../cluster/cluster-report.js';
+
+@ObjectType({ description: 'One member of the cluster and the partition numbers (across every source topic) it holds.' })
+export class ClusterMemberInfo {
+  @Field({ description: 'TALLY_INSTANCE_ID of the member.' }) instanceId!: string;
+  @Field({ description: 'TALLY_ADVERTISED_URL of the member (empty for a single instance that advertises none).' }) url!: string;
+  @Field({ description: 'True for the instance that answered.' }) self!: boolean;
+  @Field(() => [Int], { description: 'Partitions this member applies events for and answers from.' }) active!: number[];
+  @Field(() => [Int], { description: 'Warm copies of other members’ partitions (none until standby replicas exist).' }) standby!: number[];
+  @Field(() => [Int], { description: 'Partitions being restored before they become active (none in this version).' }) restoring!: number[];
+}
+
+@ObjectType({ description: 'Messages not yet applied for one partition number (summed over source topics), after its last batch.' })
+export class ClusterPartitionLag {
+  @Field(() => Int) partition!: number;
+  @Field(() => Float) lag!: number;
+}
+
+@ObjectType({ description: 'The cluster as the instance that answered sees it; a single instance shows itself as the one member.' })
+export class ClusterInfo {
+  @Field({ description: 'The instance that answered.' }) instanceId!: string;
+  @Field({ description: 'True in a cluster (TALLY_ADVERTISED_URL with Kafka).' }) clustered!: boolean;
+  @Field(() => Int, { description: 'Assignment number of this map: grows with every rebalance; 0 for a single instance.' }) epoch!: number;
+  @Field(() => Int, { description: 'Partitions of each source topic.' }) partitionCount!: number;
+  @Field(() => [ClusterMemberInfo]) members!: ClusterMemberInfo[];
+  @Field(() => [ClusterPartitionLag], { description: 'Lag of the partitions the answering instance is active for.' }) lag!: ClusterPartitionLag[];
+}
+
+@Resolver(() => ClusterInfo)
+export class ClusterResolver {
+  constructor(@Inject(ClusterState) private readonly state: ClusterState) {}
+
+  @Query(() => ClusterInfo, { description: 'Members, their URLs, partitions (active / standby / restoring), epoch and lag, as GET /cluster.' })
+  cluster(): ClusterInfo {
+    return clusterReport(this.state);
+  }
+}
