@@ -4,7 +4,8 @@
  *   FEAT <feature>   descriptor frame: aggregation, tile width per series
  *                    records: key, lastEventAt, per series: tile count, (tile index, IR)*
  *   VIEW <view>      descriptor frame: field names
- *                    records: key, updatedAt, per field: tagged value, ts
+ *                    records: key, updatedAt, per field: tagged value, ts (a vector(N)
+ *                    field's value: tag F32, N, N float32; its index is rebuilt on restore)
  *   LBRD <board>     descriptor frame: mode, period, version counter, latest period,
  *                    per period: start, version, member count; record format (varint)
  *                    records (periods in order): member, score, updatedAt, order, changedAt
@@ -64,7 +65,7 @@ export async function writeStores(enc: SnapshotEncoder, stores: StoreSet): Promi
     const v = stores.views.view(name);
     const d = new ByteWriter(256).varint(v.fieldNames.length);
     for (const f of v.fieldNames) d.str(f);
-    counts[`${SECTION.view} ${name}`] = await section(enc, SECTION.view, name, d.take(), v.entries(), viewRecord(v.fieldNames.length));
+    counts[`${SECTION.view} ${name}`] = await section(enc, SECTION.view, name, d.take(), v.entries(), viewRecord(v));
   }
   for (const board of stores.leaderboards) {
     const head = board.snapshotHead();
@@ -228,14 +229,22 @@ const V_STRING = 2;
 const V_FALSE = 3;
 const V_TRUE = 4;
 const V_NUMBERS = 5;
+const V_F32 = 6;
 
-function viewRecord(fields: number): (w: ByteWriter, e: [string, readonly ViewValue[]]) => void {
+function viewRecord(view: ReturnType<ViewStore['view']>): (w: ByteWriter, e: [string, readonly ViewValue[]]) => void {
+  const fields = view.fieldNames.length;
+  const vectors = view.fieldNames.map((_, i) => view.vectorIndex(i));
   return (w, [key, slots]) => {
     w.str(key).f64(slots[0] as number);
     for (let i = 0; i < fields; i++) {
       const v = slots[1 + 2 * i];
+      const index = vectors[i];
       if (v === null) w.u8(V_NULL);
-      else if (typeof v === 'number') w.u8(V_NUMBER).f64(v);
+      else if (index !== undefined) {
+        const vector = index.view(v as number);
+        w.u8(V_F32).varint(vector.length);
+        for (let j = 0; j < vector.length; j++) w.f32(vector[j]);
+      } else if (typeof v === 'number') w.u8(V_NUMBER).f64(v);
       else if (typeof v === 'string') w.u8(V_STRING).str(v);
       else if (typeof v === 'boolean') w.u8(v ? V_TRUE : V_FALSE);
       else {
@@ -264,6 +273,12 @@ function readViewValue(r: ByteReader): ViewValue {
       const n = r.varint();
       const out = new Array<number>(n);
       for (let i = 0; i < n; i++) out[i] = r.f64();
+      return out;
+    }
+    case V_F32: {
+      const n = r.varint();
+      const out = new Array<number>(n);
+      for (let i = 0; i < n; i++) out[i] = r.f32();
       return out;
     }
     default:
@@ -405,7 +420,8 @@ async function restoreView(v: ReturnType<ViewStore['view']>, descriptor: Buffer,
   const target = names.map((n) => v.indexOf(n));
   const fields = v.fieldNames.length;
   v.clear();
-  return eachRecord(frames, (r) => {
+  v.beginLoad();
+  const n = await eachRecord(frames, (r) => {
     const key = r.str();
     const slots = new Array<ViewValue>(1 + 2 * fields).fill(null);
     slots[0] = r.f64();
@@ -420,6 +436,9 @@ async function restoreView(v: ReturnType<ViewStore['view']>, descriptor: Buffer,
     }
     v.load(key, slots);
   });
+  // The vector fields' graphs, built from the restored vectors a batch at a time.
+  await v.finishLoad();
+  return n;
 }
 
 async function restoreLeaderboard(board: Leaderboard, descriptor: Buffer, frames: readonly Buffer[]): Promise<number | string> {
