@@ -6,8 +6,8 @@
  * `bruteForceBelow` live vectors a search is an exact scan of the arena (faster than a graph
  * at that size, and exact). From that size on an HNSW graph (ann-index.ts) proposes
  * candidates, which are re-ranked here with exact float32 distances; the graph is built from
- * the arena a batch at a time as inserts arrive (a search uses it only once it covers every
- * slot, the scan until then), and after a restore in the background (`catchUp`).
+ * the arena a batch at a time as inserts arrive (GRAPH_BATCH: a search scans the newest slots
+ * not in it yet), and after a restore in the background (`catchUp`).
  *
  * A search takes an `accept` predicate (the view's liveness and `where:` filter). It asks the
  * graph for a few times k candidates, and if fewer than k pass, for four times as many, and
@@ -22,8 +22,15 @@ import { dotAt, l2sqAt, norm, type VectorMetric } from './distance.js';
 export const BRUTE_FORCE_BELOW = 4_096;
 /** Vectors per arena chunk. */
 const CHUNK = 4_096;
-/** Slots the graph catches up with per insert while it is being built. */
-const BUILD_STEP = 256;
+/**
+ * New slots join the graph this many at a time (one call on every core); a search scans the
+ * ones not in it yet exactly. While the graph lags further (just created), it catches up at
+ * most CATCH_UP slots per insert and searches scan everything.
+ */
+const GRAPH_BATCH = 256;
+const CATCH_UP = 1_024;
+/** Threads that add an insert batch to the graph (0: every core; the event loop waits for the batch either way). */
+const INSERT_THREADS = 0;
 /** Slots added to the graph per slice of a background rebuild. */
 const REBUILD_BATCH = 8_192;
 /** Candidates first asked of the graph: this many times k (at least MIN_CANDIDATES). */
@@ -69,9 +76,9 @@ export class VectorIndex {
     return this.live;
   }
 
-  /** True when searches use the graph (it exists and covers every slot). */
+  /** True when searches use the graph (it exists and lacks at most the newest GRAPH_BATCH slots). */
   get usesGraph(): boolean {
-    return this.ann !== undefined && this.cursor >= this.highWater && this.live >= this.bruteForceBelow;
+    return this.ann !== undefined && this.highWater - this.cursor <= GRAPH_BATCH && this.live >= this.bruteForceBelow;
   }
 
   /** Stores `vector` (dims finite numbers) for `entity`; returns its slot. */
@@ -146,7 +153,7 @@ export class VectorIndex {
     if (this.live < this.bruteForceBelow) return 0;
     this.ann ??= new AnnIndex(this.dims, this.metric);
     while (this.cursor < this.highWater) {
-      this.buildStep(REBUILD_BATCH);
+      this.buildStep(REBUILD_BATCH, 0);
       await nextTurn();
     }
     return performance.now() - started;
@@ -161,16 +168,28 @@ export class VectorIndex {
     const q = Float32Array.from(query);
     const qNorm = norm(q);
     if (!this.usesGraph) return this.scan(q, qNorm, k, accept);
+    // The newest slots, not in the graph yet: scanned.
+    const tail: VectorHit[] = [];
+    for (let slot = this.cursor; slot < this.highWater; slot++) {
+      const entity = this.owners[slot];
+      if (entity === undefined || (accept !== undefined && !accept(slot))) continue;
+      tail.push({ slot, entity, distance: this.distance(q, qNorm, slot) });
+    }
     let want = Math.max(k * OVERSAMPLE, MIN_CANDIDATES);
     for (;;) {
       const slots = this.ann!.search(q, want);
-      const hits: VectorHit[] = [];
+      const hits: VectorHit[] = [...tail];
+      // How far the graph's candidates reach: a scanned tail vector beyond it may not displace a nearer one the graph has not given yet.
+      let reach = 0;
       for (const slot of slots) {
         const entity = this.owners[slot];
-        if (entity === undefined || (accept !== undefined && !accept(slot))) continue;
-        hits.push({ slot, entity, distance: this.distance(q, qNorm, slot) });
+        if (entity === undefined) continue;
+        const distance = this.distance(q, qNorm, slot);
+        if (distance > reach) reach = distance;
+        if (accept === undefined || accept(slot)) hits.push({ slot, entity, distance });
       }
-      if (hits.length >= k) return hits.sort(byDistance).slice(0, k);
+      hits.sort(byDistance);
+      if (hits.length >= k && (hits[k - 1].distance <= reach || slots.length < want)) return hits.slice(0, k);
       want *= 4;
       if (slots.length < want / 4 || want > this.live * WIDEST_FRACTION) return this.scan(q, qNorm, k, accept);
     }
@@ -236,17 +255,18 @@ export class VectorIndex {
       if (this.live < this.bruteForceBelow) return;
       this.ann = new AnnIndex(this.dims, this.metric);
     }
-    if (this.cursor < this.highWater) this.buildStep(BUILD_STEP);
+    const lag = this.highWater - this.cursor;
+    if (lag >= GRAPH_BATCH) this.buildStep(Math.min(lag, CATCH_UP), INSERT_THREADS);
   }
 
-  /** Adds the live slots of the next `count` to the graph. */
-  private buildStep(count: number): void {
+  /** Adds the live slots of the next `count` to the graph, on `threads` threads (0: every core). */
+  private buildStep(count: number, threads: number): void {
     const end = Math.min(this.highWater, this.cursor + count);
     const slots: number[] = [];
     for (let s = this.cursor; s < end; s++) if (this.owners[s] !== undefined) slots.push(s);
     const batch = new Float32Array(slots.length * this.dims);
     slots.forEach((s, i) => batch.set(this.view(s), i * this.dims));
-    this.ann!.addMany(slots, batch);
+    this.ann!.addMany(slots, batch, threads);
     this.cursor = end;
   }
 }
