@@ -10,9 +10,10 @@
  * not in it yet), and after a restore in the background (`catchUp`).
  *
  * A search takes an `accept` predicate (the view's liveness and `where:` filter). It asks the
- * graph for a few times k candidates, and if fewer than k pass, for four times as many, and
- * so on; when that would approach the whole index it scans the arena instead, so k results
- * come back whenever k vectors pass.
+ * graph for candidatesFor(size) candidates; when only a fraction f of them pass, it asks again
+ * for that many divided by f (so that as many passing candidates are weighed as an unfiltered
+ * search weighs), or four times as many when none passed; when that would approach the whole
+ * index it scans the arena instead, so k results come back whenever k vectors pass.
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { AnnIndex } from './ann-index.js';
@@ -33,9 +34,17 @@ const CATCH_UP = 1_024;
 const INSERT_THREADS = 0;
 /** Slots added to the graph per slice of a background rebuild. */
 const REBUILD_BATCH = 8_192;
-/** Candidates first asked of the graph: this many times k (at least MIN_CANDIDATES). */
+/** Candidates first asked of the graph: this many times k, at least candidatesFor(size). */
 const OVERSAMPLE = 2;
-const MIN_CANDIDATES = 32;
+
+/**
+ * Candidates the graph is asked for (and so its search breadth, ef): 64 up to about 100k
+ * vectors, growing with the square root of the size to 200 at 1M (where 200 re-ranked
+ * candidates gave recall@10 0.97 on clustered 128-dimension data, 64 gave 0.83), 256 at most.
+ */
+export function candidatesFor(size: number): number {
+  return Math.min(256, Math.max(64, Math.round(200 * Math.sqrt(size / 1_000_000))));
+}
 /** A filtered search scans the arena rather than ask the graph for more than this fraction of the index. */
 const WIDEST_FRACTION = 0.2;
 
@@ -175,7 +184,8 @@ export class VectorIndex {
       if (entity === undefined || (accept !== undefined && !accept(slot))) continue;
       tail.push({ slot, entity, distance: this.distance(q, qNorm, slot) });
     }
-    let want = Math.max(k * OVERSAMPLE, MIN_CANDIDATES);
+    const candidates = Math.max(k * OVERSAMPLE, candidatesFor(this.live));
+    let want = candidates;
     for (;;) {
       const slots = this.ann!.search(q, want);
       const hits: VectorHit[] = [...tail];
@@ -189,9 +199,14 @@ export class VectorIndex {
         if (accept === undefined || accept(slot)) hits.push({ slot, entity, distance });
       }
       hits.sort(byDistance);
-      if (hits.length >= k && (hits[k - 1].distance <= reach || slots.length < want)) return hits.slice(0, k);
-      want *= 4;
-      if (slots.length < want / 4 || want > this.live * WIDEST_FRACTION) return this.scan(q, qNorm, k, accept);
+      const exhausted = slots.length < want;
+      const passed = hits.length - tail.length;
+      // Wide enough: as many passing candidates weighed as an unfiltered search weighs.
+      const needed = passed === 0 ? want * 4 : Math.ceil((candidates * slots.length) / passed);
+      if (hits.length >= k && (exhausted || (hits[k - 1].distance <= reach && want >= needed))) return hits.slice(0, k);
+      if (exhausted) return this.scan(q, qNorm, k, accept);
+      want = Math.max(want * 2, needed);
+      if (want > this.live * WIDEST_FRACTION) return this.scan(q, qNorm, k, accept);
     }
   }
 
