@@ -72,7 +72,7 @@ function stores(views: ViewStore): StoreSet {
 export default async function (ctx: BenchContext): Promise<void> {
   ctx.note(
     `Data: ${CLUSTERS} Gaussian clusters in ${DIMS} dimensions (centres N(0,1), points centre + N(0,${SPREAD}) per dimension), float32, metric cosine; queries are fresh points of the same clusters. ` +
-      'Tally = View.similar in-process (HNSW graph of USearch, M 12, ef 64, 8-bit copies for cosine, re-ranked exactly in float32); yardstick = exact brute force over the same float32 vectors in the same run. ' +
+      'Tally = View.similar in-process (HNSW graph of USearch, M 12, 64 to 200 candidates by size, 8-bit copies for cosine, re-ranked exactly in float32); yardstick = exact brute force over the same float32 vectors in the same run. ' +
       'Memory = growth of resident memory (heap, ArrayBuffers, native graph) after garbage collection: per vector, while a vector field\'s index alone takes n vectors (the budget row); per entity, while the whole view takes them (entity keys, view entries and the int field included). At 1M both follow the 100k run in the same process, whose freed pages they may reuse.',
   );
   // TALLY_BENCH_VECTOR_SIZES=100000 runs one size only (a quick look while tuning).
