@@ -45,10 +45,31 @@ function random(seed: number): () => number {
 
 export const cardId = (i: number): string => `card-${String(i).padStart(4, '0')}`;
 
+/** Dimensions of the cards' behaviour embeddings (the pipeline's `vector(8)`). */
+export const EMBEDDING_DIMS = 8;
+
+/**
+ * Behaviour embeddings: random directions, except that the attacked cards, bought from one
+ * breach and used by one ring, sit close together. From a PRNG of their own, so the rest of the
+ * traffic is the same with or without them.
+ */
+function embeddings(seed: number): Map<string, number[]> {
+  const rand = random(seed + 1);
+  const round = (x: number) => Math.round(x * 1000) / 1000;
+  const ring = Array.from({ length: EMBEDDING_DIMS }, () => rand() * 2 - 1);
+  const out = new Map<string, number[]>();
+  for (let i = 1; i <= CARDS; i++) {
+    const id = cardId(i);
+    out.set(id, ATTACKED_CARDS.includes(id) ? ring.map((x) => round(x + (rand() - 0.5) * 0.1)) : Array.from({ length: EMBEDDING_DIMS }, () => round(rand() * 2 - 1)));
+  }
+  return out;
+}
+
 /** Profiles and a day of transactions ending at `now`, transactions sorted by time. */
 export function generateTraffic(now: number, seed = 7): { updates: CardUpdate[]; transactions: Transaction[] } {
   const rand = random(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)];
+  const embedding = embeddings(seed);
   const updates: CardUpdate[] = [];
   for (let i = 1; i <= CARDS; i++) {
     updates.push({
@@ -57,6 +78,7 @@ export function generateTraffic(now: number, seed = 7): { updates: CardUpdate[];
       country: pick(['US', 'FR', 'DE', 'BR', 'JP']),
       risk_tier: Math.floor(rand() * 3),
       blocked: cardId(i) === BLOCKED_CARD,
+      embedding: embedding.get(cardId(i)),
       ts: now - 2 * HOUR,
     });
   }
@@ -116,6 +138,7 @@ async function main(argv: string[]): Promise<void> {
     console.log(`wrote the labels of ${transactions.length} payments to ${labels} (a spine for tally export)`);
   }
   console.log(`\nnow: npx tsx examples/fraud/score.ts card-0001 card-0002 ${ATTACKED_CARDS.join(' ')} ${BLOCKED_CARD} no-such-card`);
+  console.log(`and: npx tsx examples/fraud/ring.ts ${ATTACKED_CARDS[0]}`);
 }
 
 if (isMain(import.meta.url)) {

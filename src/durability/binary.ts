@@ -66,6 +66,13 @@ export class ByteWriter {
     return this;
   }
 
+  f32(v: number): this {
+    this.ensure(4);
+    this.buf.writeFloatLE(v, this.pos);
+    this.pos += 4;
+    return this;
+  }
+
   str(s: string): this {
     // At most 3 UTF-8 bytes per UTF-16 code unit.
     this.ensure(s.length * 3 + 8);
@@ -155,6 +162,13 @@ export class ByteReader {
     this.need(8);
     const v = this.view.getFloat64(this.pos, true);
     this.pos += 8;
+    return v;
+  }
+
+  f32(): number {
+    this.need(4);
+    const v = this.view.getFloat32(this.pos, true);
+    this.pos += 4;
     return v;
   }
 

@@ -6,7 +6,8 @@
  *   FHST <feature>   (features with history:) descriptor frame: aggregation
  *                    records: key, event count, per event in applied order: ts, tagged value
  *   VIEW <view>      descriptor frame: field names
- *                    records: key, updatedAt, per field: tagged value, ts
+ *                    records: key, updatedAt, per field: tagged value, ts (a vector(N)
+ *                    field's value: tag F32, N, N float32; its index is rebuilt on restore)
  *   VHST <view>      (views with history:) descriptor frame: field names
  *                    records: key, record count, per record: ts, field index + 1 (0: the
  *                    upsert itself), tagged value
@@ -82,7 +83,7 @@ export async function writeStores(enc: SnapshotEncoder, stores: StoreSet): Promi
     const d = new ByteWriter(256).varint(v.fieldNames.length);
     for (const f of v.fieldNames) d.str(f);
     const descriptor = d.take();
-    counts[`${SECTION.view} ${name}`] = await section(enc, SECTION.view, name, descriptor, v.entries(), viewRecord(v.fieldNames.length));
+    counts[`${SECTION.view} ${name}`] = await section(enc, SECTION.view, name, descriptor, v.entries(), viewRecord(v));
     if (v.historyMs > 0) {
       counts[`${SECTION.viewHistory} ${name}`] = await section(enc, SECTION.viewHistory, name, descriptor, v.versionEntries(), (w, [key, records]) => {
         w.str(key).varint(records.length / 3);
@@ -287,12 +288,21 @@ const V_STRING = 2;
 const V_FALSE = 3;
 const V_TRUE = 4;
 const V_NUMBERS = 5;
+const V_F32 = 6;
 
-function viewRecord(fields: number): (w: ByteWriter, e: [string, readonly ViewValue[]]) => void {
+function viewRecord(view: ReturnType<ViewStore['view']>): (w: ByteWriter, e: [string, readonly ViewValue[]]) => void {
+  const fields = view.fieldNames.length;
+  const vectors = view.fieldNames.map((_, i) => view.vectorIndex(i));
   return (w, [key, slots]) => {
     w.str(key).f64(slots[0] as number);
     for (let i = 0; i < fields; i++) {
-      writeViewValue(w, slots[1 + 2 * i]);
+      const v = slots[1 + 2 * i];
+      const index = vectors[i];
+      if (v !== null && index !== undefined) {
+        const vector = index.view(v as number);
+        w.u8(V_F32).varint(vector.length);
+        for (let j = 0; j < vector.length; j++) w.f32(vector[j]);
+      } else writeViewValue(w, v);
       w.f64(slots[2 + 2 * i] as number);
     }
   };
@@ -326,6 +336,12 @@ function readViewValue(r: ByteReader): ViewValue {
       const n = r.varint();
       const out = new Array<number>(n);
       for (let i = 0; i < n; i++) out[i] = r.f64();
+      return out;
+    }
+    case V_F32: {
+      const n = r.varint();
+      const out = new Array<number>(n);
+      for (let i = 0; i < n; i++) out[i] = r.f32();
       return out;
     }
     default:
@@ -516,7 +532,8 @@ async function restoreView(v: ReturnType<ViewStore['view']>, descriptor: Buffer,
   const target = names.map((n) => v.indexOf(n));
   const fields = v.fieldNames.length;
   v.clear();
-  return eachRecord(frames, (r) => {
+  v.beginLoad();
+  const n = await eachRecord(frames, (r) => {
     const key = r.str();
     const slots = new Array<ViewValue>(1 + 2 * fields).fill(null);
     slots[0] = r.f64();
@@ -531,6 +548,9 @@ async function restoreView(v: ReturnType<ViewStore['view']>, descriptor: Buffer,
     }
     v.load(key, slots);
   });
+  // The vector fields' graphs, built from the restored vectors a batch at a time.
+  await v.finishLoad();
+  return n;
 }
 
 async function restoreLeaderboard(board: Leaderboard, descriptor: Buffer, frames: readonly Buffer[]): Promise<number | string> {

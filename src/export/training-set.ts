@@ -129,7 +129,7 @@ function withWholeHistory(p: Pipeline): Pipeline {
   };
 }
 
-const VIEW_KIND: Record<ViewFieldType, ColumnKind> = { float: 'double', int: 'double', string: 'string', boolean: 'boolean', 'float[]': 'json' };
+const VIEW_KIND: Record<ViewFieldType, ColumnKind> = { float: 'double', int: 'double', string: 'string', boolean: 'boolean', 'float[]': 'json', vector: 'json' };
 
 function columnKind(p: Pipeline, name: string): ColumnKind {
   const at = name.lastIndexOf(':');

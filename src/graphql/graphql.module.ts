@@ -17,6 +17,7 @@ import { DurabilityResolver } from './durability/durability.resolver.js';
 import { InputErrorFilter } from './errors.filter.js';
 import { FeatureLiveService } from './features/feature-live.service.js';
 import { FeaturesResolver } from './features/features.resolver.js';
+import { SimilarResolver } from './features/similar.resolver.js';
 import { ViewLiveService } from './features/view-live.service.js';
 import { GeoLiveService } from './geo/geo-live.service.js';
 import { GeoResolver } from './geo/geo.resolver.js';
@@ -70,7 +71,7 @@ import { StatsService } from './stats/stats.service.js';
       }),
     }),
   ],
-  providers: [FeaturesResolver, ServedLog, IngestResolver, FeatureLiveService, ViewLiveService, LeaderboardResolver, LeaderboardService, GeoResolver, GeoService, GeoLiveService, PipelineResolver, StatsResolver, StatsService, DurabilityResolver, ClusterResolver, { provide: APP_FILTER, useClass: InputErrorFilter }],
+  providers: [FeaturesResolver, SimilarResolver, ServedLog, IngestResolver, FeatureLiveService, ViewLiveService, LeaderboardResolver, LeaderboardService, GeoResolver, GeoService, GeoLiveService, PipelineResolver, StatsResolver, StatsService, DurabilityResolver, ClusterResolver, { provide: APP_FILTER, useClass: InputErrorFilter }],
 })
 export class TallyGraphqlModule implements OnModuleInit {
   constructor(

@@ -242,3 +242,30 @@ features:
     expect(updates({ merchant: { id: 'm' }, amount: 1e300 })).toMatch(/^invalid-value: field "amount" is 1e\+300; numbers that are added up/);
   });
 });
+describe('Router with vector fields', () => {
+  const p = parsePipeline(`
+sources: [{ name: cards }]
+views:
+  - { name: card_emb, source: cards, entity: card, fields: { emb: vector(3), raw: { type: vector(2), metric: l2 }, country: string } }
+`);
+  const r = new Router(p);
+  const go = (event: unknown) => r.route('cards', event, NOW);
+
+  it('takes an array of exactly N finite numbers, or null', () => {
+    expect(go({ card: 'c1', emb: [0.1, -2, 3], raw: [0, 0], country: 'FR' })).toMatchObject({ ok: true, updates: [{ store: 'view', fields: { emb: [0.1, -2, 3], raw: [0, 0], country: 'FR' } }] });
+    expect(go({ card: 'c1', emb: null })).toMatchObject({ ok: true, updates: [{ fields: { emb: null } }] });
+  });
+
+  it.each([
+    ['a wrong length', { emb: [1, 2] }, 'wrong-type: view "card_emb" field "emb" is vector(3): an array of 3 numbers, got an array of 2'],
+    ['a non-number', { emb: [1, '2', 3] }, 'wrong-type: view "card_emb" field "emb" is vector(3): element 1 is "2", not a finite number'],
+    ['a non-finite number', { raw: [1, null] }, 'wrong-type: view "card_emb" field "raw" is vector(2): element 1 is null, not a finite number'],
+    ['not an array', { emb: '1,2,3' }, 'wrong-type: view "card_emb" field "emb" is vector(3): an array of 3 numbers, got "1,2,3"'],
+    ['a zero vector under cosine', { emb: [0, 0, 0] }, 'invalid-value: view "card_emb" field "emb" is vector(3) with metric cosine: a zero vector has no direction'],
+  ])('refuses the event alone for %s, with the reason', (_what, fields, reason) => {
+    expect(refusal(go({ card: 'c1', country: 'FR', ...fields }))).toBe(reason);
+    // The next event is taken as usual.
+    expect(go({ card: 'c2', emb: [1, 1, 1] }).ok).toBe(true);
+  });
+});
+

@@ -10,7 +10,7 @@
  * match is not checked for that store's fields either.
  */
 import type { EventValue } from '../features/index.js';
-import { COMPOSITE_KEY_SEPARATOR, type FeatureSpec, type GeoSpec, type LeaderboardSpec, type Pipeline, type SourceSpec, type ViewFieldType, type ViewSpec } from '../pipeline/pipeline.js';
+import { COMPOSITE_KEY_SEPARATOR, type FeatureSpec, type GeoSpec, type LeaderboardSpec, type Pipeline, type SourceSpec, type ViewFieldSpec, type ViewFieldType, type ViewSpec } from '../pipeline/pipeline.js';
 import { formatTime, MAX_TIME_MS, parseTime } from '../pipeline/time.js';
 import { compileFilter, type EventFilter } from '../pipeline/filter.js';
 import { DEPTH_SCAN_MIN_CHARS, firstTooDeep } from './json-depth.js';
@@ -207,7 +207,7 @@ interface CompiledView {
   spec: ViewSpec;
   filter: number;
   entity: KeyOf;
-  fields: { name: string; type: ViewFieldType }[];
+  fields: ViewFieldSpec[];
   slot: Extract<Update, { store: 'view' }>;
 }
 interface CompiledLeaderboard {
@@ -469,10 +469,12 @@ export class Router {
 
 function viewFields(v: CompiledView, e: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const { name, type } of v.fields) {
+  for (const { name, type, dims, metric } of v.fields) {
     const value = e[name];
     if (value === undefined) continue;
-    if (value !== null && !fitsType(value, type)) {
+    if (type === 'vector') {
+      if (value !== null) checkVector(v.spec.name, name, value, dims!, metric);
+    } else if (value !== null && !fitsType(value, type)) {
       throw new Reject('wrong-type', `view "${v.spec.name}" field "${name}" must be ${type}, got ${show(value)}`);
     }
     out[name] = value;
@@ -480,7 +482,21 @@ function viewFields(v: CompiledView, e: Record<string, unknown>): Record<string,
   return out;
 }
 
-function fitsType(value: unknown, type: ViewFieldType): boolean {
+/** A `vector(N)` value: a JSON array of exactly N finite numbers (not all zero for cosine). */
+function checkVector(view: string, name: string, value: unknown, dims: number, metric: string | undefined): void {
+  const what = `view "${view}" field "${name}" is vector(${dims})`;
+  if (!Array.isArray(value)) throw new Reject('wrong-type', `${what}: an array of ${dims} numbers, got ${show(value)}`);
+  if (value.length !== dims) throw new Reject('wrong-type', `${what}: an array of ${dims} numbers, got an array of ${value.length}`);
+  let zero = true;
+  for (let i = 0; i < dims; i++) {
+    const x: unknown = value[i];
+    if (typeof x !== 'number' || !Number.isFinite(x)) throw new Reject('wrong-type', `${what}: element ${i} is ${show(x)}, not a finite number`);
+    if (x !== 0) zero = false;
+  }
+  if (zero && metric === 'cosine') throw new Reject('invalid-value', `${what} with metric cosine: a zero vector has no direction`);
+}
+
+function fitsType(value: unknown, type: Exclude<ViewFieldType, 'vector'>): boolean {
   switch (type) {
     case 'float':
       return typeof value === 'number' && Number.isFinite(value);

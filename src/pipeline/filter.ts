@@ -49,6 +49,35 @@ export function compileFilter(expression: string): EventFilter {
   };
 }
 
+/**
+ * Compiles a condition over one record whose variables are exactly `fields` (of any type): a
+ * view's fields for `similar(where:)`. A name that is not a field is a problem, as is a result
+ * that is not a condition. At run time an expression that cannot be evaluated for a record (a
+ * field never set, so null, compared with `>`) is false for it.
+ */
+export function compileRecordFilter(expression: string, fields: readonly string[]): { problem: string } | { filter: EventFilter } {
+  const scoped = new Environment({ limits: LIMITS });
+  for (const f of fields) scoped.registerVariable(f, 'dyn');
+  let checked: { valid: boolean; type?: string; error?: Error };
+  try {
+    checked = scoped.check(expression) as typeof checked;
+  } catch (err) {
+    return { problem: firstLine(err) };
+  }
+  if (!checked.valid) return { problem: firstLine(checked.error) };
+  if (checked.type !== 'bool' && checked.type !== 'dyn') return { problem: `it gives ${checked.type}, not a condition (bool)` };
+  const evaluate = scoped.parse(expression);
+  return {
+    filter: (record) => {
+      try {
+        return evaluate(record) === true;
+      } catch {
+        return false;
+      }
+    },
+  };
+}
+
 /** Types an on-demand expression's variables may have (feature values are doubles). */
 export type ExpressionType = 'double' | 'string' | 'bool';
 export const EXPRESSION_TYPES: readonly ExpressionType[] = ['double', 'string', 'bool'];

@@ -113,6 +113,15 @@ features:
     ]);
   });
 
+  it('reads vector(N) fields, cosine unless a metric is given', () => {
+    const p = parsePipeline('sources: [{ name: s }]\nviews: [{ name: v, source: s, entity: k, fields: { a: vector(128), b: { type: vector(3), metric: l2 }, c: { type: int } } }]');
+    expect(p.views[0].fields).toEqual([
+      { name: 'a', type: 'vector', dims: 128, metric: 'cosine' },
+      { name: 'b', type: 'vector', dims: 3, metric: 'l2' },
+      { name: 'c', type: 'int' },
+    ]);
+  });
+
   it.each([
     ['a missing required field', 'sources: [{ name: s }]\nfeatures: [{ name: f, source: s, aggregation: count, windows: [1m] }]', 'features[0].entity: is missing'],
     ['a field a sum needs', 'sources: [{ name: s }]\nfeatures: [{ name: f, source: s, entity: k, aggregation: sum, windows: [1m] }]', 'features[0].field: is missing; "sum" aggregates a field'],
@@ -130,6 +139,10 @@ features:
     ['a file that declares nothing', 'sources: [{ name: s }]', '(root): declares nothing to compute'],
     ['text that is not YAML', 'sources: [ {', 'not valid YAML or JSON'],
     ['a document that is not a mapping', '- 1\n- 2', '(root): [1,2] is not a mapping'],
+    ['a vector of no numbers', 'sources: [{ name: s }]\nviews: [{ name: v, source: s, entity: k, fields: { e: vector(0) } }]', 'views[0].fields.e: "vector(0)" declares 0 numbers; a vector has 1 to 4096'],
+    ['an unknown metric', 'sources: [{ name: s }]\nviews: [{ name: v, source: s, entity: k, fields: { e: { type: vector(3), metric: hamming } } }]', 'views[0].fields.e.metric: "hamming" is not a metric (cosine, l2, ip)'],
+    ['a metric on a scalar field', 'sources: [{ name: s }]\nviews: [{ name: v, source: s, entity: k, fields: { e: { type: float, metric: l2 } } }]', 'views[0].fields.e.metric: "l2" given, but a metric only applies to vector(N) fields, not "float"'],
+    ['an unknown field setting', 'sources: [{ name: s }]\nviews: [{ name: v, source: s, entity: k, fields: { e: { type: vector(3), size: 3 } } }]', 'views[0].fields.e.size: "size" is not a known setting (type, metric)'],
   ])('refuses %s', (_what, text, expected) => {
     expect(problemsOf(text).join('\n')).toContain(expected);
   });

@@ -28,6 +28,10 @@ import {
   type OnDemandSpec,
   type Pipeline,
   type SourceSpec,
+  MAX_VECTOR_DIMS,
+  VECTOR_METRICS,
+  type VectorMetric,
+  type ViewFieldSpec,
   type ViewFieldType,
   type ViewSpec,
 } from './pipeline.js';
@@ -157,7 +161,7 @@ export function servedType(p: Pipeline, ref: string): ExpressionType | undefined
   const feature = p.features.find((f) => f.name === owner);
   if (feature) return feature.aggregation !== 'topk' && feature.windows.some((w) => w.label === part) ? 'double' : undefined;
   const field = p.views.find((v) => v.name === owner)?.fields.find((f) => f.name === part);
-  if (field === undefined || field.type === 'float[]') return undefined;
+  if (field === undefined || field.type === 'float[]' || field.type === 'vector') return undefined;
   return field.type === 'string' ? 'string' : field.type === 'boolean' ? 'bool' : 'double';
 }
 
@@ -338,13 +342,53 @@ class Compiler {
       if (isObj(v.fields)) {
         if (Object.keys(v.fields).length === 0) this.problem(`${at}.fields`, '{} declares no field; name at least one with its type');
         for (const [name, type] of Object.entries(v.fields)) {
-          if (!VIEW_FIELD_TYPES.includes(type as ViewFieldType)) {
-            this.problem(`${at}.fields.${name}`, `${JSON.stringify(type)} is not a field type (${VIEW_FIELD_TYPES.join(', ')})`);
-          } else fields.push({ name, type: type as ViewFieldType });
+          const field = this.viewField(`${at}.fields.${name}`, name, type);
+          if (field) fields.push(field);
         }
       }
       return { name: v.name, source: v.source, ...entityOf(v.entity), fields, ttlMs: this.optionalDuration(`${at}.ttl`, v.ttl), historyMs: this.optionalDuration(`${at}.history`, v.history), where: this.where(at, v.where) };
     });
+  }
+
+  /**
+   * One view field: `name: TYPE`, or `name: { type: TYPE, metric: M }` (a metric only for
+   * `vector(N)`, whose N is 1 to MAX_VECTOR_DIMS; cosine unless given).
+   */
+  private viewField(at: string, name: string, written: unknown): ViewFieldSpec | undefined {
+    let type = written;
+    let metric: unknown;
+    if (isObj(written)) {
+      for (const key of Object.keys(written)) if (key !== 'type' && key !== 'metric') this.problem(`${at}.${key}`, `${quote(key)} is not a known setting (type, metric)`);
+      type = written.type;
+      metric = written.metric;
+      if (type === undefined) {
+        this.problem(`${at}.type`, 'is missing; name the field type');
+        return undefined;
+      }
+    }
+    const vector = isStr(type) ? /^vector\(\s*(\d+)\s*\)$/.exec(type) : null;
+    if (vector) {
+      const dims = Number(vector[1]);
+      let ok = true;
+      if (dims < 1 || dims > MAX_VECTOR_DIMS) {
+        this.problem(isObj(written) ? `${at}.type` : at, `${quote(type)} declares ${dims} numbers; a vector has 1 to ${MAX_VECTOR_DIMS}`);
+        ok = false;
+      }
+      if (metric !== undefined && !VECTOR_METRICS.includes(metric as VectorMetric)) {
+        this.problem(`${at}.metric`, `${quote(metric)} is not a metric (${VECTOR_METRICS.join(', ')})`);
+        ok = false;
+      }
+      return ok ? { name, type: 'vector', dims, metric: (metric ?? 'cosine') as VectorMetric } : undefined;
+    }
+    if (!VIEW_FIELD_TYPES.includes(type as ViewFieldType)) {
+      this.problem(isObj(written) ? `${at}.type` : at, `${quote(type)} is not a field type (${VIEW_FIELD_TYPES.join(', ')}, vector(N))`);
+      return undefined;
+    }
+    if (metric !== undefined) {
+      this.problem(`${at}.metric`, `${quote(metric)} given, but a metric only applies to vector(N) fields, not "${String(type)}"`);
+      return undefined;
+    }
+    return { name, type: type as ViewFieldType };
   }
 
   private leaderboards(): LeaderboardSpec[] {

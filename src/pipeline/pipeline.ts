@@ -12,8 +12,29 @@ export const MAX_TOPK = 100;
 /** `k` of a topk feature that declares none. */
 export const DEFAULT_TOPK = 10;
 
-export type ViewFieldType = 'float' | 'int' | 'string' | 'boolean' | 'float[]';
+export type ViewFieldType = 'float' | 'int' | 'string' | 'boolean' | 'float[]' | 'vector';
+/** The scalar and list types, written as such; `vector` is written `vector(N)` (MAX_VECTOR_DIMS at most). */
 export const VIEW_FIELD_TYPES: readonly ViewFieldType[] = ['float', 'int', 'string', 'boolean', 'float[]'];
+
+export type VectorMetric = 'cosine' | 'l2' | 'ip';
+export const VECTOR_METRICS: readonly VectorMetric[] = ['cosine', 'l2', 'ip'];
+/** The most numbers a `vector(N)` field may declare. */
+export const MAX_VECTOR_DIMS = 4096;
+
+/** A view field: its type, and for `vector(N)` the dimensions and the metric of its index. */
+export interface ViewFieldSpec {
+  name: string;
+  type: ViewFieldType;
+  /** For type `vector`: N of `vector(N)`. */
+  dims?: number;
+  /** For type `vector`: the distance `similar` ranks by (default cosine). */
+  metric?: VectorMetric;
+}
+
+/** How the pipeline file writes a field's type: `float`, `vector(128)`. */
+export function fieldTypeText(f: ViewFieldSpec): string {
+  return f.type === 'vector' ? `vector(${f.dims})` : f.type;
+}
 
 export type LeaderboardMode = 'incr' | 'max' | 'set';
 export type LeaderboardPeriod = 'all' | 'hour' | 'day' | 'week';
@@ -66,7 +87,7 @@ export interface ViewSpec {
   name: string;
   source: string;
   entity: string[];
-  fields: { name: string; type: ViewFieldType }[];
+  fields: ViewFieldSpec[];
   ttlMs?: number;
   /** How far back `at:` reads reach (`history:`): every update of this long is kept. */
   historyMs?: number;

@@ -19,6 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { findRing, RING_FEATURES } from '../../examples/fraud/ring.js';
 import { loadModel, modelFeatures, scoreCards, scoreFeatures } from '../../examples/fraud/score.js';
 import { ATTACKED_CARDS, BLOCKED_CARD, cardId, generateTraffic, labelRows, labelsCsv, type CardUpdate, type Transaction } from '../../examples/fraud/simulate.js';
 import { fitModel, readTrainingCsv } from '../../examples/fraud/train.js';
@@ -37,7 +38,7 @@ const PIPELINE_FILE = fileURLToPath(new URL('../../examples/fraud/pipeline.yaml'
 interface PipelineDoc {
   sources: { name: string; topic?: string }[];
   features: { name: string; aggregation: Aggregation; field?: string; quantile?: number; k?: number; weight?: string; windows: string[] }[];
-  views: { name: string; fields: Record<string, string> }[];
+  views: { name: string; fields: Record<string, unknown> }[];
 }
 
 /** The latest value per field by event time, as a view keeps it (an older update is not applied). */
@@ -207,6 +208,21 @@ describe('fraud example against a real broker', () => {
     expect(tops.onlineFeatures.find((r) => r.entity === 'no-such-card')!.values).toEqual([[]]);
     expect(tops.onlineFeatures.filter((r) => r.values[0].length > 0).length).toBeGreaterThan(100);
     expect(overran).toBeLessThan(cards.length);
+
+    // The ring check: the unblocked cards nearest card-0042's embedding (card-0007 is blocked by
+    // now), nearest first by cosine distance as computed here, with their features in the same call.
+    const ring = await findRing({ url: tally.url }, ATTACKED_CARDS[1], 3);
+    const embedding = (card: string) => (profiles.read(card, 'embedding') as number[]).map(Math.fround);
+    const cosine = (a: number[], b: number[]) => 1 - a.reduce((x, v, i) => x + v * b[i], 0) / (Math.hypot(...a) * Math.hypot(...b));
+    const wanted = cards
+      .filter((c) => c !== 'no-such-card' && c !== ATTACKED_CARDS[1] && profiles.read(c, 'blocked') !== true)
+      .map((c) => ({ card: c, distance: cosine(embedding(c), embedding(ATTACKED_CARDS[1])) }))
+      .sort((x, y) => x.distance - y.distance)
+      .slice(0, 3);
+    expect(ring.map((m) => m.card)).toEqual(wanted.map((w) => w.card));
+    ring.forEach((m, i) => expect(m.distance).toBeCloseTo(wanted[i].distance, 5));
+    expect(ring[0].card).toBe(ATTACKED_CARDS[2]);
+    for (const m of ring) expect(m.values[RING_FEATURES.indexOf('card_profile:risk_tier')]).toBe(profiles.read(m.card, 'risk_tier'));
   });
 
   it('trains the model on a point-in-time training set exported from Kafka, with the request-time feature, and serves what it trained on', async () => {

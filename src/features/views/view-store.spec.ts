@@ -89,3 +89,85 @@ describe(ViewStore.name, () => {
     expect(() => sut.read('nope', 'a', T)).toThrow(UnknownFeatureError);
   });
 });
+
+describe('View with a vector field', () => {
+  const VFIELDS = [
+    { name: 'country', type: 'string' },
+    { name: 'blocked', type: 'boolean' },
+    { name: 'emb', type: 'vector', dims: 2, metric: 'l2' as const },
+  ];
+  const at = (x: number, y: number) => [x, y];
+
+  it('reads a vector back as its numbers, and searches it among live entities only, nearest first', () => {
+    const sut = new View({ name: 'cards', fields: VFIELDS, ttlMs: 60_000 });
+    sut.upsert('a', { country: 'FR', blocked: false, emb: at(0, 0) }, T);
+    sut.upsert('b', { country: 'FR', blocked: true, emb: at(1, 0) }, T + 30_000);
+    sut.upsert('c', { country: 'DE', blocked: false, emb: at(3, 0) }, T + 30_000);
+    expect(sut.read('b', T + 30_000)?.values.emb).toEqual([1, 0]);
+    expect(sut.readField('c', sut.indexOf('emb'), T + 30_000)).toEqual({ value: [3, 0], ts: T + 30_000 });
+    expect(sut.similar({ field: 'emb', k: 2, vector: [0.2, 0] }, T + 30_000)).toEqual([
+      { entity: 'a', distance: expect.closeTo(0.2, 6) },
+      { entity: 'b', distance: expect.closeTo(0.8, 6) },
+    ]);
+    // `a` expires at T + 60 s: gone from results before any sweep.
+    expect(sut.similar({ field: 'emb', k: 2, vector: [0.2, 0] }, T + 60_001).map((h) => h.entity)).toEqual(['b', 'c']);
+    expect(sut.sweep(T + 60_001, 10)).toBe(1);
+    expect(sut.vectorIndex(sut.indexOf('emb'))!.size).toBe(2);
+  });
+
+  it('filters with where: over the other fields, searches near an entity without it, and drops a vector set to null', () => {
+    const sut = new View({ name: 'cards', fields: VFIELDS });
+    sut.upsert('a', { country: 'FR', blocked: false, emb: at(0, 0) }, T);
+    sut.upsert('b', { country: 'FR', blocked: true, emb: at(1, 0) }, T);
+    sut.upsert('c', { country: 'DE', blocked: false, emb: at(2, 0) }, T);
+    sut.upsert('d', { country: 'FR', emb: at(5, 0) }, T);
+    expect(sut.similar({ field: 'emb', k: 3, vector: [0, 0], where: 'country == "FR" && !blocked' }, T).map((h) => h.entity)).toEqual(['a']);
+    expect(sut.similar({ field: 'emb', k: 2, entity: 'b' }, T)).toEqual([
+      { entity: 'a', distance: 1 },
+      { entity: 'c', distance: 1 },
+    ]);
+    expect(sut.similar({ field: 'emb', k: 2, entity: 'nobody' }, T)).toEqual([]);
+    sut.upsert('a', { emb: null }, T + 1);
+    expect(sut.read('a', T + 1)?.values.emb).toBeNull();
+    expect(sut.similar({ field: 'emb', k: 1, vector: [0, 0] }, T + 1).map((h) => h.entity)).toEqual(['b']);
+    // An update moves the vector: the old position is not found again.
+    sut.upsert('c', { emb: at(100, 0) }, T + 2);
+    expect(sut.similar({ field: 'emb', k: 4, vector: [2, 0] }, T + 2).map((h) => h.entity)).toEqual(['b', 'd', 'c']);
+  });
+
+  it('names what is wrong with a query', () => {
+    const sut = new View({ name: 'cards', fields: VFIELDS });
+    sut.upsert('a', { emb: at(0, 0) }, T);
+    expect(() => sut.similar({ field: 'country', k: 1, vector: [0, 0] }, T)).toThrow('view "cards" has no vector field "country" (vector fields: emb)');
+    expect(() => sut.similar({ field: 'emb', k: 1, vector: [0, 0, 1] }, T)).toThrow('vector has 3 numbers; field "emb" of view "cards" is vector(2)');
+    expect(() => sut.similar({ field: 'emb', k: 1 }, T)).toThrow('exactly one of vector and entity');
+    expect(() => sut.similar({ field: 'emb', k: 1, vector: [0, 0], entity: 'a' }, T)).toThrow('exactly one of vector and entity');
+    expect(() => sut.similar({ field: 'emb', k: 0, vector: [0, 0] }, T)).toThrow('k must be a positive integer');
+    expect(() => sut.similar({ field: 'emb', k: 1, vector: [0, 0], where: 'contry == "FR"' }, T)).toThrow(/where "contry == \\"FR\\"" is not a condition over the fields of view "cards" \(country, blocked\): .*contry/);
+    expect(() => sut.similar({ field: 'emb', k: 1, vector: [0, 0], where: 'emb == 1' }, T)).toThrow(/emb/);
+  });
+
+  it('answers as a scan of the live, passing entities would, whatever the updates, deletes and expiry', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ entity: fc.integer({ min: 0, max: 30 }), x: fc.integer({ min: -50, max: 50 }), y: fc.integer({ min: -50, max: 50 }), drop: fc.boolean(), ts: fc.integer({ min: 0, max: 100 }), country: fc.constantFrom('FR', 'DE') }), { maxLength: 120 }),
+        fc.integer({ min: 1, max: 8 }),
+        fc.integer({ min: 0, max: 150 }),
+        (events, k, now) => {
+          const sut = new View({ name: 'cards', fields: VFIELDS, ttlMs: 40 });
+          for (const e of events) sut.upsert(String(e.entity), { country: e.country, emb: e.drop ? null : at(e.x, e.y) }, e.ts);
+          sut.sweep(now, 5);
+          const model: { entity: string; distance: number }[] = [];
+          for (let i = 0; i <= 30; i++) {
+            const r = sut.read(String(i), now);
+            if (r === null || r.values.emb === null || r.values.country !== 'FR') continue;
+            const [x, y] = r.values.emb as number[];
+            model.push({ entity: String(i), distance: Math.hypot(x - 1, y + 2) });
+          }
+          const got = sut.similar({ field: 'emb', k, vector: [1, -2], where: 'country == "FR"' }, now);
+          expect(got.map((h) => h.distance)).toEqual(model.map((h) => h.distance).sort((a, b) => a - b).slice(0, k).map((d) => expect.closeTo(d, 5)));
+        },
+      ),
+    );
+  });
+});

@@ -8,19 +8,30 @@
  * (an older one is a stale update: counted, not applied). An entity not updated within the
  * view's TTL is gone for readers at once and freed by `sweep`. Types are checked by the
  * router before values arrive here.
+ *
+ * A `vector(N)` field keeps its vectors in a VectorIndex of its own (float32, with a
+ * nearest-neighbour graph from some size on): the entity's slot holds the vector's number in
+ * that index, and every write, update and removal (a null, the TTL's sweep) goes through to
+ * it. `similar` searches it among the entities that are live and pass a `where:` condition
+ * over the view's other fields.
  */
 
-import { UnknownFeatureError } from '../feature-store.js';
+import { compileRecordFilter, type EventFilter } from '../../pipeline/filter.js';
 import { InputError } from '../../input-error.js';
+import { UnknownFeatureError } from '../feature-store.js';
 import { formatDuration } from '../../pipeline/duration.js';
 import { formatTime } from '../../pipeline/time.js';
 import { SweepCursor, sweepShare } from '../sweep-pace.js';
+import type { VectorMetric } from '../vectors/distance.js';
+import { compareHits, type SimilarHit } from '../vectors/merge.js';
+import { VectorIndex, type VectorIndexOptions } from '../vectors/vector-index.js';
 
 export type ViewValue = number | string | boolean | number[] | null;
 
 export interface ViewDefinition {
   name: string;
-  fields: { name: string; type: string }[];
+  /** For type `vector`: `dims` numbers, ranked by `metric` (default cosine). */
+  fields: { name: string; type: string; dims?: number; metric?: VectorMetric }[];
   /** Entities not updated within this many ms disappear; undefined = kept. */
   ttlMs?: number;
   /** How far back as-of reads reach (the pipeline's `history:`); absent = no as-of reads. */
@@ -56,6 +67,20 @@ export interface VectorRead {
 /** Slot of the entity's newest update time; fields follow as (value, ts) pairs. */
 const UPDATED = 0;
 
+/** Compiled `where:` conditions kept per view (the most recent ones). */
+const MAX_CACHED_FILTERS = 64;
+
+export interface SimilarQuery {
+  /** A vector field of the view. */
+  field: string;
+  k: number;
+  /** Exactly one of the two: a vector to search near, or an entity whose vector to use (it is left out of the answer). */
+  vector?: readonly number[];
+  entity?: string;
+  /** A condition over the view's other fields (CEL, as the pipeline's `where:`). */
+  where?: string;
+}
+
 /** An unknown view name; a kind of UnknownFeatureError, so transports treat both as bad input. */
 export class UnknownViewError extends UnknownFeatureError {
   constructor(message: string) {
@@ -80,8 +105,11 @@ export class View {
   /** Versions per entity for as-of reads; undefined without history. */
   private readonly versions: Map<string, Versions> | undefined;
   private readonly versionSweeper: SweepCursor<Versions> | undefined;
+  /** By field index: the vectors of a `vector` field, undefined for the others. */
+  private readonly vectors: (VectorIndex | undefined)[];
+  private readonly filters = new Map<string, EventFilter>();
 
-  constructor(def: ViewDefinition) {
+  constructor(def: ViewDefinition, vectorOptions: VectorIndexOptions = {}) {
     this.name = def.name;
     this.fieldNames = def.fields.map((f) => f.name);
     this.fieldTypes = def.fields.map((f) => f.type);
@@ -92,6 +120,12 @@ export class View {
       this.versions = new Map();
       this.versionSweeper = new SweepCursor(this.versions);
     }
+    this.vectors = def.fields.map((f) => (f.type === 'vector' ? new VectorIndex(f.dims ?? 0, f.metric ?? 'cosine', vectorOptions) : undefined));
+  }
+
+  /** The vectors of the field at `index` when it is a `vector(N)` field. */
+  vectorIndex(index: number): VectorIndex | undefined {
+    return this.vectors[index];
   }
 
   get size(): number {
@@ -136,7 +170,9 @@ export class View {
         stale++;
         continue;
       }
-      slots[at] = fields[name] as ViewValue;
+      const index = this.vectors[i];
+      if (index === undefined) slots[at] = fields[name] as ViewValue;
+      else slots[at] = this.storeVector(index, entity, slots[at] as number | null, fields[name] as number[] | null);
       slots[at + 1] = ts;
     }
     if (ts > (slots[UPDATED] as number)) slots[UPDATED] = ts;
@@ -240,7 +276,7 @@ export class View {
     for (let i = 0; i < this.fieldNames.length; i++) {
       const name = this.fieldNames[i];
       const ts = slots[2 + 2 * i] as number;
-      values[name] = slots[1 + 2 * i];
+      values[name] = this.valueAt(slots, i);
       fieldTimes[name] = ts === Number.NEGATIVE_INFINITY ? null : ts;
     }
     return { values, updatedAt: slots[UPDATED] as number, fieldTimes };
@@ -261,7 +297,47 @@ export class View {
     const slots = this.live(entity, now);
     if (slots === undefined) return { value: null, ts: null };
     const ts = slots[2 + 2 * index] as number;
-    return ts === Number.NEGATIVE_INFINITY ? { value: null, ts: null } : { value: slots[1 + 2 * index], ts };
+    return ts === Number.NEGATIVE_INFINITY ? { value: null, ts: null } : { value: this.valueAt(slots, index), ts };
+  }
+
+  /**
+   * The `k` entities whose vectors in `field` are nearest the query, nearest first, among the
+   * live entities that pass `where`. Throws InputError for a query that names no vector field,
+   * a vector of the wrong length, or a `where` that is not a condition over the other fields.
+   */
+  similar(query: SimilarQuery, now: number): SimilarHit[] {
+    const i = this.fieldIndex.get(query.field);
+    const index = i === undefined ? undefined : this.vectors[i];
+    if (index === undefined) {
+      const vectorFields = this.fieldNames.filter((_, j) => this.vectors[j] !== undefined);
+      throw new InputError(`view "${this.name}" has no vector field "${query.field}" (vector fields: ${vectorFields.join(', ') || 'none'})`);
+    }
+    if (!Number.isInteger(query.k) || query.k < 1) throw new InputError(`k must be a positive integer, got ${query.k}`);
+    if ((query.vector === undefined) === (query.entity === undefined)) throw new InputError('similar takes exactly one of vector and entity');
+    let q: ArrayLike<number>;
+    let self = -1;
+    if (query.entity !== undefined) {
+      const slots = this.live(query.entity, now);
+      const slot = slots?.[1 + 2 * i!];
+      if (typeof slot !== 'number') return [];
+      self = slot;
+      q = index.view(slot);
+    } else {
+      q = query.vector!;
+      if (q.length !== index.dims) throw new InputError(`vector has ${q.length} numbers; field "${query.field}" of view "${this.name}" is vector(${index.dims})`);
+      for (let j = 0; j < q.length; j++) {
+        if (typeof q[j] !== 'number' || !Number.isFinite(q[j])) throw new InputError(`vector[${j}] is ${String(q[j])}, not a finite number`);
+      }
+      if (index.metric === 'cosine' && Array.prototype.every.call(q, (x: number) => x === 0)) throw new InputError('a zero vector has no direction: metric cosine cannot rank by it');
+    }
+    const filter = query.where === undefined || query.where.trim() === '' ? undefined : this.filter(query.where, i!);
+    const accept = (slot: number): boolean => {
+      if (slot === self) return false;
+      const slots = this.live(index.entity(slot)!, now);
+      if (slots === undefined) return false;
+      return filter === undefined || filter(this.record(slots, i!));
+    };
+    return index.search(q, query.k, accept).map((h) => ({ entity: h.entity, distance: h.distance })).sort(compareHits);
   }
 
   /**
@@ -272,7 +348,11 @@ export class View {
   sweep(now: number, budget: number): number {
     if (!Number.isFinite(this.ttlMs)) return 0;
     if (this.versionSweeper !== undefined) this.versionSweeper.sweep(budget, (v) => now - this.historyMs - v.newest > this.ttlMs);
-    return this.sweeper.sweep(budget, (slots) => now - (slots[UPDATED] as number) > this.ttlMs);
+    return this.sweeper.sweep(budget, (slots) => {
+      if (now - (slots[UPDATED] as number) <= this.ttlMs) return false;
+      this.dropVectors(slots);
+      return true;
+    });
   }
 
   /**
@@ -283,10 +363,33 @@ export class View {
     return this.entities.entries();
   }
 
-  /** Puts back one entity in the layout of entries(); the array is owned by the view from now on. */
+  /**
+   * Puts back one entity in the layout of entries(), except that a vector field holds its
+   * numbers (of the declared length, else null is kept); the array is owned by the view from now on.
+   */
   load(entity: string, slots: ViewValue[]): void {
     if (slots.length !== 1 + 2 * this.fieldNames.length) throw new RangeError(`view "${this.name}" expects ${1 + 2 * this.fieldNames.length} slots, got ${slots.length}`);
+    const old = this.entities.get(entity);
+    if (old !== undefined) this.dropVectors(old);
+    for (let i = 0; i < this.vectors.length; i++) {
+      const index = this.vectors[i];
+      if (index === undefined) continue;
+      const v = slots[1 + 2 * i];
+      slots[1 + 2 * i] = Array.isArray(v) && v.length === index.dims ? index.add(entity, v) : null;
+    }
     this.entities.set(entity, slots);
+  }
+
+  /** Before loading a snapshot: vector inserts skip the graph until finishLoad(). */
+  beginLoad(): void {
+    for (const index of this.vectors) index?.deferGraph();
+  }
+
+  /** After loading a snapshot: builds the vector fields' graphs (yielding); resolves with the ms it took. */
+  async finishLoad(): Promise<number> {
+    let ms = 0;
+    for (const index of this.vectors) if (index !== undefined) ms += await index.catchUp();
+    return ms;
   }
 
   /** Drops every entity. */
@@ -295,6 +398,50 @@ export class View {
     this.sweeper.reset();
     this.versions?.clear();
     this.versionSweeper?.reset();
+    for (const index of this.vectors) index?.clear();
+  }
+
+  /** The value of field `i` in `slots` as readers see it (a vector as its numbers). */
+  private valueAt(slots: readonly ViewValue[], i: number): ViewValue {
+    const v = slots[1 + 2 * i];
+    const index = this.vectors[i];
+    return index === undefined || v === null ? v : index.vector(v as number);
+  }
+
+  /** Writes a vector field: `slot` is its current slot (null: none); returns the new one. */
+  private storeVector(index: VectorIndex, entity: string, slot: number | null, value: readonly number[] | null): number | null {
+    if (value === null) {
+      if (slot !== null) index.remove(slot);
+      return null;
+    }
+    if (slot === null) return index.add(entity, value);
+    index.replace(slot, value);
+    return slot;
+  }
+
+  private dropVectors(slots: ViewValue[]): void {
+    for (let i = 0; i < this.vectors.length; i++) {
+      const v = slots[1 + 2 * i];
+      if (this.vectors[i] !== undefined && typeof v === 'number') this.vectors[i]!.remove(v);
+    }
+  }
+
+  /** The fields other than `skip` (and other vectors) of an entity, as a `where:` condition reads them. */
+  private record(slots: readonly ViewValue[], skip: number): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (let i = 0; i < this.fieldNames.length; i++) if (i !== skip && this.vectors[i] === undefined) out[this.fieldNames[i]] = slots[1 + 2 * i];
+    return out;
+  }
+
+  private filter(where: string, skip: number): EventFilter {
+    const cached = this.filters.get(where);
+    if (cached !== undefined) return cached;
+    const fields = this.fieldNames.filter((_, i) => i !== skip && this.vectors[i] === undefined);
+    const compiled = compileRecordFilter(where, fields);
+    if ('problem' in compiled) throw new InputError(`where ${JSON.stringify(where)} is not a condition over the fields of view "${this.name}" (${fields.join(', ')}): ${compiled.problem}`);
+    if (this.filters.size >= MAX_CACHED_FILTERS) this.filters.delete(this.filters.keys().next().value!);
+    this.filters.set(where, compiled.filter);
+    return compiled.filter;
   }
 
   private live(entity: string, now: number): ViewValue[] | undefined {
@@ -329,8 +476,8 @@ function compactVersions(v: Versions, cutoff: number, fields: number): void {
 export class ViewStore {
   private readonly views = new Map<string, View>();
 
-  constructor(definitions: ViewDefinition[]) {
-    for (const d of definitions) this.views.set(d.name, new View(d));
+  constructor(definitions: ViewDefinition[], vectorOptions: VectorIndexOptions = {}) {
+    for (const d of definitions) this.views.set(d.name, new View(d, vectorOptions));
   }
 
   has(name: string): boolean {
@@ -355,6 +502,11 @@ export class ViewStore {
   /** The vector of `entity` now, or with `at` as a read at that moment would have given it (View.readAt). */
   read(name: string, entity: string, now: number, at?: number): VectorRead | null {
     return at === undefined ? this.view(name).read(entity, now) : this.view(name).readAt(entity, at, now);
+  }
+
+  /** View.similar of the view `name`. */
+  similar(name: string, query: SimilarQuery, now: number): SimilarHit[] {
+    return this.view(name).similar(query, now);
   }
 
   /** As FeatureStore.sweep, with each view's TTL as its retention. */

@@ -8,6 +8,7 @@ const schema = buildSchema(`
     leaderboard(name: String!, limit: Int = 10): [Entry!]!
     around(member: String!, radius: Int = 5): [Entry!]!
     nearest(k: Int!): [Entry!]!
+    similar(k: Int!, vector: [Float!]): [Entry!]!
     node: Node
   }
   type Mutation { ingest(source: String!, events: [JSON!]!): Result! }
@@ -84,6 +85,8 @@ describe('operationCost', () => {
     expect(cost('{ leaderboard(name: "b", limit: 1000000000) { rank } }')).toBe(2e9);
     expect(cost('{ around(member: "m") { rank } }')).toBe(11 * 2);
     expect(cost('{ nearest(k: 7) { rank } }')).toBe(14);
+    // A query vector is one value, not items: k alone sizes similar.
+    expect(cost('query($v: [Float!]) { similar(k: 3, vector: $v) { rank member } }', { v: new Array(1536).fill(0.5) })).toBe(3 * 3);
   });
 
   it('charges a write per event without multiplying its answer', () => {

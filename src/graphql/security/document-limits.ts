@@ -11,7 +11,8 @@
  * - cost (`operationCost`, with the request's variables): each field costs 1, times the
  *   number of items its arguments ask for; a list field's sub-selection is paid per item.
  *   Items are the largest of: `limit`, `first`, `last`, `top`, `k`, 2 x `radius` + 1, and the
- *   length of any list argument (`entities`, `events`), defaults from the schema included. So
+ *   length of any list argument (`entities`, `events`; not `vector`, a query's numbers, not
+ *   items asked for), defaults from the schema included. So
  *   `onlineFeatures(entities: [100 ids]) { entity values freshness }` costs 100 x 4 = 400 and
  *   `ingest(events: [10000]) { accepted rejected }` costs 10000 + 2.
  *
@@ -51,6 +52,8 @@ export const MAX_VALUE_DEPTH = 32;
 
 /** Arguments whose integer value is the number of items a field returns. */
 const SIZE_ARGUMENTS = new Set(['limit', 'first', 'last', 'top', 'k']);
+/** List arguments that are one value rather than items (similar's query vector). */
+const VALUE_LISTS = new Set(['vector']);
 
 /** Codes of the errors below, also the `reason` label of tally_requests_refused_total. */
 export type LimitCode = 'too-deep' | 'too-many-aliases' | 'repeated-field' | 'too-costly';
@@ -223,7 +226,9 @@ function itemsAskedFor(node: FieldNode, def: GraphQLField<unknown, unknown> | un
   for (const a of node.arguments ?? []) args.set(a.name.value, valueFromASTUntyped(a.value, variables));
   let items = 1;
   for (const [name, value] of args) {
-    if (Array.isArray(value)) items = Math.max(items, value.length);
+    if (Array.isArray(value)) {
+      if (!VALUE_LISTS.has(name)) items = Math.max(items, value.length);
+    }
     else if (typeof value === 'number' && Number.isFinite(value)) {
       if (SIZE_ARGUMENTS.has(name)) items = Math.max(items, value);
       else if (name === 'radius') items = Math.max(items, 2 * value + 1);

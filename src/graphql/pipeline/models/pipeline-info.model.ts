@@ -1,5 +1,5 @@
 import { Field, Float, Int, ObjectType } from '@nestjs/graphql';
-import { COMPOSITE_KEY_SEPARATOR, type FeatureSpec, type FenceSpec, type GeoSpec, type LeaderboardSpec, type Pipeline, type SourceSpec, type ViewSpec } from '../../../pipeline/pipeline.js';
+import { COMPOSITE_KEY_SEPARATOR, fieldTypeText, type FeatureSpec, type FenceSpec, type GeoSpec, type LeaderboardSpec, type Pipeline, type SourceSpec, type ViewSpec } from '../../../pipeline/pipeline.js';
 
 @ObjectType({ description: 'A source of events: a Kafka topic, or fence events made inside Tally.' })
 export class SourceInfo {
@@ -26,7 +26,8 @@ export class FeatureInfo {
 @ObjectType()
 export class ViewFieldInfo {
   @Field() name!: string;
-  @Field({ description: 'float | int | string | boolean | float[]' }) type!: string;
+  @Field({ description: 'float | int | string | boolean | float[] | vector(N)' }) type!: string;
+  @Field(() => String, { nullable: true, description: 'For a vector(N) field: the distance similar ranks by (cosine | l2 | ip).' }) metric!: string | null;
 }
 
 @ObjectType({ description: 'A feature view as declared.' })
@@ -102,7 +103,7 @@ function toFeatureInfo(f: FeatureSpec): FeatureInfo {
 }
 
 function toViewInfo(v: ViewSpec): ViewInfo {
-  return { name: v.name, source: v.source, entity: entityText(v), fields: v.fields.map((f) => ({ name: f.name, type: f.type })), ttlMs: v.ttlMs ?? null };
+  return { name: v.name, source: v.source, entity: entityText(v), fields: v.fields.map((f) => ({ name: f.name, type: fieldTypeText(f), metric: f.metric ?? null })), ttlMs: v.ttlMs ?? null };
 }
 
 function toLeaderboardInfo(l: LeaderboardSpec): LeaderboardInfo {
