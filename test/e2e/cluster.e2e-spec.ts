@@ -111,7 +111,7 @@ describe('cluster (three Tally processes, one broker)', () => {
         'features:',
         '  - { name: n, source: events, entity: user, aggregation: count, windows: [lifetime] }',
         'views:',
-        '  - { name: profile, source: events, entity: user, fields: { level: int } }',
+        '  - { name: profile, source: events, entity: user, fields: { level: int, taste: vector(2) } }',
         'leaderboards:',
         '  - { name: levels, source: events, member: user, score: level, mode: max, period: all }',
       ].join('\n'),
@@ -183,10 +183,12 @@ describe('cluster (three Tally processes, one broker)', () => {
   it('refuses a query that needs every partition, naming the partitions not held, rather than answer in part', async () => {
     for (const p of running.values()) {
       const own = (await clusterOf(p.base)).members.find((m) => m.self)!.active;
-      const r = await gql(p.base, '{ leaderboard(name: "levels", limit: 5) { rank member score } }');
-      expect(r.data).toBeNull();
-      expect(r.errors?.[0].extensions?.code).toBe('PARTITIONS_UNAVAILABLE');
-      expect(r.errors?.[0].extensions?.partitions).toEqual(Array.from({ length: PARTITIONS }, (_, i) => i).filter((i) => !own.includes(i)));
+      for (const query of ['{ leaderboard(name: "levels", limit: 5) { rank member score } }', '{ similar(view: "profile", field: "taste", k: 3, vector: [1, 0]) { entity distance } }']) {
+        const r = await gql(p.base, query);
+        expect(r.data).toBeNull();
+        expect(r.errors?.[0].extensions?.code).toBe('PARTITIONS_UNAVAILABLE');
+        expect(r.errors?.[0].extensions?.partitions).toEqual(Array.from({ length: PARTITIONS }, (_, i) => i).filter((i) => !own.includes(i)));
+      }
     }
   });
 

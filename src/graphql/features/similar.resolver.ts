@@ -1,5 +1,6 @@
 import { Inject } from '@nestjs/common';
 import { Args, Parent, Query, ResolveField, Resolver } from '@nestjs/graphql';
+import { Forwarding } from '../../cluster/forwarding.js';
 import { OnlineFeatures, ViewStore } from '../../features/index.js';
 import { CLOCK } from '../../settings/tokens.js';
 import { checkOnlineFeaturesArgs } from './dto/features.args.js';
@@ -17,12 +18,16 @@ export class SimilarResolver {
     @Inject(ViewStore) private readonly views: ViewStore,
     @Inject(OnlineFeatures) private readonly online: OnlineFeatures,
     @Inject(CLOCK) private readonly clock: () => number,
+    @Inject(Forwarding) private readonly cluster: Forwarding,
   ) {}
 
   @Query(() => [SimilarHit], {
-    description: "The k entities whose vector in `field` is nearest, nearest first, among those of the view that are live and pass `where`. On this instance's data (per instance until the cluster scatters it).",
+    description: "The k entities whose vector in `field` is nearest, nearest first, among those of the view that are live and pass `where`. In a cluster, refused (PARTITIONS_UNAVAILABLE) until it is scattered across members.",
   })
   similar(@Args() { view, field, k, vector, entity, where }: SimilarArgs): SimilarHit[] {
+    // In a cluster each member holds its partitions' vectors: until `similar` is scattered, an
+    // answer from one member would be partial, so it is refused naming what is missing.
+    this.cluster.requireAllPartitions('similar');
     return this.views.similar(view, { field, k, vector: vector ?? undefined, entity: entity ?? undefined, where: where ?? undefined }, this.clock());
   }
 
