@@ -52,7 +52,7 @@ export function keyOfEvent(event: unknown, path: readonly string[]): KeyResult {
   return { ok: true, key: v };
 }
 
-/** The call's events could not be produced: none of them is accepted (answered 503). */
+/** The call's events could not all be produced: none is counted accepted (answered 503), though those of partitions already written are stored. */
 export class ProduceError extends Error {
   constructor(message: string, options: { cause: unknown }) {
     super(message, options);
@@ -107,7 +107,7 @@ export class ClusterIngest {
     try {
       if (messages.length > 0) await this.writer.sendEncoded(topic, messages);
     } catch (err) {
-      throw new ProduceError(`could not produce the ${messages.length} events of this call to topic "${topic}" (none is counted accepted; send them again): ${(err as Error).message}`, { cause: err });
+      throw new ProduceError(`could not produce the ${messages.length} events of this call to topic "${topic}" (the events of partitions already written may still be applied): ${(err as Error).message}`, { cause: err });
     }
     outcome.accepted = messages.length;
     return outcome;
