@@ -1,9 +1,11 @@
 /**
  * Ingest over HTTP and GraphQL (embedded mode, and alongside Kafka): decoded events of one
- * source go through the same EventProcessor as Kafka messages.
+ * source go through the same EventProcessor as Kafka messages. In a cluster they are produced
+ * to the source's topic instead, keyed, and applied by their partition's owner (cluster-ingest.ts).
  */
 import { InputError } from '../input-error.js';
 import { setImmediate as nextTurn } from 'node:timers/promises';
+import type { ClusterIngest } from './cluster-ingest.js';
 import type { EventProcessor, IngestOutcome } from './event-processor.js';
 import type { IngestGate } from './ingest-gate.js';
 import type { Refusal } from './json-body.js';
@@ -49,8 +51,8 @@ export class EventIngest {
     private readonly processor: EventProcessor,
     private readonly gate: IngestGate,
     private readonly clock: () => number = Date.now,
-    /** Set in a cluster: why ingest over HTTP/GraphQL is refused (events must reach their partition's owner through Kafka). */
-    private readonly refusal?: string,
+    /** Set in a cluster: events are produced to their source's topic, keyed, for their partition's owner to apply. */
+    private readonly cluster?: ClusterIngest,
   ) {}
 
   /** Logs every later call to `journal` before applying it (set once, at start-up). */
@@ -71,10 +73,10 @@ export class EventIngest {
    * slot is logged as null and refused again, as not-an-object, on replay).
    */
   async ingest(source: string, events: unknown[], refused?: ReadonlyMap<number, Refusal>): Promise<IngestOutcome> {
-    if (this.refusal !== undefined) throw new InputError(this.refusal);
     if (events.length > MAX_EVENTS_PER_REQUEST) {
       throw new InputError(`${events.length} events in one request; at most ${MAX_EVENTS_PER_REQUEST}`);
     }
+    if (this.cluster !== undefined) return this.cluster.ingest(source, events, refused);
     const previous = this.queue;
     let done!: () => void;
     const mine = new Promise<void>((resolve) => (done = resolve));

@@ -1,12 +1,14 @@
 import { BadRequestException, Body, Controller, HttpCode, Inject, Param, PayloadTooLargeException, Post, ServiceUnavailableException } from '@nestjs/common';
 import { EventIngest, IngestClosedError, MAX_EVENTS_PER_REQUEST } from './event-ingest.js';
 import type { IngestOutcome } from './event-processor.js';
+import { ProduceError } from './cluster-ingest.js';
 import { ReadEvents, readNdjson } from './json-body.js';
 import { RequireRole } from '../security/roles.js';
 
 /**
  * `POST /ingest/{source}` with a JSON array (or one object) or an NDJSON body. Each event is
- * accepted or refused by itself; the answer counts both and lists the refusals by index.
+ * accepted or refused by itself; the answer counts both and lists the refusals by index. In a
+ * cluster, accepted means produced to the source topic (applied by the owner asynchronously).
  */
 @Controller('ingest')
 export class IngestController {
@@ -26,7 +28,7 @@ export class IngestController {
     try {
       return await this.ingestion.ingest(source, read.events, read.refused.size > 0 ? read.refused : undefined);
     } catch (err) {
-      if (err instanceof IngestClosedError) throw new ServiceUnavailableException(err.message);
+      if (err instanceof IngestClosedError || err instanceof ProduceError) throw new ServiceUnavailableException(err.message);
       throw err;
     }
   }

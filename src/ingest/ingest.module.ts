@@ -17,7 +17,8 @@ import { EventIngest } from './event-ingest.js';
 import { EventProcessor } from './event-processor.js';
 import { IngestGate } from './ingest-gate.js';
 import { IngestController } from './ingest.controller.js';
-import { KafkaIngest } from './kafka-ingest.js';
+import { KafkaEventWriter, KafkaIngest } from './kafka-ingest.js';
+import { ClusterIngest } from './cluster-ingest.js';
 import { keyPartitioner } from './tally-assigner.js';
 import { ClusterState } from '../cluster/cluster-state.js';
 import { ClusterController } from '../cluster/cluster.controller.js';
@@ -30,10 +31,14 @@ import { Router } from './router.js';
  * which first restores the state and then seeks each partition to where that state ends.
  */
 class KafkaLifecycle implements OnApplicationShutdown {
-  constructor(private readonly kafka: KafkaIngest | null) {}
+  constructor(
+    private readonly kafka: KafkaIngest | null,
+    private readonly writer: KafkaEventWriter | null,
+  ) {}
 
   async onApplicationShutdown(): Promise<void> {
     await this.kafka?.stop();
+    await this.writer?.close();
   }
 }
 
@@ -101,17 +106,16 @@ class ExpiryTimer implements OnApplicationBootstrap, OnApplicationShutdown {
     },
     { provide: IngestGate, useFactory: () => new IngestGate() },
     {
+      // In a cluster, HTTP/GraphQL ingest produces to the source topics (keyed) through this writer.
+      provide: KafkaEventWriter,
+      useFactory: (s: Settings) => (isClusterMember(s.cluster, s.kafkaBrokers) ? new KafkaEventWriter(s.kafkaBrokers, 'tally-ingest', { idempotent: true }) : null),
+      inject: [SETTINGS],
+    },
+    {
       provide: EventIngest,
-      useFactory: (p: EventProcessor, g: IngestGate, c: () => number, s: Settings) =>
-        new EventIngest(
-          p,
-          g,
-          c,
-          isClusterMember(s.cluster, s.kafkaBrokers)
-            ? 'in a cluster, events are produced to the source topic keyed by entity (Kafka routes each to its partition\'s owner); ingest over HTTP/GraphQL is not available in a cluster yet'
-            : undefined,
-        ),
-      inject: [EventProcessor, IngestGate, CLOCK, SETTINGS],
+      useFactory: (p: EventProcessor, g: IngestGate, c: () => number, pipeline: Pipeline, writer: KafkaEventWriter | null) =>
+        new EventIngest(p, g, c, writer === null ? undefined : new ClusterIngest(pipeline, writer)),
+      inject: [EventProcessor, IngestGate, CLOCK, PIPELINE, KafkaEventWriter],
     },
     {
       provide: KafkaIngest,
@@ -131,7 +135,7 @@ class ExpiryTimer implements OnApplicationBootstrap, OnApplicationShutdown {
       },
       inject: [SETTINGS, Router, EventProcessor, Metrics, LOGGER, Health, IngestGate, ClusterState],
     },
-    { provide: KafkaLifecycle, useFactory: (k: KafkaIngest | null) => new KafkaLifecycle(k), inject: [KafkaIngest] },
+    { provide: KafkaLifecycle, useFactory: (k: KafkaIngest | null, w: KafkaEventWriter | null) => new KafkaLifecycle(k, w), inject: [KafkaIngest, KafkaEventWriter] },
     { provide: ExpiryTimer, useFactory: (p: EventProcessor, g: IngestGate, c: () => number) => new ExpiryTimer(p, g, c), inject: [EventProcessor, IngestGate, CLOCK] },
   ],
   exports: [EventIngest, EventProcessor, Router, IngestGate, KafkaIngest, ClusterState, Forwarding],

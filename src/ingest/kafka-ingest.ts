@@ -739,10 +739,18 @@ export class KafkaEventWriter {
   private readonly producer: Producer;
   private connecting: Promise<void> | undefined;
 
-  constructor(brokers: string[], clientId = 'tally-writer') {
+  /**
+   * `idempotent`: the broker drops a batch the producer retried after it was in fact written
+   * (kafkajs idempotent producer, one request in flight), so a retry never writes an event twice.
+   */
+  constructor(brokers: string[], clientId = 'tally-writer', options: { idempotent?: boolean } = {}) {
     // quiet: a failed write rejects send(), and the caller reports it
     const kafka = new Kafka({ clientId, brokers, logLevel: logLevel.NOTHING, retry: { retries: 8 } });
-    this.producer = kafka.producer({ allowAutoTopicCreation: true, createPartitioner: Partitioners.DefaultPartitioner });
+    this.producer = kafka.producer({
+      allowAutoTopicCreation: true,
+      createPartitioner: Partitioners.DefaultPartitioner,
+      ...(options.idempotent ? { idempotent: true, maxInFlightRequests: 1 } : {}),
+    });
   }
 
   async send(topic: string, messages: readonly { key: string; value: unknown }[]): Promise<void> {
@@ -752,7 +760,8 @@ export class KafkaEventWriter {
   /** send() for values already encoded as JSON text. */
   async sendEncoded(topic: string, messages: readonly { key: string; value: string }[]): Promise<void> {
     await (this.connecting ??= this.producer.connect());
-    await this.producer.send({ topic, messages: messages.map((m) => ({ key: m.key, value: m.value })) });
+    // acks -1: answered once every in-sync replica has the messages
+    await this.producer.send({ topic, acks: -1, messages: messages.map((m) => ({ key: m.key, value: m.value })) });
   }
 
   async close(): Promise<void> {

@@ -280,7 +280,7 @@ class Compiler {
         else topics.set(topic, i);
       }
       const latenessMs = s.lateness === undefined ? DEFAULT_LATENESS_MS : (this.optionalDuration(`sources[${i}].lateness`, s.lateness) ?? 0);
-      return { name: s.name, topic, timestamp: isStr(s.timestamp) ? split(s.timestamp) : undefined, latenessMs };
+      return { name: s.name, topic, timestamp: isStr(s.timestamp) ? split(s.timestamp) : undefined, latenessMs, ...(isStr(s.key) ? { key: split(s.key) } : {}) };
     });
   }
 

@@ -60,6 +60,8 @@ export class SourceEntry {
   @IsOptional() @IsString() topic?: string;
   @IsOptional() @IsString() @Matches(PATH, { message: PATH_MESSAGE }) timestamp?: string;
   @IsOptional() @IsString() lateness?: string;
+  /** The field whose value keys the events produced to the topic in a cluster (see message-key.ts). */
+  @IsOptional() @IsString() @Matches(PATH, { message: PATH_MESSAGE }) key?: string;
 }
 
 export class FeatureEntry {

@@ -47,6 +47,11 @@ export interface SourceSpec {
   timestamp?: string[];
   /** Events older than the source's watermark minus this are rejected as `late`. */
   latenessMs: number;
+  /**
+   * `key:` the field whose value keys the events Tally produces to the topic (HTTP/GraphQL
+   * ingest in a cluster); absent = the entity field all of the source's indexes share (message-key.ts).
+   */
+  key?: string[];
   /** Set for sources produced inside Tally (a geo index's fence events), not read from Kafka. */
   derivedFrom?: { geo: string };
 }

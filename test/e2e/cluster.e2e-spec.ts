@@ -1,7 +1,8 @@
 // A Tally cluster as an operator runs it: one broker, three Tally processes (dist/main.js) in
 // one consumer group on a 12-partition topic. Formation (4/4/4, one map everywhere), point
 // lookups through each instance against a brute-force model of the events, whole-set queries
-// refused with the partitions named, and a restart under the same instance id (sticky).
+// refused with the partitions named, ingest over HTTP/GraphQL produced keyed and applied once by
+// the owners, and a restart under the same instance id (sticky).
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -177,6 +178,47 @@ describe('cluster (three Tally processes, one broker)', () => {
         expect(f.feature.value).toBe(count.get(u) ?? 0);
         expect(f.featureVector?.values.level ?? null).toBe(level.get(u) ?? null);
       }
+    }
+  }, 120_000);
+
+  it('ingest over HTTP and GraphQL to one instance is produced keyed: every instance then answers those keys exactly, each event counted once', async () => {
+    const instances = [...running.values()];
+    const fresh = Array.from({ length: 24 }, (_, i) => `http-user-${i}`);
+    const sent = new Map<string, number>();
+    const last = new Map<string, number>();
+    const rnd = mulberry32(515);
+    const t0 = Date.now() - 30_000;
+    const batch = (n: number, from: number) =>
+      Array.from({ length: n }, (_, i) => {
+        const user = fresh[Math.floor(rnd() * fresh.length)];
+        const lv = Math.floor(rnd() * 1000);
+        sent.set(user, (sent.get(user) ?? 0) + 1);
+        last.set(user, lv);
+        return { user, level: lv, ts: t0 + from + i };
+      });
+    // POST to t1, with one event lacking the key field (refused alone, by index).
+    const http = batch(300, 0);
+    const body = [...http.slice(0, 150), { level: 1, ts: t0 }, ...http.slice(150)];
+    const res = await fetch(`${running.get('t1')!.base}/ingest/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ accepted: 300, rejected: 1, errors: [{ index: 150, message: 'missing-field: missing key field "user" (the events of this source are produced keyed by it)' }] });
+    // The ingest mutation on t3 (events applied after the POSTed ones: a later ts for the view's last level).
+    const viaGraphql = batch(200, 300);
+    const m = await data<{ ingest: { accepted: number; rejected: number } }>(running.get('t3')!.base, 'mutation($e: [JSON!]!) { ingest(source: "events", events: $e) { accepted rejected } }', { e: viaGraphql });
+    expect(m.ingest).toEqual({ accepted: 200, rejected: 0 });
+    const expected = fresh.map((u) => ({ entity: u, values: [sent.get(u) ?? 0, last.get(u) ?? null] }));
+    const query = `{ onlineFeatures(entities: ${JSON.stringify(fresh)}, features: ["n:lifetime", "profile:level"]) { entity values } }`;
+    for (const p of instances) {
+      await eventually(`${p.base} answering the ingested keys as the model does`, async () => {
+        const rows = await data<{ onlineFeatures: { entity: string; values: (number | null)[] }[] }>(p.base, query);
+        return JSON.stringify(rows.onlineFeatures) === JSON.stringify(expected) ? true : undefined;
+      });
+    }
+    // Counted once: a while later, still exactly the number sent per key (no instance applied an event twice).
+    await sleep(1_000);
+    for (const p of instances) {
+      const rows = await data<{ onlineFeatures: { entity: string; values: (number | null)[] }[] }>(p.base, query);
+      expect(rows.onlineFeatures).toEqual(expected);
     }
   }, 120_000);
 
