@@ -42,8 +42,8 @@ rate and time left. Exit status: 0 done, 1 failed, 2 wrong usage.`,
     features: { value: true, placeholder: 'NAME,...', description: 'feature:window, view:field or on-demand names, comma-separated' },
     out: { value: true, placeholder: 'FILE', description: 'the training set to write (.csv, .ndjson, .parquet)' },
     pipeline: { value: true, placeholder: 'FILE', description: 'the pipeline file (default: TALLY_PIPELINE, else the demo pipeline)' },
-    brokers: { value: true, placeholder: 'HOST:PORT,...', description: 'read the history from Kafka (default: KAFKA_BROKERS)' },
-    'data-dir': { value: true, placeholder: 'DIR', description: "read the history from an embedded instance's ingest log (default: TALLY_DATA_DIR)" },
+    brokers: { value: true, placeholder: 'HOST:PORT,...', description: 'read the history from Kafka (without this or --data-dir: KAFKA_BROKERS)' },
+    'data-dir': { value: true, placeholder: 'DIR', description: "read the history from an embedded instance's ingest log (without this or --brokers: TALLY_DATA_DIR when KAFKA_BROKERS is unset)" },
   },
   async run({ positionals, options }, io) {
     if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
@@ -59,8 +59,13 @@ rate and time left. Exit status: 0 done, 1 failed, 2 wrong usage.`,
       .map((n) => n.trim())
       .filter((n) => n !== '');
     if (names.length === 0) throw new UsageError('--features names no feature');
-    const brokers = (str(options.brokers) ?? process.env.KAFKA_BROKERS ?? '').trim();
-    const dataDir = str(options['data-dir']) ?? (process.env.TALLY_DATA_DIR || undefined);
+    // An option names the history; without one, KAFKA_BROKERS, else TALLY_DATA_DIR.
+    const givenBrokers = str(options.brokers)?.trim();
+    const givenDir = str(options['data-dir']);
+    if (givenBrokers !== undefined && givenDir !== undefined) throw new UsageError('name one history: --brokers (Kafka) or --data-dir (an embedded instance), not both');
+    const envBrokers = givenDir === undefined ? (process.env.KAFKA_BROKERS ?? '').trim() : '';
+    const brokers = givenBrokers ?? envBrokers;
+    const dataDir = brokers === '' ? (givenDir ?? (process.env.TALLY_DATA_DIR || undefined)) : undefined;
     if (brokers === '' && dataDir === undefined) throw new UsageError('name the history: --brokers HOST:PORT (Kafka) or --data-dir DIR (an embedded instance)');
     const pipeline = loadPipeline(str(options.pipeline) ?? (process.env.TALLY_PIPELINE || undefined));
     const spine = await readSpine(spinePath);

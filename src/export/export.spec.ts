@@ -159,10 +159,19 @@ describe('tally export', () => {
     r = await cli('export', '--spine', spine, '--features', 'n:1h', '--out', join(dataDir, 'o.xlsx'), '--pipeline', pipelineFile, '--data-dir', dataDir);
     expect(r.err).toContain('output "');
     expect(r.err).toContain('the extension ".xlsx" names no format; use .csv, .ndjson or .parquet');
-    r = await cli('export', '--spine', spine, '--features', 'n:1h', '--out', join(dataDir, 'o.csv'), '--pipeline', pipelineFile);
-    if (process.env.KAFKA_BROKERS === undefined && process.env.TALLY_DATA_DIR === undefined) {
-      expect(r.code).toBe(2);
-      expect(r.err).toContain('name the history: --brokers HOST:PORT (Kafka) or --data-dir DIR (an embedded instance)');
+    r = await cli('export', '--spine', spine, '--features', 'n:1h', '--out', join(dataDir, 'o.csv'), '--pipeline', pipelineFile, '--data-dir', dataDir, '--brokers', '127.0.0.1:1');
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('name one history: --brokers (Kafka) or --data-dir (an embedded instance), not both');
+    // --data-dir wins over KAFKA_BROKERS in the environment (the e2e setup sets it for every project).
+    const saved = process.env.KAFKA_BROKERS;
+    process.env.KAFKA_BROKERS = '127.0.0.1:1';
+    try {
+      r = await cli('export', '--spine', spine, '--features', 'n:1h', '--out', join(dataDir, 'o.csv'), '--pipeline', pipelineFile, '--data-dir', dataDir);
+      expect(r.code).toBe(0);
+      expect(r.err).toContain('reading the ingest log');
+    } finally {
+      if (saved === undefined) delete process.env.KAFKA_BROKERS;
+      else process.env.KAFKA_BROKERS = saved;
     }
   });
 });
