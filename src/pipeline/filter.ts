@@ -26,23 +26,38 @@ export type EventFilter = (event: Record<string, unknown>) => boolean;
 
 /** Why `expression` cannot be a filter (first line of the parser's or checker's message), or undefined when it can. */
 export function filterProblem(expression: string): string | undefined {
-  let checked: { valid: boolean; type?: string; error?: Error };
-  try {
-    checked = env.check(expression) as typeof checked;
-  } catch (err) {
-    return firstLine(err);
-  }
-  if (!checked.valid) return firstLine(checked.error);
-  if (checked.type !== 'bool' && checked.type !== 'dyn') return `it gives ${checked.type}, not a condition (bool)`;
-  return undefined;
+  return conditionProblem(env, expression);
 }
 
 /** Compiles a filter that filterProblem() accepted. */
 export function compileFilter(expression: string): EventFilter {
-  const evaluate = env.parse(expression);
-  return (event) => {
+  return condition(env, expression);
+}
+
+/** The type `expression` checks to in `scope`, or the problem (first line of the parser's or checker's message). */
+function typeIn(scope: Environment, expression: string): { problem: string } | { type: string } {
+  let checked: { valid: boolean; type?: string; error?: Error };
+  try {
+    checked = scope.check(expression) as typeof checked;
+  } catch (err) {
+    return { problem: firstLine(err) };
+  }
+  return checked.valid ? { type: String(checked.type) } : { problem: firstLine(checked.error) };
+}
+
+/** Why `expression` is not a condition in `scope`, or undefined when it is. */
+function conditionProblem(scope: Environment, expression: string): string | undefined {
+  const checked = typeIn(scope, expression);
+  if ('problem' in checked) return checked.problem;
+  return checked.type !== 'bool' && checked.type !== 'dyn' ? `it gives ${checked.type}, not a condition (bool)` : undefined;
+}
+
+/** A checked condition as a filter: true only when it evaluates to true; never throws. */
+function condition(scope: Environment, expression: string): EventFilter {
+  const evaluate = scope.parse(expression);
+  return (record) => {
     try {
-      return evaluate(event) === true;
+      return evaluate(record) === true;
     } catch {
       return false;
     }
@@ -58,24 +73,8 @@ export function compileFilter(expression: string): EventFilter {
 export function compileRecordFilter(expression: string, fields: readonly string[]): { problem: string } | { filter: EventFilter } {
   const scoped = new Environment({ limits: LIMITS });
   for (const f of fields) scoped.registerVariable(f, 'dyn');
-  let checked: { valid: boolean; type?: string; error?: Error };
-  try {
-    checked = scoped.check(expression) as typeof checked;
-  } catch (err) {
-    return { problem: firstLine(err) };
-  }
-  if (!checked.valid) return { problem: firstLine(checked.error) };
-  if (checked.type !== 'bool' && checked.type !== 'dyn') return { problem: `it gives ${checked.type}, not a condition (bool)` };
-  const evaluate = scoped.parse(expression);
-  return {
-    filter: (record) => {
-      try {
-        return evaluate(record) === true;
-      } catch {
-        return false;
-      }
-    },
-  };
+  const problem = conditionProblem(scoped, expression);
+  return problem === undefined ? { filter: condition(scoped, expression) } : { problem };
 }
 
 /** Types an on-demand expression's variables may have (feature values are doubles). */
@@ -102,17 +101,12 @@ export type Evaluator = (variables: Record<string, unknown>) => number | string 
 export function compileExpression(expression: string, variables: Readonly<Record<string, ExpressionType>>): { problem: string } | { evaluate: Evaluator; type: string } {
   const scoped = new Environment({ limits: LIMITS }).registerFunction('distance(double, double, double, double): double', distanceMeters);
   for (const [name, type] of Object.entries(variables)) scoped.registerVariable(name, type);
-  let checked: { valid: boolean; type?: string; error?: Error };
-  try {
-    checked = scoped.check(expression) as typeof checked;
-  } catch (err) {
-    return { problem: firstLine(err) };
-  }
-  if (!checked.valid) return { problem: firstLine(checked.error) };
-  if (!['double', 'int', 'uint', 'string', 'bool', 'dyn'].includes(checked.type ?? '')) return { problem: `it gives ${checked.type}; an on-demand feature gives a number, a string or a bool` };
+  const checked = typeIn(scoped, expression);
+  if ('problem' in checked) return checked;
+  if (!['double', 'int', 'uint', 'string', 'bool', 'dyn'].includes(checked.type)) return { problem: `it gives ${checked.type}; an on-demand feature gives a number, a string or a bool` };
   const run = scoped.parse(expression);
   return {
-    type: checked.type!,
+    type: checked.type,
     evaluate: (vars) => {
       try {
         const v = run(vars) as unknown;
