@@ -34,3 +34,11 @@ export function buildGeoStore(p: Pipeline): GeoStore {
 export function buildStores(p: Pipeline): StoreSet {
   return { features: buildFeatureStore(p), views: buildViewStore(p), leaderboards: buildLeaderboardStore(p), geo: buildGeoStore(p) };
 }
+
+/**
+ * Drops every entity, member and geo member whose key `drop` selects from every store (the
+ * partitions an instance handed over, selected by key); returns how many entries went.
+ */
+export function dropEntities(stores: StoreSet, drop: (key: string) => boolean): number {
+  return stores.features.dropWhere(drop) + stores.views.dropWhere(drop) + stores.leaderboards.dropWhere(drop) + stores.geo.dropWhere(drop);
+}

@@ -66,6 +66,13 @@ export class FeatureStore {
     return freed;
   }
 
+  /** WindowedAggregator.dropWhere on every feature; returns the total dropped. */
+  dropWhere(drop: (entity: string) => boolean): number {
+    let n = 0;
+    for (const f of this.features.values()) n += f.dropWhere(drop);
+    return n;
+  }
+
   /** Live entities per feature (a metric). */
   sizes(): { name: string; entities: number }[] {
     return [...this.features.values()].map((f) => ({ name: f.name, entities: f.size }));

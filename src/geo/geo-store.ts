@@ -117,6 +117,21 @@ export class GeoCollection {
     return events.sort((a, b) => a.ts - b.ts || (a.member < b.member ? -1 : a.member > b.member ? 1 : 0));
   }
 
+  /**
+   * Removes the members `drop` selects without fence events (a partition handed to another
+   * instance: the members did not leave, this instance stops holding them). Returns how many.
+   */
+  dropWhere(drop: (member: string) => boolean): number {
+    const gone: string[] = [];
+    for (const p of this.index.entries()) if (drop(p.member)) gone.push(p.member);
+    for (const member of gone) {
+      const id = this.index.idOf(member);
+      this.fences.leave(id, member, this.index.latOf(id), this.index.lonOf(id), this.index.lastSeenOf(id));
+      this.index.remove(member);
+    }
+    return gone.length;
+  }
+
   /** Members within radiusMeters of (lat, lon), nearest first, at most `limit` (see GeoIndex.search). */
   search(lat: number, lon: number, radiusMeters: number, limit?: number): GeoHit[] {
     return this.index.search(lat, lon, radiusMeters, limit);
@@ -191,6 +206,13 @@ export class GeoStore {
     const c = this.collections.get(name);
     if (c === undefined) throw new InputError(`unknown geo index "${name}"`);
     return c;
+  }
+
+  /** GeoCollection.dropWhere on every collection; returns the total removed. */
+  dropWhere(drop: (member: string) => boolean): number {
+    let n = 0;
+    for (const c of this.collections.values()) n += c.dropWhere(drop);
+    return n;
   }
 
   /**

@@ -245,6 +245,24 @@ export class Leaderboard {
     return removed;
   }
 
+  /**
+   * Removes the members `drop` selects from every period (a partition handed to another
+   * instance); live top-N subscribers see the change. Returns the (member, period) entries removed.
+   */
+  dropWhere(drop: (member: string) => boolean): number {
+    let removed = 0;
+    for (const board of this.boards.values()) {
+      const gone: string[] = [];
+      for (const e of board.set.entries()) if (drop(e.member)) gone.push(e.member);
+      for (const m of gone) board.set.remove(m);
+      if (gone.length > 0) {
+        removed += gone.length;
+        board.touch(++this.counter, 0);
+      }
+    }
+    return removed;
+  }
+
   private dropBefore(oldest: number): number {
     let removed = 0;
     for (const [start, board] of this.boards) {
@@ -401,6 +419,13 @@ export class LeaderboardStore implements Iterable<Leaderboard> {
   /** Leaderboard.update on the named board; throws when unknown. */
   update(name: string, member: string, score: number, ts: number): boolean {
     return this.require(name).update(member, score, ts);
+  }
+
+  /** Leaderboard.dropWhere on every board; returns the total removed. */
+  dropWhere(drop: (member: string) => boolean): number {
+    let n = 0;
+    for (const b of this.boards.values()) n += b.dropWhere(drop);
+    return n;
   }
 
   /** Leaderboard.expire on every board; returns the total removed. */

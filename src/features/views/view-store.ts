@@ -392,6 +392,19 @@ export class View {
     return ms;
   }
 
+  /** Drops the entities `drop` selects, with their versions and vectors; returns the number dropped. */
+  dropWhere(drop: (entity: string) => boolean): number {
+    let n = 0;
+    for (const [entity, slots] of this.entities) {
+      if (!drop(entity)) continue;
+      this.dropVectors(slots);
+      this.entities.delete(entity);
+      n++;
+    }
+    if (this.versions !== undefined) for (const entity of this.versions.keys()) if (drop(entity)) this.versions.delete(entity);
+    return n;
+  }
+
   /** Drops every entity. */
   clear(): void {
     this.entities.clear();
@@ -514,6 +527,13 @@ export class ViewStore {
     let freed = 0;
     for (const v of this.views.values()) freed += v.sweep(now, intervalMs === undefined ? budget : sweepShare(v.sweepSize, v.ttlMs, intervalMs, budget));
     return freed;
+  }
+
+  /** View.dropWhere on every view; returns the total dropped. */
+  dropWhere(drop: (entity: string) => boolean): number {
+    let n = 0;
+    for (const v of this.views.values()) n += v.dropWhere(drop);
+    return n;
   }
 
   sizes(): { name: string; entities: number }[] {

@@ -540,6 +540,21 @@ export class WindowedAggregator {
     this.entities.set(entity, slots);
   }
 
+  /**
+   * Drops the entities `drop` selects, with their history (a partition handed to another
+   * instance); the others are left as they are. Returns the number dropped.
+   */
+  dropWhere(drop: (entity: string) => boolean): number {
+    let n = 0;
+    for (const entity of this.entities.keys()) {
+      if (!drop(entity)) continue;
+      this.entities.delete(entity);
+      this.history?.delete(entity);
+      n++;
+    }
+    return n;
+  }
+
   /** Drops every entity. */
   clear(): void {
     this.entities.clear();
