@@ -1,7 +1,8 @@
 /*
  * The cluster as `GET /cluster` and the `cluster` query show it: members, their URLs, the
- * partitions each is active for (standby and restoring are empty until standby replicas
- * exist), the epoch, and this instance's lag per partition.
+ * partitions each is active for (assigned), of those the ones the answering instance is still
+ * restoring (assigned without state, rebuilt from Kafka; known for itself only), the epoch, and
+ * this instance's lag per partition. Standby is empty until standby replicas exist.
  */
 import type { ClusterState } from './cluster-state.js';
 
@@ -36,12 +37,23 @@ export interface ClusterReport {
 export function clusterReport(state: ClusterState): ClusterReport {
   const map = state.map;
   const lags = state.lagOf?.() ?? new Map<number, number>();
+  const restoring = state.restoring();
   return {
     instanceId: state.self.instanceId,
     clustered: state.enabled,
     epoch: map.epoch,
     partitionCount: map.partitionCount,
-    members: map.members.map((m) => ({ instanceId: m.instanceId, url: m.url, self: m.instanceId === state.self.instanceId, active: [...m.partitions], standby: [], restoring: [] })),
+    members: map.members.map((m) => {
+      const self = m.instanceId === state.self.instanceId;
+      return {
+        instanceId: m.instanceId,
+        url: m.url,
+        self,
+        active: [...m.partitions],
+        standby: [],
+        restoring: self ? m.partitions.filter((p) => restoring.has(p)) : [],
+      };
+    }),
     lag: state.localPartitions().map((partition) => ({ partition, lag: lags.get(partition) ?? 0 })),
   };
 }

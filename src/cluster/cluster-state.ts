@@ -27,6 +27,8 @@ export class ClusterState {
   refresher: (() => Promise<void>) | undefined;
   /** Messages not yet applied per partition number (summed over source topics), from the Kafka side. */
   lagOf: (() => Map<number, number>) | undefined;
+  /** Partitions this instance is restoring, with the messages each still has to apply (undefined while unknown), from the Kafka side. */
+  restoringOf: (() => Map<number, number | undefined>) | undefined;
   /** Called after every map change. */
   private readonly listeners: ((map: ClusterMap) => void)[] = [];
 
@@ -34,7 +36,7 @@ export class ClusterState {
     readonly self: ClusterSelf,
     /** True in a cluster (TALLY_ADVERTISED_URL with Kafka). */
     readonly enabled: boolean,
-    private readonly partitioner: KeyPartitioner,
+    readonly partitioner: KeyPartitioner,
   ) {
     this.current = { epoch: 0, partitionCount: 1, members: [{ instanceId: self.instanceId, url: self.url, partitions: [0] }] };
     this.owners = ownersOf(this.current);
@@ -68,6 +70,11 @@ export class ClusterState {
   /** True when this instance is active for partition p (always true for a single instance). */
   owns(p: number): boolean {
     return !this.enabled || this.owners[p]?.instanceId === this.self.instanceId;
+  }
+
+  /** Partitions this instance is rebuilding (assigned without state, not caught up yet), with what each still has to apply. */
+  restoring(): Map<number, number | undefined> {
+    return this.restoringOf?.() ?? new Map();
   }
 
   /** Partitions this instance is active for. */

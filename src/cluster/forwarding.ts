@@ -66,7 +66,10 @@ export class Forwarding {
   route(entity: string, forwarded: boolean): ClusterMember | undefined {
     if (!this.enabled) return undefined;
     const p = this.state.partitionOf(entity);
-    if (this.state.owns(p)) return undefined;
+    if (this.state.owns(p)) {
+      this.requireRestored([p]);
+      return undefined;
+    }
     if (forwarded) {
       throw new GraphQLError(`partition ${p} (entity "${entity}") is not held by ${this.state.self.instanceId} at epoch ${this.state.map.epoch}`, {
         extensions: { code: 'NOT_OWNER', partition: p, epoch: this.state.map.epoch },
@@ -118,6 +121,19 @@ export class Forwarding {
     const body = (await res.json()) as { data?: unknown; errors?: { message: string; extensions?: Record<string, unknown> }[] };
     if (body.data === undefined && !body.errors?.length) throw new Error(`HTTP ${res.status} without a GraphQL answer`);
     return body;
+  }
+
+  /**
+   * Throws PARTITIONS_UNAVAILABLE naming those of `partitions` this instance is still restoring
+   * (assigned without state and not caught up): an answer from part of their events would be wrong.
+   */
+  requireRestored(partitions: readonly number[]): void {
+    const restoring = this.state.restoring();
+    if (restoring.size === 0) return;
+    const missing = partitions.filter((p) => restoring.has(p));
+    if (missing.length === 0) return;
+    const behind = missing.map((p) => restoring.get(p)).reduce<number | undefined>((sum, n) => (sum === undefined || n === undefined ? undefined : sum + n), 0);
+    throw unavailable(missing, `${this.state.self.instanceId} is restoring ${missing.length === 1 ? 'it' : 'them'} from Kafka (${behind === undefined ? 'reading the offsets to reach' : `${behind} messages to go`})`);
   }
 
   /**

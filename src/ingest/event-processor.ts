@@ -4,7 +4,7 @@
  * count. Refusals are counted per source and reason and logged at a bounded rate; the
  * caller decides what else to do with them (the Kafka path writes them to the DLQ).
  */
-import type { StoreSet } from '../store-set.js';
+import { dropEntities, type StoreSet } from '../store-set.js';
 import type { Logger } from '../ops/logger.js';
 import { RateLimitedLog } from '../ops/logger.js';
 import type { MemoryGuard } from '../ops/memory-guard.js';
@@ -122,6 +122,16 @@ export class EventProcessor {
     } catch (err) {
       return this.failed(source, err);
     }
+  }
+
+  /**
+   * Forgets what the events of Kafka partitions `partitions` built (this instance handed them
+   * over): the entities whose key `partitionOf` places in one of them, in every store, and the
+   * partitions' watermarks. Returns the entries dropped.
+   */
+  dropPartitions(partitions: ReadonlySet<number>, partitionOf: (key: string) => number): number {
+    this.watermarks.forget(partitions);
+    return dropEntities(this.stores, (key) => partitions.has(partitionOf(key)));
   }
 
   /** An event whose routing or applying threw (a defect, not the event's fault): refused alone as internal-error, logged with its stack. */

@@ -84,6 +84,7 @@ class ExpiryTimer implements OnApplicationBootstrap, OnApplicationShutdown {
           metrics.clusterMembers.set(map.members.length);
           metrics.clusterPartitions.reset();
           for (const m of map.members) metrics.clusterPartitions.set({ instance: m.instanceId }, m.partitions.length);
+          metrics.clusterPartitionsRestoring.set(state.restoring().size);
           metrics.clusterPartitionLag.reset();
           const lags = state.lagOf?.();
           for (const p of state.localPartitions()) metrics.clusterPartitionLag.set({ partition: String(p) }, lags?.get(p) ?? 0);

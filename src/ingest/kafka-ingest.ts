@@ -183,6 +183,19 @@ export class KafkaIngest {
   /** Counts the map reads, so an older read never overwrites a newer one. */
   private mapReads = 0;
 
+  // Handover in a cluster (see onAssignment): partition numbers, across every source topic.
+  /** Handed over, their state not dropped yet (waiting for a snapshot being written). */
+  private readonly dropping = new Set<number>();
+  private dropQueued = false;
+  /** Bumped when a partition's state is handed over, so a batch applied across it records nothing. */
+  private readonly handovers = new Map<number, number>();
+  /**
+   * Assigned without state, rebuilt from the earliest offset: per `topic\u0000partition` the
+   * offset to reach (what the brokers held when it was assigned), undefined while asking.
+   */
+  private readonly restoring = new Map<number, Map<string, bigint> | undefined>();
+  private askingTargets = false;
+
   // The stall watch (see the header); times are this.now() milliseconds.
   private readonly stallMs: number;
   private watch: NodeJS.Timeout | undefined;
@@ -247,7 +260,10 @@ export class KafkaIngest {
         for (const { partition, lag } of this.lag.values()) out.set(partition, (out.get(partition) ?? 0) + lag);
         return out;
       };
-      if (cluster.enabled) cluster.refresher = () => this.readMap();
+      if (cluster.enabled) {
+        cluster.refresher = () => this.readMap();
+        cluster.restoringOf = () => this.restoringPartitions();
+      }
     }
     this.producer = this.kafka.producer({ allowAutoTopicCreation: true, createPartitioner: Partitioners.DefaultPartitioner });
     await this.producer.connect();
@@ -410,7 +426,9 @@ export class KafkaIngest {
    * keep fetching paused if it is. kafkajs calls GROUP_JOIN listeners synchronously there.
    */
   private onAssignment(assignment: Record<string, number[]>): void {
+    const before = new Set(this.assigned.map(partitionOfKey));
     this.assigned = Object.entries(assignment).flatMap(([topic, partitions]) => partitions.map((p) => tpKey(topic, p)));
+    if (this.options.cluster?.enabled) this.handOver(before, new Set(Object.values(assignment).flat()));
     for (const [topic, partitions] of Object.entries(assignment)) {
       for (const partition of partitions) {
         const next = this.expected.get(tpKey(topic, partition));
@@ -422,6 +440,124 @@ export class KafkaIngest {
     }
     if (this.pausedByUs) this.setPaused(true);
     this.checkCaughtUp();
+  }
+
+  /**
+   * In a cluster, after a join: the state of partitions this instance held (assigned before,
+   * or restored from a snapshot) and no longer has is dropped (its offsets and watermarks at
+   * once, its entities as soon as no snapshot is being written), so this instance answers for
+   * exactly the partitions it owns; taken back later, such a partition is rebuilt from the
+   * earliest offset. A partition assigned without state is `restoring` until it has caught up
+   * with what the brokers held when it was assigned; until then its keys are refused by name
+   * (PARTITIONS_UNAVAILABLE), never answered from part of its events.
+   */
+  private handOver(before: ReadonlySet<number>, now: ReadonlySet<number>): void {
+    const held = new Set(before);
+    for (const key of this.expected.keys()) held.add(partitionOfKey(key));
+    const lost = [...held].filter((p) => !now.has(p));
+    if (lost.length > 0) {
+      const gone = new Set(lost);
+      for (const p of lost) {
+        this.handovers.set(p, (this.handovers.get(p) ?? 0) + 1);
+        this.restoring.delete(p);
+        this.dropping.add(p);
+      }
+      for (const map of [this.applied, this.expected, this.soughtBack, this.lag] as Map<string, unknown>[]) {
+        for (const key of [...map.keys()]) if (gone.has(partitionOfKey(key))) map.delete(key);
+      }
+      this.log.info({ partitions: lost }, 'cluster: partitions handed over; dropping their state');
+      this.dropHandedOver();
+    }
+    const fresh = [...now].filter((p) => !this.restoring.has(p) && ![...this.expected.keys()].some((k) => partitionOfKey(k) === p));
+    if (fresh.length > 0) {
+      for (const p of fresh) this.restoring.set(p, undefined);
+      this.log.info({ partitions: fresh }, 'cluster: partitions assigned without state; restoring them from the earliest offset');
+      this.askRestoreTargets();
+    }
+  }
+
+  /** Drops the state of handed-over partitions, inside the IngestGate (never during a snapshot). */
+  private dropHandedOver(): void {
+    const cluster = this.options.cluster;
+    if (this.dropping.size === 0 || this.dropQueued || cluster === undefined) return;
+    const run = () => {
+      const partitions = new Set(this.dropping);
+      this.dropping.clear();
+      const count = this.partitionCount;
+      const dropped = this.processor.dropPartitions(partitions, (key) => cluster.partitioner(key, count));
+      this.log.info({ partitions: [...partitions], dropped }, 'cluster: state of handed-over partitions dropped');
+    };
+    if (this.gate.tryEnter()) {
+      try {
+        run();
+      } finally {
+        this.gate.leave();
+      }
+      return;
+    }
+    this.dropQueued = true;
+    void this.gate.enter().then((entered) => {
+      this.dropQueued = false;
+      if (!entered) return;
+      try {
+        run();
+      } finally {
+        this.gate.leave();
+      }
+      this.dropHandedOver();
+    });
+  }
+
+  /** Learns what the brokers hold for the restoring partitions still without a target. */
+  private askRestoreTargets(): void {
+    if (this.askingTargets || this.stopped) return;
+    this.askingTargets = true;
+    this.partitionRanges().then(
+      (ranges) => {
+        this.askingTargets = false;
+        for (const [p, targets] of this.restoring) {
+          if (targets !== undefined) continue;
+          this.restoring.set(p, new Map(ranges.filter((r) => r.partition === p && r.high > r.low).map((r) => [tpKey(r.topic, r.partition), r.high])));
+        }
+        this.checkRestored();
+      },
+      (err: unknown) => {
+        this.askingTargets = false;
+        this.log.warn({ error: String(err) }, 'cluster: could not read the offsets restoring partitions must reach; trying again');
+        setTimeout(() => this.askRestoreTargets(), 1_000).unref();
+      },
+    );
+  }
+
+  /** Ends the restore of partitions applied up to their targets. */
+  private checkRestored(): void {
+    for (const [p, targets] of this.restoring) {
+      if (targets === undefined) continue;
+      let done = true;
+      for (const [key, target] of targets) if ((this.expected.get(key) ?? 0n) < target) done = false;
+      if (!done) continue;
+      this.restoring.delete(p);
+      this.log.info({ partition: p }, 'cluster: partition restored; answering for it');
+    }
+    if ([...this.restoring.values()].some((t) => t === undefined)) this.askRestoreTargets();
+  }
+
+  /** Partitions being restored here and the messages each still has to apply (undefined while unknown). */
+  restoringPartitions(): Map<number, number | undefined> {
+    const out = new Map<number, number | undefined>();
+    for (const [p, targets] of this.restoring) {
+      if (targets === undefined) {
+        out.set(p, undefined);
+        continue;
+      }
+      let behind = 0n;
+      for (const [key, target] of targets) {
+        const next = this.expected.get(key) ?? 0n;
+        if (next < target) behind += target - next;
+      }
+      out.set(p, Number(behind));
+    }
+    return out;
   }
 
   /** Stops fetching from every source topic (a batch in progress finishes). */
@@ -532,7 +668,8 @@ export class KafkaIngest {
     this.lastBusyAt = this.now();
     // Paused for a snapshot or a restore, or shut down: leave the batch to be fetched again
     // (after a short wait, in case fetching could not be paused yet).
-    if (!this.gate.tryEnter()) {
+    // Also while the state this partition had here is still to be dropped (handed over and back).
+    if (this.dropping.has(batch.partition) || !this.gate.tryEnter()) {
       await new Promise((resolve) => setTimeout(resolve, GATE_RETRY_MS));
       return;
     }
@@ -543,6 +680,7 @@ export class KafkaIngest {
       this.lastBusyAt = this.now();
     }
     this.checkCaughtUp();
+    if (this.restoring.size > 0) this.checkRestored();
     if (this.recovering !== undefined) this.watchStall();
     await heartbeat();
   }
@@ -578,7 +716,11 @@ export class KafkaIngest {
     // reads them in between. The refusals recorded past are owed to the DLQ from then on.
     let next = this.expected.get(key);
     let recorded: string | undefined;
+    // Handed over while this batch yields (a rebalance): stop, and record nothing of it.
+    const handovers = this.handovers.get(batch.partition);
+    const handedOver = () => this.handovers.get(batch.partition) !== handovers;
     const record = (): void => {
+      if (handedOver()) return;
       if (refused.length > 0) this.owe(key, batch.topic, batch.partition, refused.splice(0));
       if (lastOffset === undefined || lastOffset === recorded) return;
       const offset = BigInt(lastOffset);
@@ -597,7 +739,7 @@ export class KafkaIngest {
           this.lastBusyAt = this.now();
           await nextTurn();
         }
-        if (!isRunning() || isStale()) break;
+        if (!isRunning() || isStale() || handedOver()) break;
         if (next !== undefined) {
           // Applied already (the state holds it): skip, never count twice.
           if (BigInt(message.offset) < next) {
@@ -721,6 +863,11 @@ export class KafkaIngest {
 
 function tpKey(topic: string, partition: number): string {
   return `${topic}\u0000${partition}`;
+}
+
+/** The partition number of a tpKey. */
+function partitionOfKey(key: string): number {
+  return Number(key.slice(key.lastIndexOf('\u0000') + 1));
 }
 
 /** About what a DLQ record takes in a write: key, value and headers. */

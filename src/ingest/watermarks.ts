@@ -43,6 +43,11 @@ export class Watermarks {
     return out;
   }
 
+  /** Forgets the watermarks of `partitions` in every source (their state was handed over). */
+  forget(partitions: Iterable<number>): void {
+    for (const p of partitions) for (const m of this.marks.values()) m.delete(p);
+  }
+
   /** Sets a watermark as a snapshot recorded it. */
   restore(source: string, partition: number, ts: number): void {
     this.partitions(source).set(partition, ts);

@@ -31,6 +31,7 @@ export class Metrics {
   readonly clusterEpoch = new Gauge({ name: 'tally_cluster_epoch', help: 'Epoch (assignment number) of the cluster map this instance holds; 0 for a single instance', registers: [this.registry] });
   readonly clusterMembers = new Gauge({ name: 'tally_cluster_members', help: 'Members in the cluster map this instance holds', registers: [this.registry] });
   readonly clusterPartitions = new Gauge({ name: 'tally_cluster_partitions_active', help: 'Partitions each member is active for, per the map this instance holds', labelNames: ['instance'] as const, registers: [this.registry] });
+  readonly clusterPartitionsRestoring = new Gauge({ name: 'tally_cluster_partitions_restoring', help: 'Partitions this instance is rebuilding from Kafka (assigned without state); their keys are refused until done', registers: [this.registry] });
   readonly clusterPartitionLag = new Gauge({ name: 'tally_cluster_partition_lag', help: 'Messages not yet applied per partition number this instance is active for (summed over source topics), at the last batch', labelNames: ['partition'] as const, registers: [this.registry] });
   readonly clusterForwarded = new Counter({ name: 'tally_cluster_forwarded_total', help: 'Point lookups forwarded to the owning member, per outcome (ok, moved, failed)', labelNames: ['outcome'] as const, registers: [this.registry] });
   readonly graphqlDuration = new Histogram({
