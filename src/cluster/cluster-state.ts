@@ -29,6 +29,8 @@ export class ClusterState {
   lagOf: (() => Map<number, number>) | undefined;
   /** Partitions this instance is restoring, with the messages each still has to apply (undefined while unknown), from the Kafka side. */
   restoringOf: (() => Map<number, number | undefined>) | undefined;
+  /** The partitions this instance answers a gather for, and those it is still handing over, from the Kafka side. */
+  servingOf: (() => { partitions: number[]; handingOver: number[] }) | undefined;
   /** Called after every map change. */
   private readonly listeners: ((map: ClusterMap) => void)[] = [];
 
@@ -75,6 +77,14 @@ export class ClusterState {
   /** Partitions this instance is rebuilding (assigned without state, not caught up yet), with what each still has to apply. */
   restoring(): Map<number, number | undefined> {
     return this.restoringOf?.() ?? new Map();
+  }
+
+  /**
+   * The partitions this instance answers a gather for (assigned to it and restored) and those
+   * it is still handing over; for a single instance, every partition it consumes.
+   */
+  serving(): { partitions: number[]; handingOver: number[] } {
+    return this.servingOf?.() ?? { partitions: this.localPartitions(), handingOver: [] };
   }
 
   /** Partitions this instance is active for. */

@@ -39,6 +39,14 @@ export class Forwarding {
     return this.state.enabled && this.secret !== undefined;
   }
 
+  /** True when `given` is this cluster's secret (a peer's request). */
+  isPeerSecret(given: unknown): boolean {
+    if (given === undefined || this.secret === undefined) return false;
+    const a = Buffer.from(String(given));
+    const b = Buffer.from(this.secret);
+    return a.length === b.length && timingSafeEqual(a, b);
+  }
+
   /**
    * True when the request came from a peer (it carries the right secret); throws when it
    * carries a wrong one (a forwarded request is answered locally, so that must be a peer).
@@ -46,9 +54,7 @@ export class Forwarding {
   isForwarded(headers: Headers | undefined): boolean {
     const given = headers?.[CLUSTER_SECRET_HEADER];
     if (given === undefined) return false;
-    const a = Buffer.from(String(given));
-    const b = Buffer.from(this.secret ?? '');
-    if (this.secret === undefined || a.length !== b.length || !timingSafeEqual(a, b)) {
+    if (!this.isPeerSecret(given)) {
       throw new GraphQLError(`${CLUSTER_SECRET_HEADER}: not this cluster's secret`, { extensions: { code: 'FORBIDDEN' } });
     }
     return true;
@@ -68,6 +74,9 @@ export class Forwarding {
     const p = this.state.partitionOf(entity);
     if (this.state.owns(p)) {
       this.requireRestored([p]);
+      // The map says here, but the consumer has not got the partition (yet, or any more: a
+      // rebalance between the join and the map read): its state here is not the partition's.
+      if (!this.state.serving().partitions.includes(p)) throw unavailable([p], `${this.state.self.instanceId} does not hold it at the moment (a rebalance under way)`);
       return undefined;
     }
     if (forwarded) {
@@ -147,6 +156,6 @@ export class Forwarding {
   }
 }
 
-function unavailable(partitions: number[], why?: string): GraphQLError {
+export function unavailable(partitions: number[], why?: string): GraphQLError {
   return new GraphQLError(`partitions ${partitions.join(', ')} are not available here${why ? `: ${why}` : ''}`, { extensions: { code: 'PARTITIONS_UNAVAILABLE', partitions } });
 }

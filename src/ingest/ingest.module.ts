@@ -23,6 +23,8 @@ import { keyPartitioner } from './tally-assigner.js';
 import { ClusterState } from '../cluster/cluster-state.js';
 import { ClusterController } from '../cluster/cluster.controller.js';
 import { Forwarding } from '../cluster/forwarding.js';
+import { Gather } from '../cluster/gather.js';
+import { PartialAnswers } from '../cluster/partials.js';
 import { isClusterMember } from '../settings/cluster.js';
 import { Router } from './router.js';
 
@@ -105,6 +107,13 @@ class ExpiryTimer implements OnApplicationBootstrap, OnApplicationShutdown {
       useFactory: (s: Settings, state: ClusterState, metrics: Metrics) => new Forwarding(state, s.cluster.secret, metrics.clusterForwarded),
       inject: [SETTINGS, ClusterState, Metrics],
     },
+    {
+      // Whole-set queries (leaderboards, geo) in a cluster: asked of every member, merged.
+      provide: Gather,
+      useFactory: (s: Settings, state: ClusterState, leaderboards: LeaderboardStore, geo: GeoStore, metrics: Metrics) =>
+        new Gather(state, s.cluster.secret, new PartialAnswers(state.self.instanceId, leaderboards, geo, () => state.serving()), metrics.clusterGathered),
+      inject: [SETTINGS, ClusterState, LeaderboardStore, GeoStore, Metrics],
+    },
     { provide: IngestGate, useFactory: () => new IngestGate() },
     {
       // In a cluster, HTTP/GraphQL ingest produces to the source topics (keyed) through this writer.
@@ -139,7 +148,7 @@ class ExpiryTimer implements OnApplicationBootstrap, OnApplicationShutdown {
     { provide: KafkaLifecycle, useFactory: (k: KafkaIngest | null, w: KafkaEventWriter | null) => new KafkaLifecycle(k, w), inject: [KafkaIngest, KafkaEventWriter] },
     { provide: ExpiryTimer, useFactory: (p: EventProcessor, g: IngestGate, c: () => number) => new ExpiryTimer(p, g, c), inject: [EventProcessor, IngestGate, CLOCK] },
   ],
-  exports: [EventIngest, EventProcessor, Router, IngestGate, KafkaIngest, ClusterState, Forwarding],
+  exports: [EventIngest, EventProcessor, Router, IngestGate, KafkaIngest, ClusterState, Forwarding, Gather],
 })
 export class IngestModule {
   constructor(

@@ -263,6 +263,10 @@ export class KafkaIngest {
       if (cluster.enabled) {
         cluster.refresher = () => this.readMap();
         cluster.restoringOf = () => this.restoringPartitions();
+        cluster.servingOf = () => ({
+          partitions: [...new Set(this.assigned.map(partitionOfKey))].filter((p) => !this.restoring.has(p)).sort((a, b) => a - b),
+          handingOver: [...this.dropping].sort((a, b) => a - b),
+        });
       }
     }
     this.producer = this.kafka.producer({ allowAutoTopicCreation: true, createPartitioner: Partitioners.DefaultPartitioner });

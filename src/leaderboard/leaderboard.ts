@@ -279,6 +279,11 @@ export class Leaderboard {
     return start === null ? undefined : this.boards.get(start);
   }
 
+  /** The sorted set of the period starting at `start` (as resolve() gives it), or undefined when it holds nobody. */
+  setAt(start: number): SortedSet | undefined {
+    return this.boards.get(start)?.set;
+  }
+
   /** Rows at 1-based ranks offset+1 .. offset+limit of the period, highest first. */
   top(offset: number, limit: number, period: PeriodRef, now: number): LeaderboardEntry[] {
     const board = this.board(period, now);

@@ -1,19 +1,24 @@
 // A Tally cluster as an operator runs it: one broker, three Tally processes (dist/main.js) in
-// one consumer group on a 12-partition topic. Formation (4/4/4, one map everywhere), point
-// lookups through each instance against a brute-force model of the events, whole-set queries
-// refused with the partitions named, ingest over HTTP/GraphQL produced keyed and applied once by
-// the owners, and a restart under the same instance id (sticky).
+// one consumer group on a 12-partition topic, and a single-instance reference reading the same
+// topic in a group of its own. Formation (4/4/4, one map everywhere); 20,000 events, then point
+// lookups through each instance against a brute-force model, and leaderboard top-N with
+// offsets, every member's rank, around-me, geo radius, nearest and position through each
+// instance byte for byte equal to the reference (ties included); ingest over HTTP/GraphQL
+// produced keyed and applied once by the owners; kill -9 of a member while producing (a client
+// polling throughout sees exact, stale-but-consistent or PARTITIONS_UNAVAILABLE answers, never
+// a wrong one; then 0 lost, 0 counted twice); restarts under the same instance id (sticky).
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { KafkaEventWriter } from '../../src/ingest/kafka-ingest.js';
 import { createTopics, produce, requireKafka, uniqueName } from '../support/kafka.js';
 import { mulberry32 } from '../support/random.js';
 import { freePort, ready, sleep, startTallyProcess, stopTallyProcess, type TallyProcess } from '../support/tally-process.js';
 
 const SECRET = 'cluster-secret-for-tests';
 const PARTITIONS = 12;
-const USERS = 60;
-const EVENTS = 1_200;
+const USERS = 1_000;
+const EVENTS = 20_000;
 
 interface Report {
   instanceId: string;
@@ -58,6 +63,25 @@ async function eventually<T>(what: string, probe: () => Promise<T | undefined>, 
   }
 }
 
+/** A position in a 10 km square, rounded to 1e-5 degrees (a metre). */
+function place(rnd: () => number): { lat: number; lon: number } {
+  return { lat: Math.round((48.8 + rnd() * 0.1) * 1e5) / 1e5, lon: Math.round((2.3 + rnd() * 0.14) * 1e5) / 1e5 };
+}
+
+/** Ranks a model leaderboard: highest score first, equal scores by member UTF-8 bytes, larger first (Redis ZREVRANGE). */
+function ranked(scores: Map<string, number>): { rank: number; member: string; score: number }[] {
+  return [...scores]
+    .sort(([a, x], [b, y]) => y - x || Buffer.compare(Buffer.from(b), Buffer.from(a)))
+    .map(([member, score], i) => ({ rank: i + 1, member, score }));
+}
+
+/** The same query through `url` and through the reference, as JSON text; throws on errors. */
+async function both(url: string, referenceUrl: string, query: string): Promise<[string, string]> {
+  const [a, b] = await Promise.all([gql(url, query), gql(referenceUrl, query)]);
+  if (a.errors?.length || b.errors?.length) throw new Error(`errors: ${JSON.stringify(a.errors ?? b.errors)}`);
+  return [JSON.stringify(a.data), JSON.stringify(b.data)];
+}
+
 describe('cluster (three Tally processes, one broker)', () => {
   const brokers = requireKafka();
   const topic = uniqueName('cluster-events');
@@ -69,8 +93,12 @@ describe('cluster (three Tally processes, one broker)', () => {
   // The brute-force model: per user (the message key), events counted and the last level.
   const count = new Map<string, number>();
   const level = new Map<string, number>();
+  // And the best level per user (the leaderboard keeps the max).
+  const best = new Map<string, number>();
   const users = Array.from({ length: USERS }, (_, i) => `user-${i}`);
 
+  let reference: (TallyProcess & { base: string }) | undefined;
+  const ref = () => reference!.base;
   const start = async (id: string) => {
     const port = ports.get(id) ?? (await freePort());
     ports.set(id, port);
@@ -115,6 +143,8 @@ describe('cluster (three Tally processes, one broker)', () => {
         '  - { name: profile, source: events, entity: user, fields: { level: int, taste: vector(2) } }',
         'leaderboards:',
         '  - { name: levels, source: events, member: user, score: level, mode: max, period: all }',
+        'geo:',
+        '  - { name: places, source: events, member: user, lat: lat, lon: lon }',
       ].join('\n'),
     );
     await createTopics(brokers, [{ topic, numPartitions: PARTITIONS }]);
@@ -122,15 +152,22 @@ describe('cluster (three Tally processes, one broker)', () => {
     const t0 = Date.now() - 60_000;
     const messages = Array.from({ length: EVENTS }, (_, i) => {
       const user = users[Math.floor(rnd() * USERS)];
-      const lv = Math.floor(rnd() * 1000);
+      // Few distinct levels: many equal scores, so the tie order is checked too.
+      const lv = Math.floor(rnd() * 200);
       count.set(user, (count.get(user) ?? 0) + 1);
       level.set(user, lv);
-      return { key: user, value: JSON.stringify({ user, level: lv, ts: t0 + i }) };
+      best.set(user, Math.max(lv, best.get(user) ?? 0));
+      return { key: user, value: JSON.stringify({ user, level: lv, ...place(rnd), ts: t0 + i }) };
     });
     await produce(brokers, topic, messages);
-  }, 60_000);
+    // The reference: one instance, not a cluster member, reading the same topic in its own group.
+    const port = await freePort();
+    const p = await startTallyProcess({ PORT: String(port), KAFKA_BROKERS: brokers, KAFKA_GROUP_ID: `${group}-reference`, TALLY_PIPELINE: pipeline, TALLY_INSTANCE_ID: 'reference' });
+    reference = { ...p, base: `http://127.0.0.1:${port}` };
+  }, 90_000);
 
   afterAll(async () => {
+    if (reference && reference.child.exitCode === null && reference.child.signalCode === null) process.kill(reference.pid, 'SIGKILL');
     for (const p of running.values()) if (p.child.exitCode === null && p.child.signalCode === null) process.kill(p.pid, 'SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   });
@@ -181,6 +218,47 @@ describe('cluster (three Tally processes, one broker)', () => {
     }
   }, 120_000);
 
+  it('answers leaderboards (top-N with offsets, every rank, around-me) and geo (radius, nearest, position) through each instance exactly as one instance does', async () => {
+    await ready(ref(), 60_000);
+    // The reference holds every event (and is itself checked against the model).
+    await eventually('the reference applied every event', async () => {
+      const r = await data<{ leaderboard: { member: string }[] }>(ref(), '{ leaderboard(name: "levels", limit: 1000) { member } }');
+      return r.leaderboard.length === best.size ? true : undefined;
+    });
+    const model = ranked(best);
+    const top = await data<{ leaderboard: { rank: number; member: string; score: number }[] }>(ref(), '{ leaderboard(name: "levels", offset: 100, limit: 100) { rank member score } }');
+    expect(top.leaderboard).toEqual(model.slice(100, 200));
+    const members = [...best.keys()].sort();
+    for (const p of running.values()) {
+      for (const offset of [0, 37, 100, 900]) {
+        const [a, b] = await both(p.base, ref(), `{ leaderboard(name: "levels", offset: ${offset}, limit: 100) { rank member score updatedAt } }`);
+        expect(a).toBe(b);
+      }
+      // Every member's rank, 50 per request (aliases).
+      for (let i = 0; i < members.length; i += 50) {
+        const q = `{ ${members.slice(i, i + 50).map((m, j) => `r${j}: leaderboardRank(name: "levels", member: "${m}") { rank member score updatedAt }`).join(' ')} }`;
+        const [a, b] = await both(p.base, ref(), q);
+        expect(a).toBe(b);
+      }
+      const [absent, absentRef] = await both(p.base, ref(), '{ leaderboardRank(name: "levels", member: "nobody") { rank } leaderboardAround(name: "levels", member: "nobody") { rank } }');
+      expect(absent).toBe(absentRef);
+      for (const m of [model[0].member, model[1].member, model[model.length - 1].member, ...members.filter((_, i) => i % 97 === 0)]) {
+        const [a, b] = await both(p.base, ref(), `{ leaderboardAround(name: "levels", member: "${m}", radius: 4) { rank member score updatedAt } }`);
+        expect(a).toBe(b);
+      }
+      for (const [lat, lon] of [[48.85, 2.37], [48.81, 2.31], [48.9, 2.44], [40, -70]]) {
+        const [a, b] = await both(
+          p.base,
+          ref(),
+          `{ s: geoSearch(index: "places", lat: ${lat}, lon: ${lon}, radiusMeters: 1500, limit: 60) { member lat lon distanceMeters reportedAt } n: geoNearest(index: "places", lat: ${lat}, lon: ${lon}, k: 25) { member lat lon distanceMeters reportedAt } }`,
+        );
+        expect(a).toBe(b);
+      }
+      const [pos, posRef] = await both(p.base, ref(), `{ ${members.slice(0, 20).map((m, j) => `p${j}: geoPosition(index: "places", member: "${m}") { member lat lon reportedAt }`).join(' ')} }`);
+      expect(pos).toBe(posRef);
+    }
+  }, 240_000);
+
   it('ingest over HTTP and GraphQL to one instance is produced keyed: every instance then answers those keys exactly, each event counted once', async () => {
     const instances = [...running.values()];
     const fresh = Array.from({ length: 24 }, (_, i) => `http-user-${i}`);
@@ -194,7 +272,8 @@ describe('cluster (three Tally processes, one broker)', () => {
         const lv = Math.floor(rnd() * 1000);
         sent.set(user, (sent.get(user) ?? 0) + 1);
         last.set(user, lv);
-        return { user, level: lv, ts: t0 + from + i };
+        best.set(user, Math.max(lv, best.get(user) ?? 0));
+        return { user, level: lv, ...place(rnd), ts: t0 + from + i };
       });
     // POST to t1, with one event lacking the key field (refused alone, by index).
     const http = batch(300, 0);
@@ -222,15 +301,13 @@ describe('cluster (three Tally processes, one broker)', () => {
     }
   }, 120_000);
 
-  it('refuses a query that needs every partition, naming the partitions not held, rather than answer in part', async () => {
+  it('refuses similar (not gathered yet), naming the partitions it does not hold, rather than answer in part', async () => {
     for (const p of running.values()) {
       const own = (await clusterOf(p.base)).members.find((m) => m.self)!.active;
-      for (const query of ['{ leaderboard(name: "levels", limit: 5) { rank member score } }', '{ similar(view: "profile", field: "taste", k: 3, vector: [1, 0]) { entity distance } }']) {
-        const r = await gql(p.base, query);
-        expect(r.data).toBeNull();
-        expect(r.errors?.[0].extensions?.code).toBe('PARTITIONS_UNAVAILABLE');
-        expect(r.errors?.[0].extensions?.partitions).toEqual(Array.from({ length: PARTITIONS }, (_, i) => i).filter((i) => !own.includes(i)));
-      }
+      const r = await gql(p.base, '{ similar(view: "profile", field: "taste", k: 3, vector: [1, 0]) { entity distance } }');
+      expect(r.data).toBeNull();
+      expect(r.errors?.[0].extensions?.code).toBe('PARTITIONS_UNAVAILABLE');
+      expect(r.errors?.[0].extensions?.partitions).toEqual(Array.from({ length: PARTITIONS }, (_, i) => i).filter((i) => !own.includes(i)));
     }
   });
 
@@ -253,6 +330,116 @@ describe('cluster (three Tally processes, one broker)', () => {
     }
     expect(notMine).toBeDefined();
   });
+
+  it('loses nothing and counts nothing twice when a member is killed (-9) while producing, and never shows a wrong answer meanwhile', async () => {
+    const before = (await formed(3)).map;
+    const writer = new KafkaEventWriter([brokers], 'cluster-e2e-writer', { idempotent: true });
+    const sample = users.filter((_, i) => i % 5 === 0);
+    // Per user: events produced or in flight (an answer may not exceed it), and the highest count seen (it may not go down).
+    const produced = new Map(count);
+    const seen = new Map<string, number>();
+    // The same for the leaderboard: a member's score may not exceed the best level produced, nor go down.
+    const bestProduced = new Map(best);
+    const seenScore = new Map<string, number>();
+    const outcomes = { exact: 0, unavailable: 0, wrong: [] as string[] };
+    let producing = true;
+    const poll = async () => {
+      const q = `{ onlineFeatures(entities: ${JSON.stringify(sample)}, features: ["n:lifetime"]) { entity values } }`;
+      while (producing) {
+        const r = await gql<{ onlineFeatures: { entity: string; values: number[] }[] }>(running.get('t1')!.base, q).catch((err: unknown) => ({ errors: [{ message: String(err), extensions: {} }] }) as Awaited<ReturnType<typeof gql>>);
+        if (r.errors?.length) {
+          if (r.errors.every((e) => e.extensions?.code === 'PARTITIONS_UNAVAILABLE' && Array.isArray(e.extensions.partitions))) outcomes.unavailable++;
+          else outcomes.wrong.push(`error without partitions: ${JSON.stringify(r.errors)}`);
+        } else {
+          for (const row of (r.data as { onlineFeatures: { entity: string; values: number[] }[] }).onlineFeatures) {
+            const v = row.values[0];
+            if (v > (produced.get(row.entity) ?? 0) || v < (seen.get(row.entity) ?? 0)) outcomes.wrong.push(`${row.entity}: ${v} (produced ${produced.get(row.entity) ?? 0}, seen ${seen.get(row.entity) ?? 0})`);
+            seen.set(row.entity, Math.max(v, seen.get(row.entity) ?? 0));
+          }
+          outcomes.exact++;
+        }
+        const lb = await gql<{ leaderboard: { member: string; score: number }[] }>(running.get('t2')!.base, '{ leaderboard(name: "levels", limit: 20) { member score } }').catch((err: unknown) => ({ errors: [{ message: String(err), extensions: {} }] }) as Awaited<ReturnType<typeof gql>>);
+        if (lb.errors?.length) {
+          if (lb.errors.every((e) => e.extensions?.code === 'PARTITIONS_UNAVAILABLE' && Array.isArray(e.extensions.partitions))) outcomes.unavailable++;
+          else outcomes.wrong.push(`leaderboard error without partitions: ${JSON.stringify(lb.errors)}`);
+        } else {
+          const rows = (lb.data as { leaderboard: { member: string; score: number }[] }).leaderboard;
+          if (rows.length !== 20) outcomes.wrong.push(`leaderboard of ${rows.length} rows`);
+          for (const row of rows) {
+            if (row.score > (bestProduced.get(row.member) ?? -1) || row.score < (seenScore.get(row.member) ?? -1)) outcomes.wrong.push(`leaderboard ${row.member}: ${row.score} (best produced ${bestProduced.get(row.member)}, seen ${seenScore.get(row.member)})`);
+            seenScore.set(row.member, Math.max(row.score, seenScore.get(row.member) ?? -1));
+          }
+          outcomes.exact++;
+        }
+        await sleep(50);
+      }
+    };
+    const polling = poll();
+    const rnd = mulberry32(99);
+    const t0 = Date.now() - 10_000;
+    let killedAt: number | undefined;
+    try {
+      for (let b = 0; b < 40; b++) {
+        const batch = Array.from({ length: 100 }, (_, i) => {
+          const user = users[Math.floor(rnd() * USERS)];
+          const lv = Math.floor(rnd() * 200);
+          produced.set(user, (produced.get(user) ?? 0) + 1);
+          bestProduced.set(user, Math.max(lv, bestProduced.get(user) ?? 0));
+          return { user, level: lv, ...place(rnd), ts: t0 + b * 100 + i };
+        });
+        await writer.send(topic, batch.map((e) => ({ key: e.user, value: e })));
+        for (const e of batch) {
+          count.set(e.user, (count.get(e.user) ?? 0) + 1);
+          level.set(e.user, e.level);
+          best.set(e.user, Math.max(e.level, best.get(e.user) ?? 0));
+        }
+        if (b === 8) {
+          process.kill(running.get('t3')!.pid, 'SIGKILL');
+          killedAt = Date.now();
+          running.delete('t3');
+        }
+        await sleep(250);
+      }
+      // Survivors take t3's partitions after the session timeout, restore them, and answer every key exactly.
+      const after = (await formed(2)).map;
+      expect(after.members.map((m) => m.instanceId)).toEqual(['t1', 't2']);
+      for (const p of running.values()) {
+        await eventually(`${p.base} answering every key as the model does after the kill`, async () => {
+          const rows = await data<{ onlineFeatures: { entity: string; values: number[] }[] }>(p.base, `{ onlineFeatures(entities: ${JSON.stringify(users)}, features: ["n:lifetime"]) { entity values } }`);
+          return rows.onlineFeatures.every((r) => r.values[0] === (count.get(r.entity) ?? 0)) ? true : undefined;
+        }, 90_000);
+      }
+    } finally {
+      producing = false;
+      await polling;
+      await writer.close();
+    }
+    expect(killedAt).toBeDefined();
+    expect(outcomes.wrong).toEqual([]);
+    // The client was answered throughout: exactly, or with an error naming partitions.
+    expect(outcomes.exact).toBeGreaterThan(10);
+    expect(outcomes.exact + outcomes.unavailable).toBeGreaterThan(40);
+    // 0 counted twice: a while later, every count is still exactly the number produced.
+    await sleep(1_000);
+    const total = await data<{ onlineFeatures: { entity: string; values: number[] }[] }>(running.get('t2')!.base, `{ onlineFeatures(entities: ${JSON.stringify(users)}, features: ["n:lifetime"]) { entity values } }`);
+    expect(total.onlineFeatures.map((r) => r.values[0])).toEqual(users.map((u) => count.get(u) ?? 0));
+    // Whole-set answers are exact again too (the reference has applied the same events).
+    await eventually('the leaderboard through t1 equal to the reference', async () => {
+      const [a, b] = await both(running.get('t1')!.base, ref(), '{ leaderboard(name: "levels", offset: 10, limit: 100) { rank member score updatedAt } }');
+      return a === b ? true : undefined;
+    });
+    // Restarted under the same id, t3 gets its partitions back (sticky), rebuilds them, and answers exactly.
+    await start('t3');
+    await ready(running.get('t3')!.base, 60_000);
+    const back = (await formed(3)).map;
+    expect(back.members.map((m) => ({ id: m.instanceId, active: m.active }))).toEqual(before.members.map((m) => ({ id: m.instanceId, active: m.active })));
+    await eventually('t3 answering every key and the leaderboard exactly', async () => {
+      const rows = await data<{ onlineFeatures: { entity: string; values: number[] }[] }>(running.get('t3')!.base, `{ onlineFeatures(entities: ${JSON.stringify(users)}, features: ["n:lifetime"]) { entity values } }`);
+      if (!rows.onlineFeatures.every((r) => r.values[0] === (count.get(r.entity) ?? 0))) return undefined;
+      const [a, b] = await both(running.get('t3')!.base, ref(), '{ leaderboard(name: "levels", offset: 0, limit: 100) { rank member score updatedAt } }');
+      return a === b ? true : undefined;
+    }, 90_000);
+  }, 300_000);
 
   it('gives an instance restarted under the same id its partitions back (sticky)', async () => {
     const before = (await formed(3)).map;

@@ -1,6 +1,9 @@
 // The stores of a pipeline built as the Nest modules build them, for engine-level tests and
 // benchmarks that run without the app.
 import { buildStores, type StoreSet } from '../../src/store-set.js';
+import { ClusterState } from '../../src/cluster/cluster-state.js';
+import { Gather } from '../../src/cluster/gather.js';
+import { PartialAnswers } from '../../src/cluster/partials.js';
 import type { Pipeline } from '../../src/pipeline/pipeline.js';
 import { ChangeFeed, type Change } from '../../src/changes/change-feed.js';
 import { EventProcessor } from '../../src/ingest/event-processor.js';
@@ -24,4 +27,10 @@ export function ingestPathFor(p: Pipeline, clock: () => number) {
   const changes = new ChangeFeed<Change>();
   const processor = new EventProcessor(new Router(p), stores, changes, new Metrics(), createLogger('silent'), clock);
   return { stores, changes, processor };
+}
+
+/** The Gather of a single instance (whole-set reads answered locally), for services built without the app. */
+export function singleInstanceGather(stores: PipelineStores): Gather {
+  const state = new ClusterState({ instanceId: 'test', url: '' }, false, () => 0);
+  return new Gather(state, undefined, new PartialAnswers('test', stores.leaderboards, stores.geo, () => state.serving()));
 }

@@ -14,11 +14,8 @@ import { FeatureValue, toFeatureValueModel } from './models/feature-value.model.
 import { FeatureVector, toFeatureVectorModel } from './models/feature-vector.model.js';
 import { ThresholdCrossing } from './models/threshold-crossing.model.js';
 import { ViewLiveService } from './view-live.service.js';
+import { authorizationOf, type GraphqlContext } from '../cluster/request-context.js';
 
-/** The GraphQL context as Nest's Apollo driver (and the query fast path) build it. */
-interface GraphqlContext {
-  req?: { headers?: Record<string, string | string[] | undefined> };
-}
 
 /** A forwarded feature value as JSON carries it. */
 interface FeatureValueJson {
@@ -30,11 +27,6 @@ interface FeatureValueJson {
   lastEventAt: string | null;
   top: { item: string; count: number; error: number }[] | null;
   unlistedAtMost: number | null;
-}
-
-function authorizationOf(ctx: GraphqlContext | undefined): string | undefined {
-  const a = ctx?.req?.headers?.authorization;
-  return typeof a === 'string' ? a : undefined;
 }
 
 @Resolver(() => FeatureValue)

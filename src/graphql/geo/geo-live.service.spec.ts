@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { haversine } from '../../geo/index.js';
 import { parsePipeline } from '../../pipeline/load.js';
-import { ingestPathFor } from '../../../test/support/stores.js';
+import { ingestPathFor, singleInstanceGather } from '../../../test/support/stores.js';
 import { GeoLiveService } from './geo-live.service.js';
 import { GeoService } from './geo.service.js';
 import type { GeoMove } from './models/geo-move.model.js';
@@ -21,7 +21,7 @@ function setup() {
   let now = T0;
   const clock = () => now;
   const { stores, changes, processor } = ingestPathFor(pipeline, clock);
-  const sut = new GeoLiveService(new GeoService(stores.geo, changes), changes);
+  const sut = new GeoLiveService(new GeoService(stores.geo, changes, singleInstanceGather(stores)), changes);
   return {
     sut,
     changes,

@@ -1,6 +1,7 @@
 import { Inject } from '@nestjs/common';
 import { Forwarding } from '../../cluster/forwarding.js';
-import { Args, Query, Resolver, Subscription } from '@nestjs/graphql';
+import { Args, Context, Query, Resolver, Subscription } from '@nestjs/graphql';
+import { authorizationOf, type GraphqlContext } from '../cluster/request-context.js';
 import { GeofenceEventsArgs, GeoMovedArgs, GeoNearestArgs, GeoPositionArgs, GeoSearchArgs, GeoWithinArgs } from './dto/geo.args.js';
 import { GeoLiveService } from './geo-live.service.js';
 import { GeoService } from './geo.service.js';
@@ -18,21 +19,20 @@ export class GeoResolver {
   ) {}
 
   @Query(() => [GeoHit], { description: 'Members within radiusMeters of the point, nearest first.' })
-  geoSearch(@Args() { index, lat, lon, radiusMeters, limit }: GeoSearchArgs): GeoHit[] {
-    this.cluster.requireAllPartitions('geoSearch');
-    return this.geo.search(index, lat, lon, radiusMeters, limit).map(toGeoHitModel);
+  async geoSearch(@Args() { index, lat, lon, radiusMeters, limit }: GeoSearchArgs, @Context() ctx?: GraphqlContext): Promise<GeoHit[]> {
+    const hits = this.geo.gathered ? await this.geo.gatheredSearch(index, lat, lon, radiusMeters, limit, authorizationOf(ctx)) : this.geo.search(index, lat, lon, radiusMeters, limit);
+    return hits.map(toGeoHitModel);
   }
 
   @Query(() => [GeoHit], { description: 'The k members nearest to the point.' })
-  geoNearest(@Args() { index, lat, lon, k }: GeoNearestArgs): GeoHit[] {
-    this.cluster.requireAllPartitions('geoNearest');
-    return this.geo.nearest(index, lat, lon, k).map(toGeoHitModel);
+  async geoNearest(@Args() { index, lat, lon, k }: GeoNearestArgs, @Context() ctx?: GraphqlContext): Promise<GeoHit[]> {
+    const hits = this.geo.gathered ? await this.geo.gatheredNearest(index, lat, lon, k, authorizationOf(ctx)) : this.geo.nearest(index, lat, lon, k);
+    return hits.map(toGeoHitModel);
   }
 
   @Query(() => GeoHit, { nullable: true, description: "A member's position; null when absent." })
-  geoPosition(@Args() { index, member }: GeoPositionArgs): GeoHit | null {
-    this.cluster.requireAllPartitions('geoPosition');
-    const p = this.geo.position(index, member);
+  async geoPosition(@Args() { index, member }: GeoPositionArgs, @Context() ctx?: GraphqlContext): Promise<GeoHit | null> {
+    const p = this.geo.gathered ? await this.geo.gatheredPosition(index, member, authorizationOf(ctx)) : this.geo.position(index, member);
     return p ? toGeoHitModel(p) : null;
   }
 

@@ -1,5 +1,7 @@
 /** Geo reads for the resolvers, and the fence event stream behind `geofenceEvents`. */
 import { Inject, Injectable } from '@nestjs/common';
+import { Gather } from '../../cluster/gather.js';
+import { mergeNearest } from '../../cluster/merge.js';
 import { GeoCollection, GeoStore, type GeoHit, type GeoPoint } from '../../geo/index.js';
 import { fenceTopic, type Change, type ChangeFeed } from '../../changes/change-feed.js';
 import { CHANGES } from '../../settings/tokens.js';
@@ -29,7 +31,28 @@ export class GeoService {
   constructor(
     @Inject(GeoStore) private readonly store: GeoStore,
     @Inject(CHANGES) private readonly changes: ChangeFeed<Change>,
+    @Inject(Gather) private readonly gather: Gather,
   ) {}
+
+  /** True in a cluster: reads are gathered from every member and merged (nearest first, then by member). */
+  get gathered(): boolean {
+    return this.gather.enabled;
+  }
+
+  async gatheredSearch(index: string, lat: number, lon: number, radiusMeters: number, limit: number, authorization?: string): Promise<GeoHit[]> {
+    this.collection(index);
+    return mergeNearest(await this.gather.all({ kind: 'geoSearch', index, lat, lon, radiusMeters, limit }, authorization), limit);
+  }
+
+  async gatheredNearest(index: string, lat: number, lon: number, k: number, authorization?: string): Promise<GeoHit[]> {
+    this.collection(index);
+    return mergeNearest(await this.gather.all({ kind: 'geoNearest', index, lat, lon, k }, authorization), k);
+  }
+
+  async gatheredPosition(index: string, member: string, authorization?: string): Promise<GeoPoint | undefined> {
+    this.collection(index);
+    return (await this.gather.all({ kind: 'geoPosition', index, member }, authorization)).find((p) => p !== null) ?? undefined;
+  }
 
   collection(index: string): GeoCollection {
     const c = this.store.get(index);

@@ -1,6 +1,7 @@
 import { Inject } from '@nestjs/common';
 import { Forwarding } from '../../cluster/forwarding.js';
-import { Args, Query, Resolver, Subscription } from '@nestjs/graphql';
+import { Args, Context, Query, Resolver, Subscription } from '@nestjs/graphql';
+import { authorizationOf, type GraphqlContext } from '../cluster/request-context.js';
 import { LeaderboardAroundArgs, LeaderboardArgs, LeaderboardChangedArgs, LeaderboardRankArgs } from './dto/leaderboard.args.js';
 import { LeaderboardService } from './leaderboard.service.js';
 import { LeaderboardEntry, toLeaderboardEntryModel } from './models/leaderboard-entry.model.js';
@@ -13,22 +14,21 @@ export class LeaderboardResolver {
   ) {}
 
   @Query(() => [LeaderboardEntry], { description: 'Rows offset+1 .. offset+limit, highest score first.' })
-  leaderboard(@Args() { name, period, offset, limit }: LeaderboardArgs): LeaderboardEntry[] {
-    this.cluster.requireAllPartitions('leaderboard');
-    return this.leaderboards.top(name, offset, limit, period).map(toLeaderboardEntryModel);
+  async leaderboard(@Args() { name, period, offset, limit }: LeaderboardArgs, @Context() ctx?: GraphqlContext): Promise<LeaderboardEntry[]> {
+    const rows = this.leaderboards.gathered ? await this.leaderboards.gatheredTop(name, offset, limit, period, authorizationOf(ctx)) : this.leaderboards.top(name, offset, limit, period);
+    return rows.map(toLeaderboardEntryModel);
   }
 
   @Query(() => LeaderboardEntry, { nullable: true, description: "A member's rank and score; null when absent." })
-  leaderboardRank(@Args() { name, member, period }: LeaderboardRankArgs): LeaderboardEntry | null {
-    this.cluster.requireAllPartitions('leaderboardRank');
-    const row = this.leaderboards.rank(name, member, period);
+  async leaderboardRank(@Args() { name, member, period }: LeaderboardRankArgs, @Context() ctx?: GraphqlContext): Promise<LeaderboardEntry | null> {
+    const row = this.leaderboards.gathered ? await this.leaderboards.gatheredRank(name, member, period, authorizationOf(ctx)) : this.leaderboards.rank(name, member, period);
     return row && toLeaderboardEntryModel(row);
   }
 
   @Query(() => [LeaderboardEntry], { description: 'A member with up to `radius` rows above and below; empty when absent.' })
-  leaderboardAround(@Args() { name, member, radius, period }: LeaderboardAroundArgs): LeaderboardEntry[] {
-    this.cluster.requireAllPartitions('leaderboardAround');
-    return this.leaderboards.around(name, member, radius, period).map(toLeaderboardEntryModel);
+  async leaderboardAround(@Args() { name, member, radius, period }: LeaderboardAroundArgs, @Context() ctx?: GraphqlContext): Promise<LeaderboardEntry[]> {
+    const rows = this.leaderboards.gathered ? await this.leaderboards.gatheredAround(name, member, radius, period, authorizationOf(ctx)) : this.leaderboards.around(name, member, radius, period);
+    return rows.map(toLeaderboardEntryModel);
   }
 
   @Subscription(() => [LeaderboardEntry], { resolve: (rows: LeaderboardEntry[]) => rows, description: 'The top rows now, then each time they change (rate-limited, coalesced); each row carries when its score last changed.' })

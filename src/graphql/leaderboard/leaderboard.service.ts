@@ -9,6 +9,10 @@
  * for every subscriber, each row with the time its score last changed.
  */
 import { Inject, Injectable } from '@nestjs/common';
+import { GraphQLError } from 'graphql';
+import { Gather } from '../../cluster/gather.js';
+import { mergeAround, mergeTop, type RankedRow } from '../../cluster/merge.js';
+import type { BoardRow } from '../../cluster/partition-reads.js';
 import { Leaderboard, LeaderboardStore, type LeaderboardEntry } from '../../leaderboard/index.js';
 import { leaderboardTopic, type Change, type ChangeFeed } from '../../changes/change-feed.js';
 import type { Settings } from '../../settings/settings.js';
@@ -16,6 +20,10 @@ import { CHANGES, CLOCK, SETTINGS } from '../../settings/tokens.js';
 import { UnknownNameError } from '../errors.js';
 import { CoalescingQueue } from '../live/coalescing-queue.js';
 import { toLeaderboardEntryModel, type LeaderboardEntry as LeaderboardEntryModel } from './models/leaderboard-entry.model.js';
+
+function entryOf(r: RankedRow<BoardRow>): LeaderboardEntry {
+  return { rank: r.rank, member: r.member, score: r.score, changedAt: r.changedAt };
+}
 
 class TopChannel {
   readonly queues = new Set<CoalescingQueue<LeaderboardEntryModel[]>>();
@@ -81,6 +89,7 @@ export class LeaderboardService {
     @Inject(CHANGES) private readonly changes: ChangeFeed<Change>,
     @Inject(CLOCK) private readonly clock: () => number,
     @Inject(SETTINGS) private readonly settings: Settings,
+    @Inject(Gather) private readonly gather: Gather,
   ) {}
 
   board(name: string): Leaderboard {
@@ -99,6 +108,47 @@ export class LeaderboardService {
 
   around(name: string, member: string, radius: number, period = 'current'): LeaderboardEntry[] {
     return this.board(name).around(member, radius, period, this.clock());
+  }
+
+  /** True in a cluster: reads are gathered from every member (gatheredTop, gatheredRank, gatheredAround). */
+  get gathered(): boolean {
+    return this.gather.enabled;
+  }
+
+  /** top() across the cluster: every member's rows at its ranks 1..offset+limit, merged; the period resolved here, once. */
+  async gatheredTop(name: string, offset: number, limit: number, period = 'current', authorization?: string): Promise<LeaderboardEntry[]> {
+    const start = this.clusterPeriod(name, period);
+    const parts = await this.gather.all({ kind: 'top', board: name, start, n: offset + limit }, authorization);
+    return mergeTop(parts, offset, limit, 'redis').map(entryOf);
+  }
+
+  /** rank() across the cluster: the member's row from its owner, then 1 + the members above it in every partition. */
+  async gatheredRank(name: string, member: string, period = 'current', authorization?: string): Promise<LeaderboardEntry | null> {
+    const around = await this.gatheredAround(name, member, 0, period, authorization);
+    return around[0] ?? null;
+  }
+
+  /** around() across the cluster: the member's row, then every member's neighbours of it, merged. */
+  async gatheredAround(name: string, member: string, radius: number, period = 'current', authorization?: string): Promise<LeaderboardEntry[]> {
+    const start = this.clusterPeriod(name, period);
+    const row = (await this.gather.all({ kind: 'row', board: name, start, member }, authorization)).find((r) => r !== null);
+    if (row === undefined) return [];
+    const parts = await this.gather.all({ kind: 'neighbours', board: name, start, key: { member, score: row.score, stamp: row.stamp }, radius }, authorization);
+    return mergeAround(row, parts, radius, 'redis').map(entryOf);
+  }
+
+  /**
+   * The period start every member is asked for. A `ties: first` board is refused: its tie
+   * stamps count updates per member and order nothing across members.
+   */
+  private clusterPeriod(name: string, period: string): number | null {
+    const board = this.board(name);
+    if (board.ties === 'first') {
+      throw new GraphQLError(`leaderboard "${name}" orders equal scores by arrival (ties: first), which members cannot compare; in a cluster declare it with ties: redis`, {
+        extensions: { code: 'CLUSTER_UNSUPPORTED', leaderboard: name },
+      });
+    }
+    return board.resolve(period, this.clock());
   }
 
   /** A subscription to the top `top` rows: the current rows first, then each change. */
