@@ -3,6 +3,8 @@
  * the real app (with a real broker) on a free port.
  */
 import 'reflect-metadata';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BadRequestException, ValidationPipe, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
@@ -48,8 +50,22 @@ export async function createTally(runtime: TallyRuntime): Promise<INestApplicati
   fastify.addHook('onRequest', ingestCsrfHook(app.get(Metrics)));
   // Static files answer without a key (http-auth.ts, STATIC_ROUTE); every data call they make goes
   // through /graphql. A directory without its trailing slash (`/graphiql`) is redirected to it
-  // (`/graphiql/`): served in place, the page's relative URLs would miss its scripts.
+  // (`/graphiql/`, query kept): served in place, the page's relative URLs would miss its scripts.
+  // The redirect is a 302 answered here, before the static plugin's own (a 301, which browsers
+  // keep for good, so a later version could never serve that path differently).
   await app.useStaticAssets({ root: PUBLIC_DIR, prefix: '/', index: 'index.html', redirect: true });
+  const pageDirs = pageDirectories(PUBLIC_DIR);
+  fastify.addHook('onRequest', (req, reply, done) => {
+    if (req.method === 'GET' || req.method === 'HEAD') {
+      const q = req.url.indexOf('?');
+      const path = q < 0 ? req.url : req.url.slice(0, q);
+      if (pageDirs.has(path)) {
+        reply.redirect(`${path}/${q < 0 ? '' : req.url.slice(q)}`, 302);
+        return;
+      }
+    }
+    done();
+  });
   // A browser opening /graphql (a page load, not an API call) lands on the bundled GraphiQL.
   fastify.addHook('onRequest', (req, reply, done) => {
     if (req.method === 'GET' && req.routeOptions.url === '/graphql' && (req.query as { query?: unknown }).query === undefined && (req.headers.accept ?? '').includes('text/html')) {
@@ -69,6 +85,20 @@ export async function createTally(runtime: TallyRuntime): Promise<INestApplicati
   app.useGlobalPipes(new ValidationPipe({ transform: true, forbidUnknownValues: false }));
   await app.listen(runtime.settings.port, runtime.settings.host);
   return app;
+}
+
+/** The URL paths (no trailing slash) of the directories under `root` that hold an index.html. */
+export function pageDirectories(root: string, prefix = ''): Set<string> {
+  const dirs = new Set<string>();
+  if (!existsSync(root)) return dirs;
+  for (const entry of readdirSync(root, { withFileTypes: true })) {
+    if (!entry.isDirectory()) continue;
+    const dir = join(root, entry.name);
+    const path = `${prefix}/${entry.name}`;
+    if (existsSync(join(dir, 'index.html'))) dirs.add(path);
+    for (const d of pageDirectories(dir, path)) dirs.add(d);
+  }
+  return dirs;
 }
 
 /** The address an app listens on, as a base URL. */

@@ -1,10 +1,11 @@
 // Tally's dashboard: live leaderboards, feature charts, threshold alerts, a map of the geo
-// indexes and ingest statistics, all through the public GraphQL API (queries over HTTP,
+// indexes, ingest statistics and the cluster, all through the public GraphQL API (queries over HTTP,
 // subscriptions over graphql-ws). What to show comes from the `pipeline` query.
 import { Alerts } from './alerts.js';
 import { loadApiKey, saveApiKey } from './api-key.js';
 import { ApiError, TallyApi } from './api.js';
 import { Charts } from './charts.js';
+import { ClusterPanel } from './cluster.js';
 import { byId, fmtDuration, h } from './dom.js';
 import { LeaderboardCard } from './leaderboards.js';
 import { GeoMap } from './map.js';
@@ -65,6 +66,7 @@ async function main(): Promise<void> {
   new StatsPanel(api, byId('stats'), (mode, status, uptime) => {
     byId('mode').textContent = `${mode}${status === 'ok' ? '' : ` · ${status}`} · up ${fmtDuration(uptime)}`;
   }, showError).start();
+  new ClusterPanel(api, byId('cluster-panel')).start();
 
   const boards = byId('leaderboards');
   if (pipeline.leaderboards.length === 0) boards.append(h('p', { class: 'muted empty' }, 'The pipeline declares no leaderboard.'));

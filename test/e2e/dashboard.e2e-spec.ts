@@ -2,7 +2,9 @@
 // against the app in embedded mode with the demo pipeline: what a person would see.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { build } from 'esbuild';
 import type { Page } from 'playwright-core';
+import type { ClusterReport } from '../../src/cluster/cluster-report.js';
 import { DEMO_PIPELINE_PATH } from '../../src/pipeline/load.js';
 import { CHROMIUM_INSTALL_TIMEOUT_MS, ensureWebAssets, launchChromium, RESULTS_DIR, type Chromium } from '../support/browser.js';
 import { gqlData, startTally, type RunningTally } from '../support/app.js';
@@ -123,13 +125,129 @@ describe('dashboard and GraphiQL in a browser', () => {
     }
     expect(await page.locator('[data-testid="map"]').getAttribute('data-points')).toBe('3');
     const during = graphql.slice(before);
-    // the page's only reads meanwhile are the stats panel's (one a second); none is the map's
+    const elapsed = Date.now() - started;
+    // the page's only reads meanwhile are the stats panel's (one a second) and the cluster
+    // panel's (one every 2 s); none is the map's
     expect(during.filter((b) => /geo(Nearest|Search|Position)/.test(b))).toEqual([]);
-    expect(during.length).toBeLessThanOrEqual(Math.ceil((Date.now() - started) / 1_000) + 1);
+    expect(during.filter((b) => !b.includes('DashboardStats') && !b.includes('DashboardCluster'))).toEqual([]);
+    expect(during.filter((b) => b.includes('DashboardStats')).length).toBeLessThanOrEqual(Math.ceil(elapsed / 1_000) + 1);
+    expect(during.filter((b) => b.includes('DashboardCluster')).length).toBeLessThanOrEqual(Math.ceil(elapsed / 2_000) + 1);
     expect(graphql.filter((b) => b.includes('geoNearest'))).toEqual([]);
 
     expect(await page.evaluate('window.sameDocument')).toBe(true);
     await page.screenshot({ path: join(RESULTS_DIR, 'dashboard.png'), fullPage: true });
+    expect(problems).toEqual([]);
+    await page.close();
+  }, 60_000);
+
+  it('shows this instance and its partitions in the Cluster panel, as GET /cluster reports them, and says so when a read fails', async () => {
+    const { page, problems } = await open('/');
+    const report = (await (await fetch(`${tally.url}/cluster`)).json()) as ClusterReport;
+    expect(report.clustered).toBe(false);
+    const panel = '#cluster-panel';
+    await page.waitForSelector(`${panel}[data-state="ok"] [data-testid="cluster"] .cluster`, WAIT);
+    const text = async (selector: string) => (await page.locator(`${panel} ${selector}`).textContent())?.trim();
+    expect(await text('[data-testid="cluster-mode"]')).toBe('single instance');
+    expect(await text('[data-testid="cluster-instance"]')).toBe(report.instanceId);
+    expect(await page.locator(`${panel} .cluster`).getAttribute('data-instance')).toBe(report.instanceId);
+    const active = page.locator(`${panel} .parts[data-kind="active"]`);
+    expect(await active.getAttribute('data-partitions')).toBe(report.members[0].active.join(','));
+    expect(await active.textContent()).toBe(`partitions ${report.members[0].active.join(', ')}`);
+    expect(await page.locator(`${panel} .lag-part`).evaluateAll((els) => els.map((e) => [Number(e.dataset.partition), Number(e.dataset.lag)]))).toEqual(report.lag.map((l) => [l.partition, l.lag]));
+    expect(await page.locator(`${panel} .cluster-members`).count()).toBe(0);
+
+    // reads that fail: a message in the panel, the last report dimmed; then back to current
+    await page.route(`${tally.url}/graphql`, (route) => (route.request().postData()?.includes('DashboardCluster') ? route.abort() : route.fallback()));
+    await page.waitForSelector(`${panel}[data-state="error"]`, WAIT);
+    expect(await text('[data-testid="cluster-status"]')).toMatch(/^Cluster not updated: Tally is not reachable .*\(shown: as of \d\d:\d\d:\d\d\)$/);
+    expect(await page.locator(`${panel} [data-testid="cluster"]`).getAttribute('class')).toBe('stale');
+    await page.unroute(`${tally.url}/graphql`);
+    await page.waitForSelector(`${panel}[data-state="ok"]`, WAIT);
+    expect(await text('[data-testid="cluster-status"]')).toMatch(/^as of \d\d:\d\d:\d\d$/);
+    expect(await page.locator(`${panel} [data-testid="cluster"]`).getAttribute('class')).toBe('');
+    expect(problems).toEqual([]);
+    await page.close();
+  }, 60_000);
+
+  it('renders a three-member report: members and URLs, this instance marked, partitions (standby and restoring when given), epoch and lag, text kept as text', async () => {
+    const { page, problems } = await open('/');
+    await page.waitForSelector('body[data-ready="true"]', WAIT);
+    // the panel's own renderer, bundled from its source into the page (the app's bundle keeps it private)
+    const bundle = await build({ entryPoints: [join(process.cwd(), 'dashboard', 'src', 'cluster.ts')], bundle: true, format: 'iife', globalName: 'clusterView', write: false, logLevel: 'silent' });
+    await page.addScriptTag({ content: bundle.outputFiles[0].text });
+    const hostile = '<img src=x onerror="window.pwned=1">';
+    const report: ClusterReport = {
+      instanceId: 'tally-2',
+      clustered: true,
+      epoch: 7,
+      partitionCount: 12,
+      members: [
+        { instanceId: 'tally-1', url: 'http://tally-1:4000', self: false, active: [9, 0, 3, 6], standby: [1, 4], restoring: [] },
+        { instanceId: 'tally-2', url: 'http://tally-2:4000/', self: true, active: [1, 4, 7, 10], standby: [], restoring: [11] },
+        { instanceId: hostile, url: 'javascript:alert(1)', self: false, active: [2, 5, 8], standby: [], restoring: [] },
+      ],
+      lag: [
+        { partition: 1, lag: 0 },
+        { partition: 4, lag: 12 },
+        { partition: 7, lag: 0 },
+        { partition: 10, lag: 1500 },
+      ],
+    };
+    // a report of the earlier shape, without standby and restoring, renders as well
+    const { standby: _s, restoring: _r, ...older } = report.members[2];
+    const shown = { ...report, members: [report.members[0], report.members[1], older] };
+    const rendered = (await page.evaluate(`(() => {
+      const panel = document.createElement('section');
+      panel.className = 'panel';
+      panel.id = 'cluster-rendered';
+      panel.style.width = '560px';
+      panel.append(clusterView.renderCluster(${JSON.stringify(shown)}));
+      document.querySelector('.layout .col:last-child').append(panel);
+      const root = panel.querySelector('.cluster');
+      const q = (el, s) => el.querySelector(s)?.textContent ?? null;
+      return {
+        clustered: root.dataset.clustered,
+        epoch: q(root, '[data-testid="cluster-epoch"]'),
+        mode: q(root, '[data-testid="cluster-mode"]'),
+        instance: q(root, '[data-testid="cluster-instance"]'),
+        members: [...root.querySelectorAll('.cluster-member')].map((li) => ({
+          id: q(li, '.member-id'),
+          self: li.dataset.self === 'true',
+          you: q(li, '.you'),
+          url: q(li, '.member-url'),
+          href: li.querySelector('a.member-url')?.getAttribute('href') ?? null,
+          parts: Object.fromEntries([...li.querySelectorAll('.parts')].map((p) => [p.dataset.kind, p.dataset.partitions])),
+        })),
+        lag: [...root.querySelectorAll('.lag-part')].map((e) => [Number(e.dataset.partition), Number(e.dataset.lag), e.classList.contains('behind')]),
+        lagTotal: Number(root.querySelector('[data-testid="cluster-lag"]').dataset.total),
+        images: panel.querySelectorAll('img').length,
+      };
+    })()`)) as Record<string, unknown>;
+    const sorted = (ps: number[]) => [...ps].sort((a, b) => a - b).join(',');
+    expect(rendered).toEqual({
+      clustered: 'true',
+      epoch: `epoch ${report.epoch}`,
+      mode: `${report.members.length} members`,
+      instance: report.instanceId,
+      members: report.members.map((m) => ({
+        id: m.instanceId,
+        self: m.self,
+        you: m.self ? 'this instance' : null,
+        url: m.url,
+        href: m.url.startsWith('http') ? `${m.url.replace(/\/$/, '')}/` : null,
+        parts: {
+          active: sorted(m.active),
+          ...(m.standby.length > 0 ? { standby: sorted(m.standby) } : {}),
+          ...(m.restoring.length > 0 ? { restoring: sorted(m.restoring) } : {}),
+        },
+      })),
+      lag: report.lag.map((l) => [l.partition, l.lag, l.lag > 0]),
+      lagTotal: report.lag.reduce((n, l) => n + l.lag, 0),
+      images: 0,
+    });
+    expect(await page.evaluate('window.pwned')).toBeUndefined();
+    expect(await page.locator('#cluster-rendered .cluster-member[data-self="true"]').count()).toBe(1);
+    await page.locator('#cluster-rendered').screenshot({ path: join(RESULTS_DIR, 'dashboard-cluster.png') });
     expect(problems).toEqual([]);
     await page.close();
   }, 60_000);

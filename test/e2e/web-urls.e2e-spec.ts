@@ -1,6 +1,7 @@
 // Every address Tally shows a person answers: the README's links, the links of the dashboard
 // and GraphiQL pages, and the addresses of the start-up log. A directory asked for without
-// its trailing slash (`/graphiql`) is redirected to it, query string kept.
+// its trailing slash (`/graphiql`) is redirected to it, query string kept, by a 302 (a 301
+// would be kept by browsers for good).
 import { readFileSync } from 'node:fs';
 import { DEMO_PIPELINE_PATH } from '../../src/pipeline/load.js';
 import { startTally, type RunningTally } from '../support/app.js';
@@ -52,13 +53,15 @@ describe('the addresses Tally shows', () => {
 
   it('serves GraphiQL at /graphiql and /graphiql/, redirecting the first to the second with its query', async () => {
     const bare = await visit(`${tally.url}/graphiql`);
-    expect([bare.hops, bare.url, bare.status]).toEqual([[301, 200], `${tally.url}/graphiql/`, 200]);
+    expect([bare.hops, bare.url, bare.status]).toEqual([[302, 200], `${tally.url}/graphiql/`, 200]);
     expect(bare.body).toMatch(GRAPHIQL_PAGE);
     const slash = await visit(`${tally.url}/graphiql/`);
     expect([slash.hops, slash.body]).toEqual([[200], bare.body]);
     const query = encodeURIComponent('{ leaderboard(name: "top_players") { member } }');
     const withQuery = await visit(`${tally.url}/graphiql?query=${query}`);
-    expect([withQuery.hops, withQuery.url]).toEqual([[301, 200], `${tally.url}/graphiql/?query=${query}`]);
+    expect([withQuery.hops, withQuery.url]).toEqual([[302, 200], `${tally.url}/graphiql/?query=${query}`]);
+    const head = await fetch(`${tally.url}/graphiql?query=${query}`, { method: 'HEAD', redirect: 'manual' });
+    expect([head.status, head.headers.get('location')]).toEqual([302, `/graphiql/?query=${query}`]);
     // a browser opening /graphql lands there too
     const api = await visit(`${tally.url}/graphql`);
     expect([api.hops, api.url, api.body]).toEqual([[302, 200], `${tally.url}/graphiql/`, bare.body]);
