@@ -55,8 +55,13 @@ export class ClusterState {
     for (const l of this.listeners) l(map);
   }
 
-  onChange(listener: (map: ClusterMap) => void): void {
+  /** Calls `listener` after every map change; returns what stops it. */
+  onChange(listener: (map: ClusterMap) => void): () => void {
     this.listeners.push(listener);
+    return () => {
+      const i = this.listeners.indexOf(listener);
+      if (i >= 0) this.listeners.splice(i, 1);
+    };
   }
 
   /** Partition of a key (meaningful in a cluster, where every source has map.partitionCount partitions). */

@@ -41,10 +41,7 @@ export class Forwarding {
 
   /** True when `given` is this cluster's secret (a peer's request). */
   isPeerSecret(given: unknown): boolean {
-    if (given === undefined || this.secret === undefined) return false;
-    const a = Buffer.from(String(given));
-    const b = Buffer.from(this.secret);
-    return a.length === b.length && timingSafeEqual(a, b);
+    return matchesSecret(this.secret, given);
   }
 
   /**
@@ -154,6 +151,14 @@ export class Forwarding {
     const missing = this.state.remotePartitions();
     if (missing.length > 0) throw unavailable(missing, `${what} needs every partition and is not gathered across the cluster yet; ${this.state.self.instanceId} holds ${this.state.localPartitions().join(', ') || 'none'}`);
   }
+}
+
+/** True when `given` is `secret` (compared in constant time); false without a secret. */
+export function matchesSecret(secret: string | undefined, given: unknown): boolean {
+  if (given === undefined || secret === undefined) return false;
+  const a = Buffer.from(String(given));
+  const b = Buffer.from(secret);
+  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 export function unavailable(partitions: number[], why?: string): GraphQLError {

@@ -13,6 +13,7 @@ import { LeaderboardModule } from '../leaderboard/leaderboard.module.js';
 import { Health } from '../ops/health.js';
 import { Metrics } from '../ops/metrics.js';
 import { ClusterResolver } from './cluster/cluster.resolver.js';
+import { ClusterLive } from './live/cluster-live.service.js';
 import { DurabilityResolver } from './durability/durability.resolver.js';
 import { InputErrorFilter } from './errors.filter.js';
 import { FeatureLiveService } from './features/feature-live.service.js';
@@ -71,7 +72,7 @@ import { StatsService } from './stats/stats.service.js';
       }),
     }),
   ],
-  providers: [FeaturesResolver, SimilarResolver, ServedLog, IngestResolver, FeatureLiveService, ViewLiveService, LeaderboardResolver, LeaderboardService, GeoResolver, GeoService, GeoLiveService, PipelineResolver, StatsResolver, StatsService, DurabilityResolver, ClusterResolver, { provide: APP_FILTER, useClass: InputErrorFilter }],
+  providers: [FeaturesResolver, SimilarResolver, ServedLog, IngestResolver, FeatureLiveService, ViewLiveService, ClusterLive, LeaderboardResolver, LeaderboardService, GeoResolver, GeoService, GeoLiveService, PipelineResolver, StatsResolver, StatsService, DurabilityResolver, ClusterResolver, { provide: APP_FILTER, useClass: InputErrorFilter }],
 })
 export class TallyGraphqlModule implements OnModuleInit {
   constructor(

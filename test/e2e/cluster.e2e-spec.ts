@@ -11,6 +11,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KafkaEventWriter } from '../../src/ingest/kafka-ingest.js';
+import { keyPartitioner } from '../../src/ingest/tally-assigner.js';
+import { wsClient } from '../support/app.js';
 import { createTopics, produce, requireKafka, uniqueName } from '../support/kafka.js';
 import { mulberry32 } from '../support/random.js';
 import { freePort, ready, sleep, startTallyProcess, stopTallyProcess, type TallyProcess } from '../support/tally-process.js';
@@ -333,6 +335,18 @@ describe('cluster (three Tally processes, one broker)', () => {
 
   it('loses nothing and counts nothing twice when a member is killed (-9) while producing, and never shows a wrong answer meanwhile', async () => {
     const before = (await formed(3)).map;
+    // A subscription held on t1 for a user t3 owns (followed from t3, then from its next owner).
+    const partitionOf = keyPartitioner();
+    const t3Partitions = before.members.find((m) => m.instanceId === 't3')!.active;
+    const watched = users.find((u) => t3Partitions.includes(partitionOf(u, PARTITIONS)))!;
+    const client = wsClient(running.get('t1')!.base);
+    const pushed: { value: number; at: number }[] = [];
+    const subscriptionErrors: unknown[] = [];
+    const unsubscribe = client.subscribe<{ featureUpdated: { value: number } }>(
+      { query: 'subscription($u: String!) { featureUpdated(name: "n", entity: $u, window: "lifetime") { value } }', variables: { u: watched } },
+      { next: (r) => (r.errors ? subscriptionErrors.push(r.errors) : pushed.push({ value: r.data!.featureUpdated.value, at: Date.now() })), error: (e) => subscriptionErrors.push(e), complete: () => undefined },
+    );
+    await sleep(500);
     const writer = new KafkaEventWriter([brokers], 'cluster-e2e-writer', { idempotent: true });
     const sample = users.filter((_, i) => i % 5 === 0);
     // Per user: events produced or in flight (an answer may not exceed it), and the highest count seen (it may not go down).
@@ -381,7 +395,8 @@ describe('cluster (three Tally processes, one broker)', () => {
     try {
       for (let b = 0; b < 40; b++) {
         const batch = Array.from({ length: 100 }, (_, i) => {
-          const user = users[Math.floor(rnd() * USERS)];
+          // One event per batch for the watched user, the rest random.
+          const user = i === 0 ? watched : users[Math.floor(rnd() * USERS)];
           const lv = Math.floor(rnd() * 200);
           produced.set(user, (produced.get(user) ?? 0) + 1);
           bestProduced.set(user, Math.max(lv, bestProduced.get(user) ?? 0));
@@ -409,11 +424,21 @@ describe('cluster (three Tally processes, one broker)', () => {
           return rows.onlineFeatures.every((r) => r.values[0] === (count.get(r.entity) ?? 0)) ? true : undefined;
         }, 90_000);
       }
+      // The subscription kept delivering: values pushed after the kill, up to the final count.
+      await eventually(`the subscription on t1 for ${watched} delivering its final count`, async () => (pushed.at(-1)?.value === count.get(watched) ? true : undefined), 60_000).catch((err: Error) => {
+        throw new Error(`${err.message}: expected ${count.get(watched)}, pushed ${JSON.stringify(pushed.map((p) => p.value))}, errors ${JSON.stringify(subscriptionErrors)}`);
+      });
     } finally {
       producing = false;
       await polling;
       await writer.close();
+      unsubscribe();
+      await client.dispose();
     }
+    expect(subscriptionErrors).toEqual([]);
+    expect(pushed.filter((p) => p.at > killedAt! + 1_000).length).toBeGreaterThan(0);
+    // Each push is a count the user had at some point: never above the final count, never going down.
+    for (let i = 1; i < pushed.length; i++) expect(pushed[i].value).toBeGreaterThanOrEqual(pushed[i - 1].value);
     expect(killedAt).toBeDefined();
     expect(outcomes.wrong).toEqual([]);
     // The client was answered throughout: exactly, or with an error naming partitions.

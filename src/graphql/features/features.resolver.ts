@@ -15,6 +15,7 @@ import { FeatureVector, toFeatureVectorModel } from './models/feature-vector.mod
 import { ThresholdCrossing } from './models/threshold-crossing.model.js';
 import { ViewLiveService } from './view-live.service.js';
 import { authorizationOf, type GraphqlContext } from '../cluster/request-context.js';
+import { ClusterLive } from '../live/cluster-live.service.js';
 
 
 /** A forwarded feature value as JSON carries it. */
@@ -41,6 +42,7 @@ export class FeaturesResolver {
     @Inject(ViewLiveService) private readonly viewLive: ViewLiveService,
     @Inject(ServedLog) private readonly served: ServedLog,
     @Inject(Forwarding) private readonly cluster: Forwarding,
+    @Inject(ClusterLive) private readonly clusterLive: ClusterLive,
   ) {}
 
   @Query(() => FeatureValue, { description: 'One window of one windowed feature for one entity.' })
@@ -151,7 +153,7 @@ export class FeaturesResolver {
     description: "Pushes the window's value when it changes: after each event of the entity, and when tiles leaving the window change it (down to 0 or null as it drains; for topk, its list or bound); coalesced.",
   })
   featureUpdated(@Args() { name, entity, window }: FeatureArgs) {
-    return this.live.featureUpdated(name, entity, window);
+    return this.clusterLive.enabled ? this.clusterLive.featureUpdated(name, entity, window) : this.live.featureUpdated(name, entity, window);
   }
 
   @Subscription(() => ThresholdCrossing, {
@@ -159,6 +161,7 @@ export class FeaturesResolver {
     description: "Pushes when an entity's window value rises above `above` or drops under `below` (exactly one of the two), for any reason: an event or tiles leaving the window. Once per crossing. For topk the value is the heaviest item's count.",
   })
   featureThreshold(@Args() { name, window, above, below }: FeatureThresholdArgs) {
+    this.cluster.requireAllPartitions('featureThreshold');
     return this.live.featureThreshold(name, window, { above, below });
   }
 
@@ -168,6 +171,6 @@ export class FeaturesResolver {
     description: "The entity's vector now (when it has one), then each time an event changes it, and null when the view's TTL expires it (as featureVector answers); coalesced.",
   })
   viewUpdated(@Args() { view, entity }: FeatureVectorArgs) {
-    return this.viewLive.viewUpdated(view, entity);
+    return this.clusterLive.enabled ? this.clusterLive.viewUpdated(view, entity) : this.viewLive.viewUpdated(view, entity);
   }
 }

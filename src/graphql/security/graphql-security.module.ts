@@ -1,4 +1,6 @@
 import { Inject, Module, type OnApplicationBootstrap, type OnApplicationShutdown, type OnModuleDestroy } from '@nestjs/common';
+import { matchesSecret } from '../../cluster/forwarding.js';
+import { isClusterMember } from '../../settings/cluster.js';
 import { HttpAdapterHost, ModuleRef } from '@nestjs/core';
 import type { ApolloServerPlugin } from '@apollo/server';
 import type { ApolloDriverConfig } from '@nestjs/apollo';
@@ -90,8 +92,12 @@ class SubscriptionEndpoint implements OnApplicationBootstrap, OnModuleDestroy, O
     { provide: OperationGate, useFactory: (s: Settings, rate: RateLimiter, m: Metrics) => new OperationGate(s.limits, rate, m), inject: [SETTINGS, RateLimiter, Metrics] },
     {
       provide: WsSecurity,
-      useFactory: (keys: ApiKeys, gate: OperationGate, s: Settings, m: Metrics, log: Logger, moduleRef: ModuleRef) =>
-        new WsSecurity(keys, gate, s.limits, m, log, () => moduleRef.get(GraphQLSchemaHost, { strict: false }).schema),
+      useFactory: (keys: ApiKeys, gate: OperationGate, s: Settings, m: Metrics, log: Logger, moduleRef: ModuleRef) => {
+        const ws = new WsSecurity(keys, gate, s.limits, m, log, () => moduleRef.get(GraphQLSchemaHost, { strict: false }).schema);
+        // Peers following entities they do not own (src/cluster/follow.ts) present the cluster secret.
+        if (isClusterMember(s.cluster, s.kafkaBrokers)) ws.isPeer = (given) => matchesSecret(s.cluster.secret, given);
+        return ws;
+      },
       inject: [ApiKeys, OperationGate, SETTINGS, Metrics, LOGGER, ModuleRef],
     },
     { provide: QueryFastPath, useFactory: (gate: OperationGate, m: Metrics, health: Health) => new QueryFastPath(gate, m, health), inject: [OperationGate, Metrics, Health] },

@@ -19,6 +19,7 @@
  *   not drained for TALLY_WS_SLOW_CONSUMER_TIMEOUT, is dropped.
  */
 import { GraphQLError, getOperationAST, type DocumentNode, NoSchemaIntrospectionCustomRule, parse, specifiedRules, validate, type GraphQLSchema, type ValidationRule } from 'graphql';
+import { PEER_SECRET_PARAM } from '../../cluster/follow.js';
 import type { Logger } from '../../ops/logger.js';
 import type { Metrics } from '../../ops/metrics.js';
 import type { ApiKeys, Principal } from '../../security/api-keys.js';
@@ -62,6 +63,9 @@ interface Connection {
   operations: string[];
 }
 
+/** The principal of a cluster peer's connection (see WsSecurity.isPeer). */
+const PEER: Principal = { id: 'cluster-peer', role: 'reader' };
+
 export class WsSecurity {
   private readonly connections = new Map<Socket, Connection>();
   private readonly perKey = new Map<string, number>();
@@ -74,6 +78,13 @@ export class WsSecurity {
    */
   private readonly documents = new Map<string, DocumentNode>();
   private timer: NodeJS.Timeout | undefined;
+  /**
+   * In a cluster: true when a connection_init's peer secret is the cluster's. A peer (another
+   * member following an entity it does not own, src/cluster/follow.ts) reads as a reader and
+   * multiplexes every entity it follows on one connection, so the per-connection operation
+   * limit does not apply to it.
+   */
+  isPeer: ((given: unknown) => boolean) | undefined;
   private reported = { coalesced: queueTotals.coalesced, dropped: queueTotals.dropped };
 
   constructor(
@@ -109,7 +120,13 @@ export class WsSecurity {
   private onConnect(ctx: WsContext): boolean {
     const { socket, remoteAddress } = ctx.extra;
     const params = ctx.connectionParams ?? {};
-    const auth = this.keys.authenticate(params.authorization ?? params.Authorization, remoteAddress);
+    const peer = params[PEER_SECRET_PARAM];
+    if (peer !== undefined && !this.isPeer?.(peer)) {
+      this.gate.refused('ws', 'unauthenticated');
+      socket.close(CLOSE.unauthorized, `${PEER_SECRET_PARAM}: not this cluster's secret`);
+      return false;
+    }
+    const auth = peer !== undefined ? { ok: true as const, principal: PEER } : this.keys.authenticate(params.authorization ?? params.Authorization, remoteAddress);
     if (!auth.ok) {
       this.gate.refused('ws', 'unauthenticated');
       socket.close(CLOSE.unauthorized, auth.message);
@@ -133,7 +150,7 @@ export class WsSecurity {
     const connection = this.connections.get(ctx.extra.socket);
     if (connection === undefined) return [new GraphQLError('not authenticated', { extensions: { code: 'UNAUTHENTICATED' } })];
     const live = liveOperations(connection.operations, id, ctx.subscriptions);
-    if (live >= this.limits.wsMaxSubscriptions) {
+    if (live >= this.limits.wsMaxSubscriptions && connection.principal !== PEER) {
       this.gate.refused('ws', 'too-many-subscriptions');
       return [new GraphQLError(`this connection already runs ${live} operations; at most ${this.limits.wsMaxSubscriptions}`, { extensions: { code: 'TOO_MANY_SUBSCRIPTIONS' } })];
     }
