@@ -24,6 +24,7 @@ import { ClusterState } from '../cluster/cluster-state.js';
 import { ClusterController } from '../cluster/cluster.controller.js';
 import { Forwarding } from '../cluster/forwarding.js';
 import { Gather } from '../cluster/gather.js';
+import { unkeyedStores } from '../cluster/keyed-stores.js';
 import { PartialAnswers } from '../cluster/partials.js';
 import { isClusterMember } from '../settings/cluster.js';
 import { Router } from './router.js';
@@ -104,8 +105,9 @@ class ExpiryTimer implements OnApplicationBootstrap, OnApplicationShutdown {
     },
     {
       provide: Forwarding,
-      useFactory: (s: Settings, state: ClusterState, metrics: Metrics) => new Forwarding(state, s.cluster.secret, metrics.clusterForwarded),
-      inject: [SETTINGS, ClusterState, Metrics],
+      useFactory: (s: Settings, state: ClusterState, metrics: Metrics, p: Pipeline) =>
+        new Forwarding(state, s.cluster.secret, metrics.clusterForwarded, unkeyedStores(p), new Map((p.onDemand ?? []).map((d) => [d.name, d.inputs.map((i) => i.ref)]))),
+      inject: [SETTINGS, ClusterState, Metrics, PIPELINE],
     },
     {
       // Whole-set queries (leaderboards, geo) in a cluster: asked of every member, merged.

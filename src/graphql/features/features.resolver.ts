@@ -53,6 +53,7 @@ export class FeaturesResolver {
       return toFeatureValueModel(name, entity, window, this.store.read(name, entity, window, now, quantile ?? undefined, asOf), asOf ?? now);
     };
     if (!this.cluster.enabled) return local();
+    this.cluster.requireKeyed('feature', name);
     const owner = this.cluster.route(entity, this.cluster.isForwarded(ctx?.req?.headers));
     if (owner === undefined) return local();
     const query = 'query($name: String!, $entity: String!, $window: String!, $quantile: Float, $at: DateTime) { feature(name: $name, entity: $entity, window: $window, quantile: $quantile, at: $at) { name entity window value asOf lastEventAt top { item count error } unlistedAtMost } }';
@@ -68,6 +69,7 @@ export class FeaturesResolver {
       return read && toFeatureVectorModel(view, entity, read);
     };
     if (!this.cluster.enabled) return local();
+    this.cluster.requireKeyed('view', view);
     const owner = this.cluster.route(entity, this.cluster.isForwarded(ctx?.req?.headers));
     if (owner === undefined) return local();
     const query = 'query($view: String!, $entity: String!, $at: DateTime) { featureVector(view: $view, entity: $entity, at: $at) { view entity values updatedAt fieldTimes } }';
@@ -104,6 +106,7 @@ export class FeaturesResolver {
 
   /** onlineFeatures in a cluster: the local entities read here, the others in one request per owning member. */
   private async clusterRows(entities: string[], features: string[], now: number, context: unknown[] | undefined, asOf: number | undefined, ctx: GraphqlContext | undefined): Promise<OnlineRow[]> {
+    this.cluster.requireKeyedNames(features);
     const forwarded = this.cluster.isForwarded(ctx?.req?.headers);
     const rows = new Array<OnlineRow | undefined>(entities.length);
     const local: number[] = [];
@@ -153,7 +156,9 @@ export class FeaturesResolver {
     description: "Pushes the window's value when it changes: after each event of the entity, and when tiles leaving the window change it (down to 0 or null as it drains; for topk, its list or bound); coalesced.",
   })
   featureUpdated(@Args() { name, entity, window }: FeatureArgs) {
-    return this.clusterLive.enabled ? this.clusterLive.featureUpdated(name, entity, window) : this.live.featureUpdated(name, entity, window);
+    if (!this.clusterLive.enabled) return this.live.featureUpdated(name, entity, window);
+    this.cluster.requireKeyed('feature', name);
+    return this.clusterLive.featureUpdated(name, entity, window);
   }
 
   @Subscription(() => ThresholdCrossing, {
@@ -171,6 +176,8 @@ export class FeaturesResolver {
     description: "The entity's vector now (when it has one), then each time an event changes it, and null when the view's TTL expires it (as featureVector answers); coalesced.",
   })
   viewUpdated(@Args() { view, entity }: FeatureVectorArgs) {
-    return this.clusterLive.enabled ? this.clusterLive.viewUpdated(view, entity) : this.viewLive.viewUpdated(view, entity);
+    if (!this.clusterLive.enabled) return this.viewLive.viewUpdated(view, entity);
+    this.cluster.requireKeyed('view', view);
+    return this.clusterLive.viewUpdated(view, entity);
   }
 }

@@ -20,18 +20,21 @@ export class GeoResolver {
 
   @Query(() => [GeoHit], { description: 'Members within radiusMeters of the point, nearest first.' })
   async geoSearch(@Args() { index, lat, lon, radiusMeters, limit }: GeoSearchArgs, @Context() ctx?: GraphqlContext): Promise<GeoHit[]> {
+    this.cluster.requireKeyed('geo', index);
     const hits = this.geo.gathered ? await this.geo.gatheredSearch(index, lat, lon, radiusMeters, limit, authorizationOf(ctx)) : this.geo.search(index, lat, lon, radiusMeters, limit);
     return hits.map(toGeoHitModel);
   }
 
   @Query(() => [GeoHit], { description: 'The k members nearest to the point.' })
   async geoNearest(@Args() { index, lat, lon, k }: GeoNearestArgs, @Context() ctx?: GraphqlContext): Promise<GeoHit[]> {
+    this.cluster.requireKeyed('geo', index);
     const hits = this.geo.gathered ? await this.geo.gatheredNearest(index, lat, lon, k, authorizationOf(ctx)) : this.geo.nearest(index, lat, lon, k);
     return hits.map(toGeoHitModel);
   }
 
   @Query(() => GeoHit, { nullable: true, description: "A member's position; null when absent." })
   async geoPosition(@Args() { index, member }: GeoPositionArgs, @Context() ctx?: GraphqlContext): Promise<GeoHit | null> {
+    this.cluster.requireKeyed('geo', index);
     const p = this.geo.gathered ? await this.geo.gatheredPosition(index, member, authorizationOf(ctx)) : this.geo.position(index, member);
     return p ? toGeoHitModel(p) : null;
   }
