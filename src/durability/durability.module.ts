@@ -14,6 +14,7 @@ import { LeaderboardStore } from '../leaderboard/index.js';
 import { Health } from '../ops/health.js';
 import type { Logger } from '../ops/logger.js';
 import { Metrics } from '../ops/metrics.js';
+import { Timers } from '../ops/timers.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import type { Settings } from '../settings/settings.js';
 import { CLOCK, LOGGER, PIPELINE, SETTINGS } from '../settings/tokens.js';
@@ -38,7 +39,6 @@ export class SnapshotUnavailableError extends InputError {
 export class Durability implements OnApplicationBootstrap, BeforeApplicationShutdown {
   readonly recovery: Recovery;
   private snapshotter: Snapshotter | undefined;
-  private timer: NodeJS.Timeout | undefined;
   private stopping = false;
 
   constructor(
@@ -53,6 +53,7 @@ export class Durability implements OnApplicationBootstrap, BeforeApplicationShut
     private readonly log: Logger,
     private readonly clock: () => number,
     private readonly metrics: Metrics,
+    private readonly timers: Timers,
   ) {
     this.recovery = new Recovery({
       dataDir: settings.dataDir,
@@ -98,16 +99,12 @@ export class Durability implements OnApplicationBootstrap, BeforeApplicationShut
     void this.recovery.run(() => this.schedule());
   }
 
-  /** Next interval snapshot, counted from the end of the previous one. */
+  /** Interval snapshots (a job of the process Timers), each counted from the end of the previous one. */
   private schedule(): void {
     const every = this.settings.durability.snapshotIntervalMs;
     if (this.snapshotter === undefined || every === 0 || this.stopping) return;
-    this.timer = setTimeout(() => {
-      this.snapshotter!.snapshot('interval')
-        .catch(() => undefined)
-        .finally(() => this.schedule());
-    }, every);
-    this.timer.unref();
+    const snapshotter = this.snapshotter;
+    this.timers.chain('snapshot', every, () => snapshotter.snapshot('interval'));
   }
 
   /** Writes a snapshot now (the admin mutation). */
@@ -130,7 +127,7 @@ export class Durability implements OnApplicationBootstrap, BeforeApplicationShut
 
   async beforeApplicationShutdown(): Promise<void> {
     this.stopping = true;
-    clearTimeout(this.timer);
+    this.timers.cancel('snapshot');
     if (this.snapshotter && this.recovery.consistent) {
       await this.snapshotter.snapshot('shutdown').catch(() => undefined);
     }
@@ -159,8 +156,9 @@ export class Durability implements OnApplicationBootstrap, BeforeApplicationShut
         log: Logger,
         clock: () => number,
         metrics: Metrics,
-      ) => new Durability(settings, pipeline, { features, views, leaderboards, geo }, processor, ingest, gate, kafka, health, log, clock, metrics),
-      inject: [SETTINGS, PIPELINE, FeatureStore, ViewStore, LeaderboardStore, GeoStore, EventProcessor, EventIngest, IngestGate, KafkaIngest, Health, LOGGER, CLOCK, Metrics],
+        timers: Timers,
+      ) => new Durability(settings, pipeline, { features, views, leaderboards, geo }, processor, ingest, gate, kafka, health, log, clock, metrics, timers),
+      inject: [SETTINGS, PIPELINE, FeatureStore, ViewStore, LeaderboardStore, GeoStore, EventProcessor, EventIngest, IngestGate, KafkaIngest, Health, LOGGER, CLOCK, Metrics, Timers],
     },
   ],
   exports: [Durability],

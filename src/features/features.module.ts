@@ -1,8 +1,9 @@
 import { buildFeatureStore, buildViewStore } from '../store-set.js';
-import { Inject, Module, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { Inject, Module, type OnModuleInit } from '@nestjs/common';
 import { CLOCK, PIPELINE } from '../settings/tokens.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import { Metrics } from '../ops/metrics.js';
+import { Timers } from '../ops/timers.js';
 import { FeatureStore } from './feature-store.js';
 import { OnlineFeatures } from './online-features.js';
 import { ViewStore } from './views/view-store.js';
@@ -18,31 +19,25 @@ import { ViewStore } from './views/view-store.js';
 const SWEEP_INTERVAL_MS = 100;
 const SWEEP_BUDGET = 2_000;
 
-/** Frees idle and expired entities a slice at a time, and reports live entities per feature and view. */
-class IdleEntitySweeper implements OnModuleInit, OnModuleDestroy {
-  private timer: NodeJS.Timeout | undefined;
-
+/** Frees idle and expired entities a slice at a time (a job of the process Timers), and reports live entities per feature and view. */
+class IdleEntitySweeper implements OnModuleInit {
   constructor(
     private readonly store: FeatureStore,
     private readonly views: ViewStore,
     private readonly metrics: Metrics,
     private readonly clock: () => number,
+    private readonly timers: Timers,
   ) {}
 
   onModuleInit(): void {
-    this.timer = setInterval(() => {
+    this.timers.every('idle-sweep', SWEEP_INTERVAL_MS, () => {
       const now = this.clock();
       this.metrics.entitiesFreed.inc(this.store.sweep(now, SWEEP_BUDGET, SWEEP_INTERVAL_MS) + this.views.sweep(now, SWEEP_BUDGET, SWEEP_INTERVAL_MS));
-    }, SWEEP_INTERVAL_MS);
-    this.timer.unref();
+    });
     this.metrics.onCollect(() => {
       for (const { name, entities } of this.store.sizes()) this.metrics.entities.set({ feature: name }, entities);
       for (const { name, entities } of this.views.sizes()) this.metrics.viewEntities.set({ view: name }, entities);
     });
-  }
-
-  onModuleDestroy(): void {
-    clearInterval(this.timer);
   }
 }
 
@@ -54,8 +49,8 @@ class IdleEntitySweeper implements OnModuleInit, OnModuleDestroy {
     { provide: OnlineFeatures, useFactory: (store: FeatureStore, views: ViewStore, p: Pipeline) => new OnlineFeatures(store, views, p.onDemand), inject: [FeatureStore, ViewStore, PIPELINE] },
     {
       provide: IdleEntitySweeper,
-      useFactory: (s: FeatureStore, v: ViewStore, m: Metrics, c: () => number) => new IdleEntitySweeper(s, v, m, c),
-      inject: [FeatureStore, ViewStore, Metrics, CLOCK],
+      useFactory: (s: FeatureStore, v: ViewStore, m: Metrics, c: () => number, t: Timers) => new IdleEntitySweeper(s, v, m, c, t),
+      inject: [FeatureStore, ViewStore, Metrics, CLOCK, Timers],
     },
   ],
   exports: [FeatureStore, ViewStore, OnlineFeatures],

@@ -23,6 +23,7 @@ import { keyPartitioner } from './tally-assigner.js';
 import { ClusterState } from '../cluster/cluster-state.js';
 import { ClusterController } from '../cluster/cluster.controller.js';
 import { Forwarding } from '../cluster/forwarding.js';
+import { Timers } from '../ops/timers.js';
 import { Gather } from '../cluster/gather.js';
 import { unkeyedStores } from '../cluster/keyed-stores.js';
 import { PartialAnswers } from '../cluster/partials.js';
@@ -49,27 +50,22 @@ class KafkaLifecycle implements OnApplicationShutdown {
 const EXPIRY_INTERVAL_MS = 1_000;
 
 /**
- * Applies time-driven changes (TTL exits, period roll-over) once a second, except while the
- * IngestGate is shut (a snapshot or a restore in progress): the next tick catches up.
+ * Applies time-driven changes (TTL exits, period roll-over) once a second (a job of the process
+ * Timers), except while the IngestGate is shut (a snapshot or a restore in progress): the next
+ * tick catches up.
  */
-class ExpiryTimer implements OnApplicationBootstrap, OnApplicationShutdown {
-  private timer: NodeJS.Timeout | undefined;
-
+class ExpiryTimer implements OnApplicationBootstrap {
   constructor(
     private readonly processor: EventProcessor,
     private readonly gate: IngestGate,
     private readonly clock: () => number,
+    private readonly timers: Timers,
   ) {}
 
   onApplicationBootstrap(): void {
-    this.timer = setInterval(() => {
+    this.timers.every('expiry', EXPIRY_INTERVAL_MS, () => {
       if (this.gate.open) this.processor.expire(this.clock());
-    }, EXPIRY_INTERVAL_MS);
-    this.timer.unref();
-  }
-
-  onApplicationShutdown(): void {
-    clearInterval(this.timer);
+    });
   }
 }
 
@@ -148,7 +144,7 @@ class ExpiryTimer implements OnApplicationBootstrap, OnApplicationShutdown {
       inject: [SETTINGS, Router, EventProcessor, Metrics, LOGGER, Health, IngestGate, ClusterState],
     },
     { provide: KafkaLifecycle, useFactory: (k: KafkaIngest | null, w: KafkaEventWriter | null) => new KafkaLifecycle(k, w), inject: [KafkaIngest, KafkaEventWriter] },
-    { provide: ExpiryTimer, useFactory: (p: EventProcessor, g: IngestGate, c: () => number) => new ExpiryTimer(p, g, c), inject: [EventProcessor, IngestGate, CLOCK] },
+    { provide: ExpiryTimer, useFactory: (p: EventProcessor, g: IngestGate, c: () => number, t: Timers) => new ExpiryTimer(p, g, c, t), inject: [EventProcessor, IngestGate, CLOCK, Timers] },
   ],
   exports: [EventIngest, EventProcessor, Router, IngestGate, KafkaIngest, ClusterState, Forwarding, Gather],
 })

@@ -7,8 +7,9 @@ import { MemoryGuard } from './memory-guard.js';
 import { createLogger } from './logger.js';
 import { Metrics } from './metrics.js';
 import { OpsController } from './ops.controller.js';
+import { Timers } from './timers.js';
 
-/** Process-wide services every module may use: logger, metrics, health, change feed, memory budget. */
+/** Process-wide services every module may use: logger, metrics, health, change feed, memory budget, the periodic timers. */
 @Global()
 @Module({
   controllers: [OpsController],
@@ -16,6 +17,7 @@ import { OpsController } from './ops.controller.js';
     { provide: LOGGER, useFactory: () => createLogger() },
     { provide: Metrics, useFactory: () => new Metrics() },
     { provide: CHANGES, useFactory: () => new ChangeFeed() },
+    { provide: Timers, useFactory: () => new Timers() },
     { provide: Health, useFactory: (s: Settings) => new Health(s.kafkaBrokers.length > 0 ? 'kafka' : 'embedded'), inject: [SETTINGS] },
     {
       provide: MemoryGuard,
@@ -27,6 +29,6 @@ import { OpsController } from './ops.controller.js';
       inject: [SETTINGS, Metrics],
     },
   ],
-  exports: [LOGGER, Metrics, CHANGES, Health, MemoryGuard],
+  exports: [LOGGER, Metrics, CHANGES, Health, MemoryGuard, Timers],
 })
 export class OpsModule {}
