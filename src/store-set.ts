@@ -35,6 +35,11 @@ export function buildStores(p: Pipeline): StoreSet {
   return { features: buildFeatureStore(p), views: buildViewStore(p), leaderboards: buildLeaderboardStore(p), geo: buildGeoStore(p) };
 }
 
+/** Moves everything `from` holds into `into` (stores of one pipeline; `from` is not used afterwards); returns the entries moved. */
+export function absorbStores(into: StoreSet, from: StoreSet): number {
+  return into.features.absorb(from.features) + into.views.absorb(from.views) + into.leaderboards.absorb(from.leaderboards) + into.geo.absorb(from.geo);
+}
+
 /**
  * Drops every entity, member and geo member whose key `drop` selects from every store (the
  * partitions an instance handed over, selected by key); returns how many entries went.

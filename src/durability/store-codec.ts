@@ -57,16 +57,26 @@ export type { StoreSet } from '../store-set.js';
 /** Records (entities, members) written per section, keyed `TAG name`. */
 export type SectionCounts = Record<string, number>;
 
-/** Writes every store as sections; returns the record count of each. */
-export async function writeStores(enc: SnapshotEncoder, stores: StoreSet): Promise<SectionCounts> {
+/**
+ * Writes every store as sections; returns the record count of each. With `keep`, only the
+ * entities, members and geo members whose key it selects (one partition's state).
+ */
+export async function writeStores(enc: SnapshotEncoder, stores: StoreSet, keep?: (key: string) => boolean): Promise<SectionCounts> {
   const counts: SectionCounts = {};
+  const only = <T>(records: Iterator<T>, keyOf: (r: T) => string): Iterator<T> =>
+    keep === undefined
+      ? records
+      : (function* () {
+          for (let r = records.next(); !r.done; r = records.next()) if (keep(keyOf(r.value))) yield r.value;
+        })();
+  const byKey = <V>(e: [string, V]) => e[0];
   for (const name of stores.features.names()) {
     const f = stores.features.feature(name);
-    counts[`${SECTION.feature} ${name}`] = await section(enc, SECTION.feature, name, featureDescriptor(f), f.entries(), featureRecord(f));
+    counts[`${SECTION.feature} ${name}`] = await section(enc, SECTION.feature, name, featureDescriptor(f), only(f.entries(), byKey), featureRecord(f));
     if (f.history !== undefined) {
       // The descriptor: aggregation, then 1 when each event carries its weight (topk).
       const weighted = f.history.weighted;
-      counts[`${SECTION.featureHistory} ${name}`] = await section(enc, SECTION.featureHistory, name, new ByteWriter(64).str(f.aggregator.name).varint(weighted ? 1 : 0).take(), f.history.entries(), (w, [key, e]) => {
+      counts[`${SECTION.featureHistory} ${name}`] = await section(enc, SECTION.featureHistory, name, new ByteWriter(64).str(f.aggregator.name).varint(weighted ? 1 : 0).take(), only(f.history.entries(), byKey), (w, [key, e]) => {
         w.str(key).varint(e.ts.length);
         for (let i = 0; i < e.ts.length; i++) {
           const v = e.values[i];
@@ -83,9 +93,9 @@ export async function writeStores(enc: SnapshotEncoder, stores: StoreSet): Promi
     const d = new ByteWriter(256).varint(v.fieldNames.length);
     for (const f of v.fieldNames) d.str(f);
     const descriptor = d.take();
-    counts[`${SECTION.view} ${name}`] = await section(enc, SECTION.view, name, descriptor, v.entries(), viewRecord(v));
+    counts[`${SECTION.view} ${name}`] = await section(enc, SECTION.view, name, descriptor, only(v.entries(), byKey), viewRecord(v));
     if (v.historyMs > 0) {
-      counts[`${SECTION.viewHistory} ${name}`] = await section(enc, SECTION.viewHistory, name, descriptor, v.versionEntries(), (w, [key, records]) => {
+      counts[`${SECTION.viewHistory} ${name}`] = await section(enc, SECTION.viewHistory, name, descriptor, only(v.versionEntries(), byKey), (w, [key, records]) => {
         w.str(key).varint(records.length / 3);
         for (let k = 0; k < records.length; k += 3) {
           w.f64(records[k] as number).varint((records[k + 1] as number) + 1);
@@ -96,11 +106,13 @@ export async function writeStores(enc: SnapshotEncoder, stores: StoreSet): Promi
   }
   for (const board of stores.leaderboards) {
     const head = board.snapshotHead();
+    // One partition's members: each period's, selected (the descriptor counts them per period).
+    const kept = keep === undefined ? undefined : head.periods.map((p) => [...board.entries(p.start)].filter((r) => keep(r.member)));
     const d = new ByteWriter(256).str(board.mode).str(board.period).f64(head.version).f64(head.latest ?? Number.NaN).varint(head.periods.length);
-    for (const p of head.periods) d.f64(p.start).f64(p.version).varint(p.size);
+    head.periods.forEach((p, i) => d.f64(p.start).f64(p.version).varint(kept === undefined ? p.size : kept[i].length));
     d.varint(LEADERBOARD_RECORDS);
     const members = (function* () {
-      for (const p of head.periods) yield* board.entries(p.start);
+      for (let i = 0; i < head.periods.length; i++) yield* kept === undefined ? board.entries(head.periods[i].start) : kept[i];
     })();
     counts[`${SECTION.leaderboard} ${board.name}`] = await section(enc, SECTION.leaderboard, board.name, d.take(), members, (w, r) => {
       w.str(r.member).f64(r.score).f64(r.updatedAt).f64(r.order).f64(r.changedAt ?? Number.NaN);
@@ -111,7 +123,7 @@ export async function writeStores(enc: SnapshotEncoder, stores: StoreSet): Promi
     const d = new ByteWriter(256).varint(fences.length);
     for (const f of fences) d.str(f);
     const fenceIndex = new Map(fences.map((f, i) => [f, i]));
-    counts[`${SECTION.geo} ${c.name}`] = await section(enc, SECTION.geo, c.name, d.take(), c.entries(), (w, m) => {
+    counts[`${SECTION.geo} ${c.name}`] = await section(enc, SECTION.geo, c.name, d.take(), only(c.entries(), (m) => m.member), (w, m) => {
       w.str(m.member).f64(m.lat).f64(m.lon).f64(m.lastSeen).varint(m.fences.length);
       for (const f of m.fences) w.varint(fenceIndex.get(f)!);
     });

@@ -66,6 +66,13 @@ export class FeatureStore {
     return freed;
   }
 
+  /** WindowedAggregator.absorb of each feature of `other` (a store of the same pipeline); returns the entities taken. */
+  absorb(other: FeatureStore): number {
+    let n = 0;
+    for (const name of other.names()) if (this.has(name)) n += this.feature(name).absorb(other.feature(name));
+    return n;
+  }
+
   /** WindowedAggregator.dropWhere on every feature; returns the total dropped. */
   dropWhere(drop: (entity: string) => boolean): number {
     let n = 0;

@@ -208,6 +208,13 @@ export class GeoStore {
     return c;
   }
 
+  /** Takes over the members of each collection of `other` (a store of the same pipeline), without fence events; returns how many. */
+  absorb(other: GeoStore): number {
+    let n = 0;
+    for (const c of other) n += this.get(c.name)?.restore(c.entries()) ?? 0;
+    return n;
+  }
+
   /** GeoCollection.dropWhere on every collection; returns the total removed. */
   dropWhere(drop: (member: string) => boolean): number {
     let n = 0;

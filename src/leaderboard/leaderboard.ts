@@ -246,6 +246,28 @@ export class Leaderboard {
   }
 
   /**
+   * Takes over the members of every period of `other` (the same leaderboard, another store: a
+   * partition's state handed over; its members are not here); live top-N subscribers see the change.
+   */
+  absorb(other: Leaderboard): number {
+    let n = 0;
+    for (const start of other.periodStarts()) {
+      let board = this.boards.get(start);
+      if (board === undefined) {
+        board = new PeriodBoard(start, new SortedSet({ ties: this.ties, seed: this.seed, ttlMs: this.ttlMs, trackTouches: true }), ++this.counter);
+        this.boards.set(start, board);
+      }
+      for (const r of other.entries(start)) {
+        board.set.load(r);
+        n++;
+      }
+      board.touch(++this.counter, 0);
+    }
+    if (other.latest > this.latest) this.latest = other.latest;
+    return n;
+  }
+
+  /**
    * Removes the members `drop` selects from every period (a partition handed to another
    * instance); live top-N subscribers see the change. Returns the (member, period) entries removed.
    */
@@ -424,6 +446,13 @@ export class LeaderboardStore implements Iterable<Leaderboard> {
   /** Leaderboard.update on the named board; throws when unknown. */
   update(name: string, member: string, score: number, ts: number): boolean {
     return this.require(name).update(member, score, ts);
+  }
+
+  /** Leaderboard.absorb of each leaderboard of `other` (a store of the same pipeline); returns the entries taken. */
+  absorb(other: LeaderboardStore): number {
+    let n = 0;
+    for (const b of other) n += this.get(b.name)?.absorb(b) ?? 0;
+    return n;
   }
 
   /** Leaderboard.dropWhere on every board; returns the total removed. */

@@ -392,6 +392,22 @@ export class View {
     return ms;
   }
 
+  /**
+   * Takes over every entity of `other` (the same view, another store: a partition's state
+   * handed over), with its versions; vectors are copied into this view's index.
+   */
+  absorb(other: View): number {
+    let n = 0;
+    for (const [entity, slots] of other.entities) {
+      const copy = slots.slice();
+      for (let i = 0; i < this.vectors.length; i++) if (this.vectors[i] !== undefined) copy[1 + 2 * i] = other.valueAt(slots, i);
+      this.load(entity, copy);
+      n++;
+    }
+    if (this.versions !== undefined && other.versions !== undefined) for (const [entity, v] of other.versions) this.loadVersions(entity, v.records.slice());
+    return n;
+  }
+
   /** Drops the entities `drop` selects, with their versions and vectors; returns the number dropped. */
   dropWhere(drop: (entity: string) => boolean): number {
     let n = 0;
@@ -527,6 +543,13 @@ export class ViewStore {
     let freed = 0;
     for (const v of this.views.values()) freed += v.sweep(now, intervalMs === undefined ? budget : sweepShare(v.sweepSize, v.ttlMs, intervalMs, budget));
     return freed;
+  }
+
+  /** View.absorb of each view of `other` (a store of the same pipeline); returns the entities taken. */
+  absorb(other: ViewStore): number {
+    let n = 0;
+    for (const name of other.names()) if (this.has(name)) n += this.view(name).absorb(other.view(name));
+    return n;
   }
 
   /** View.dropWhere on every view; returns the total dropped. */

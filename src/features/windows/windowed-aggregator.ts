@@ -555,6 +555,20 @@ export class WindowedAggregator {
     return n;
   }
 
+  /**
+   * Takes over every entity of `other` (the same feature, another store: a partition's state
+   * handed over), with its history; `other` must not be used afterwards.
+   */
+  absorb(other: WindowedAggregator): number {
+    let n = 0;
+    for (const [entity, slots] of other.entries()) {
+      this.load(entity, slots as unknown[]);
+      n++;
+    }
+    if (this.history !== undefined && other.history !== undefined) for (const [entity, e] of other.history.entries()) this.history.load(entity, e.ts, e.values, e.weights);
+    return n;
+  }
+
   /** Drops every entity. */
   clear(): void {
     this.entities.clear();
