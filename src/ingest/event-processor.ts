@@ -124,6 +124,11 @@ export class EventProcessor {
     }
   }
 
+  /** The stores events are applied to (a partition's state is read from and loaded into them at a handover). */
+  state(): StoreSet {
+    return this.stores;
+  }
+
   /**
    * Forgets what the events of Kafka partitions `partitions` built (this instance handed them
    * over): the entities whose key `partitionOf` places in one of them, in every store, and the

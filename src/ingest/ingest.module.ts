@@ -24,6 +24,7 @@ import { ClusterState } from '../cluster/cluster-state.js';
 import { ClusterController } from '../cluster/cluster.controller.js';
 import { Forwarding } from '../cluster/forwarding.js';
 import { Timers } from '../ops/timers.js';
+import { pipelineHashOf } from '../durability/recovery.js';
 import { Gather } from '../cluster/gather.js';
 import { unkeyedStores } from '../cluster/keyed-stores.js';
 import { PartialAnswers } from '../cluster/partials.js';
@@ -127,10 +128,18 @@ class ExpiryTimer implements OnApplicationBootstrap {
     },
     {
       provide: KafkaIngest,
-      useFactory: (s: Settings, router: Router, processor: EventProcessor, metrics: Metrics, log: Logger, health: Health, gate: IngestGate, cluster: ClusterState) => {
+      useFactory: (s: Settings, router: Router, processor: EventProcessor, metrics: Metrics, log: Logger, health: Health, gate: IngestGate, cluster: ClusterState, pipeline: Pipeline) => {
         if (s.kafkaBrokers.length === 0) return null;
         const kafka = new KafkaIngest(
-          { brokers: s.kafkaBrokers, groupId: s.kafkaGroupId, sessionTimeoutMs: s.durability.kafkaSessionTimeoutMs, stallMs: s.kafkaStallMs, partitions: s.cluster.partitions, cluster },
+          {
+            brokers: s.kafkaBrokers,
+            groupId: s.kafkaGroupId,
+            sessionTimeoutMs: s.durability.kafkaSessionTimeoutMs,
+            stallMs: s.kafkaStallMs,
+            partitions: s.cluster.partitions,
+            cluster,
+            handover: cluster.enabled ? { pipeline, pipelineHash: pipelineHashOf(pipeline) } : undefined,
+          },
           router,
           processor,
           metrics,
@@ -141,7 +150,7 @@ class ExpiryTimer implements OnApplicationBootstrap {
         health.degradation = () => kafka.degradation();
         return kafka;
       },
-      inject: [SETTINGS, Router, EventProcessor, Metrics, LOGGER, Health, IngestGate, ClusterState],
+      inject: [SETTINGS, Router, EventProcessor, Metrics, LOGGER, Health, IngestGate, ClusterState, PIPELINE],
     },
     { provide: KafkaLifecycle, useFactory: (k: KafkaIngest | null, w: KafkaEventWriter | null) => new KafkaLifecycle(k, w), inject: [KafkaIngest, KafkaEventWriter] },
     { provide: ExpiryTimer, useFactory: (p: EventProcessor, g: IngestGate, c: () => number, t: Timers) => new ExpiryTimer(p, g, c, t), inject: [EventProcessor, IngestGate, CLOCK, Timers] },

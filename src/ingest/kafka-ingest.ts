@@ -43,6 +43,10 @@ import type { EventProcessor } from './event-processor.js';
 import type { IngestGate } from './ingest-gate.js';
 import type { Router } from './router.js';
 import { mapFromGroup, tallyAssigner } from './tally-assigner.js';
+import { readStates, stateTopicOf, writeState } from './kafka-state.js';
+import { decodePartition, encodePartition } from '../cluster/partition-state.js';
+import type { Pipeline } from '../pipeline/pipeline.js';
+import { absorbStores } from '../store-set.js';
 
 export interface KafkaIngestOptions {
   brokers: string[];
@@ -63,6 +67,12 @@ export interface KafkaIngestOptions {
    * a partition this instance has no state for is read from the earliest offset.
    */
   cluster?: ClusterState;
+  /**
+   * In a cluster: hand partitions over through the state topic (kafka-state.ts): a graceful
+   * stop writes each owned partition's state there, and a partition assigned without state is
+   * loaded from there (when its offsets are still in the topics) instead of replayed.
+   */
+  handover?: { pipeline: Pipeline; pipelineHash: string };
 }
 
 /** Tries at reading a stable group map after a join, and the wait between them. */
@@ -195,6 +205,10 @@ export class KafkaIngest {
    */
   private readonly restoring = new Map<number, Map<string, bigint> | undefined>();
   private askingTargets = false;
+  /** Assigned without state, their handed-over state being looked for in the state topic: no batch applied meanwhile. */
+  private readonly loading = new Set<number>();
+  /** Partitions loaded from a handed-over state, since start (for the cluster report and tests). */
+  loadedFromHandover = 0;
 
   // The stall watch (see the header); times are this.now() milliseconds.
   private readonly stallMs: number;
@@ -296,8 +310,11 @@ export class KafkaIngest {
   async start(from: readonly { topic: string; partition: number; next: bigint }[], applied: readonly AppliedOffset[]): Promise<void> {
     const topics = this.router.kafkaTopics();
     for (const a of applied) this.applied.set(tpKey(a.topic, a.partition), { ...a });
-    for (const f of from) this.expected.set(tpKey(f.topic, f.partition), f.next);
     const cluster = this.options.cluster;
+    // In a cluster a partition the restored state holds nothing of is no state of this member:
+    // it is sought when assigned (earliest offset, or the state its last owner handed over).
+    const held = new Set(applied.map((a) => tpKey(a.topic, a.partition)));
+    for (const f of from) if (!cluster?.enabled || held.has(tpKey(f.topic, f.partition))) this.expected.set(tpKey(f.topic, f.partition), f.next);
     this.consumer = this.kafka.consumer({
       groupId: this.options.groupId,
       ...(cluster?.enabled ? { partitionAssigners: [tallyAssigner({ instanceId: cluster.self.instanceId, url: cluster.self.url, knowledge: () => cluster.knowledge })] } : {}),
@@ -472,11 +489,15 @@ export class KafkaIngest {
       this.log.info({ partitions: lost }, 'cluster: partitions handed over; dropping their state');
       this.dropHandedOver();
     }
-    const fresh = [...now].filter((p) => !this.restoring.has(p) && ![...this.expected.keys()].some((k) => partitionOfKey(k) === p));
+    const fresh = [...now].filter((p) => !this.restoring.has(p) && !this.loading.has(p) && ![...this.expected.keys()].some((k) => partitionOfKey(k) === p));
     if (fresh.length > 0) {
       for (const p of fresh) this.restoring.set(p, undefined);
-      this.log.info({ partitions: fresh }, 'cluster: partitions assigned without state; restoring them from the earliest offset');
       this.askRestoreTargets();
+      if (this.options.handover !== undefined) {
+        for (const p of fresh) this.loading.add(p);
+        this.log.info({ partitions: fresh }, 'cluster: partitions assigned without state; looking for the state their last owner handed over');
+        void this.loadHandedOver(fresh);
+      } else this.log.info({ partitions: fresh }, 'cluster: partitions assigned without state; restoring them from the earliest offset');
     }
   }
 
@@ -510,6 +531,93 @@ export class KafkaIngest {
       }
       this.dropHandedOver();
     });
+  }
+
+  /**
+   * Loads the states handed over for `partitions` (state topic), each into the stores with its
+   * offsets and watermarks, then reads on from there; a partition without a usable state (none,
+   * another pipeline, offsets no longer or not yet in its topics) is replayed from the earliest
+   * offset. Batches of these partitions wait until this is done.
+   */
+  private async loadHandedOver(partitions: number[]): Promise<void> {
+    const handover = this.options.handover!;
+    const generation = new Map(partitions.map((p) => [p, this.handovers.get(p) ?? 0]));
+    const still = (p: number) => this.loading.has(p) && (this.handovers.get(p) ?? 0) === generation.get(p);
+    try {
+      const states = await readStates(this.kafka, stateTopicOf(this.options.groupId), partitions, this.options.cluster?.self.instanceId ?? 'tally');
+      const ranges = states.size > 0 ? await this.partitionRanges() : [];
+      for (const [p, buf] of states) {
+        if (!still(p)) continue;
+        const { meta, stores } = await decodePartition(buf, handover.pipeline);
+        const why =
+          meta.pipeline !== handover.pipelineHash
+            ? 'written by a member running another pipeline'
+            : meta.offsets.find((o) => {
+                const r = ranges.find((x) => x.topic === o.topic && x.partition === p);
+                return r === undefined || BigInt(o.offset) >= r.high || BigInt(o.offset) + 1n < r.low;
+              }) && 'its offsets are no longer (retention) or not (a recreated topic) in the source topics';
+        if (why) {
+          this.log.warn({ partition: p, from: meta.instanceId, why }, 'cluster: handed-over state not used; replaying the partition');
+          continue;
+        }
+        if (!(await this.gate.enter())) return;
+        try {
+          if (!still(p)) continue;
+          absorbStores(this.processor.state(), stores);
+          for (const o of meta.offsets) {
+            const offset = BigInt(o.offset);
+            this.applied.set(tpKey(o.topic, p), { topic: o.topic, partition: p, offset });
+            this.expected.set(tpKey(o.topic, p), offset + 1n);
+            this.consumer?.seek({ topic: o.topic, partition: p, offset: (offset + 1n).toString() });
+          }
+          for (const w of meta.watermarks) this.processor.watermarks.restore(w.source, p, w.ts);
+          this.loadedFromHandover++;
+          this.metrics.clusterHandoverLoaded.inc();
+          this.log.info({ partition: p, from: meta.instanceId, writtenAt: new Date(meta.createdAt).toISOString(), offsets: meta.offsets, bytes: buf.length }, 'cluster: partition loaded from the state its last owner handed over; reading on from its offsets');
+        } finally {
+          this.gate.leave();
+        }
+      }
+    } catch (err) {
+      this.log.warn({ partitions, error: String(err) }, 'cluster: could not read handed-over states; replaying the partitions');
+    } finally {
+      for (const p of partitions) if ((this.handovers.get(p) ?? 0) === generation.get(p)) this.loading.delete(p);
+      this.checkRestored();
+    }
+  }
+
+  /**
+   * A graceful stop in a cluster: writes the state of every partition served here to the state
+   * topic for the next owner (ingest stopped first, so state and offsets agree). Not when
+   * refused events are still owed to a DLQ (their offsets must be read again).
+   */
+  private async writeHandedOver(): Promise<void> {
+    const cluster = this.options.cluster!;
+    const handover = this.options.handover!;
+    this.pause();
+    await this.gate.pause();
+    try {
+      const offsets = this.snapshotOffsets();
+      const serving = cluster.serving().partitions.filter((p) => !this.loading.has(p));
+      const count = this.partitionCount;
+      const watermarks = this.processor.watermarks.states();
+      const topic = stateTopicOf(this.options.groupId);
+      for (const p of serving) {
+        const meta = {
+          partition: p,
+          offsets: offsets.filter((o) => o.partition === p).map((o) => ({ topic: o.topic, offset: o.offset.toString() })),
+          watermarks: watermarks.filter((w) => w.partition === p).map((w) => ({ source: w.source, ts: w.ts })),
+          pipeline: handover.pipelineHash,
+          instanceId: cluster.self.instanceId,
+          createdAt: this.now(),
+        };
+        const state = await encodePartition(this.processor.state(), (key) => cluster.partitioner(key, count) === p, meta);
+        await writeState(this.producer!, topic, p, `${cluster.self.instanceId}-${meta.createdAt}-${p}`, state);
+      }
+      this.log.info({ partitions: serving }, 'cluster: state of every partition served here handed over through the state topic');
+    } finally {
+      this.gate.resume();
+    }
   }
 
   /** Learns what the brokers hold for the restoring partitions still without a target. */
@@ -633,6 +741,9 @@ export class KafkaIngest {
   }
 
   async stop(): Promise<void> {
+    if (this.options.cluster?.enabled && this.options.handover !== undefined && this.running && !this.gaveUp) {
+      await this.writeHandedOver().catch((err: unknown) => this.log.warn({ error: String(err) }, 'cluster: could not hand the partitions over through the state topic; their next owners replay them'));
+    }
     this.running = false;
     this.stopped = true;
     clearInterval(this.watch);
@@ -661,6 +772,14 @@ export class KafkaIngest {
           `the source topics of a cluster must have the same number of partitions (partition p of each is owned by the same member): ${counts.map((c) => `${c.topic} has ${c.partitions}`).join(', ')}`,
         );
       }
+      // The state topic of a cluster's handovers: one partition per partition number.
+      if (this.options.cluster?.enabled && this.options.handover !== undefined) {
+        const stateTopic = stateTopicOf(this.options.groupId);
+        if (!existing.has(stateTopic)) {
+          await admin.createTopics({ topics: [{ topic: stateTopic, numPartitions: this.partitionCount }], waitForLeaders: true });
+          this.log.info({ topic: stateTopic, partitions: this.partitionCount }, 'created the cluster state topic');
+        }
+      }
       const { topics: dlqs } = await admin.fetchTopicMetadata({ topics: topics.map((t) => t + DLQ_SUFFIX) });
       for (const t of dlqs) this.dlqPartitions.set(t.name, Math.max(1, t.partitions.length));
     } finally {
@@ -673,7 +792,7 @@ export class KafkaIngest {
     // Paused for a snapshot or a restore, or shut down: leave the batch to be fetched again
     // (after a short wait, in case fetching could not be paused yet).
     // Also while the state this partition had here is still to be dropped (handed over and back).
-    if (this.dropping.has(batch.partition) || !this.gate.tryEnter()) {
+    if (this.dropping.has(batch.partition) || this.loading.has(batch.partition) || !this.gate.tryEnter()) {
       await new Promise((resolve) => setTimeout(resolve, GATE_RETRY_MS));
       return;
     }

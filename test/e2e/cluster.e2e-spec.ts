@@ -77,6 +77,13 @@ function ranked(scores: Map<string, number>): { rank: number; member: string; sc
     .map(([member, score], i) => ({ rank: i + 1, member, score }));
 }
 
+/** The sum of a Prometheus metric's samples (every label set) in a /metrics text. */
+function metric(text: string, name: string): number {
+  let sum = 0;
+  for (const line of text.split('\n')) if (line.startsWith(`${name} `) || line.startsWith(`${name}{`)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  return sum;
+}
+
 /** The same query through `url` and through the reference, as JSON text; throws on errors. */
 async function both(url: string, referenceUrl: string, query: string): Promise<[string, string]> {
   const [a, b] = await Promise.all([gql(url, query), gql(referenceUrl, query)]);
@@ -466,13 +473,29 @@ describe('cluster (three Tally processes, one broker)', () => {
     }, 90_000);
   }, 300_000);
 
-  it('gives an instance restarted under the same id its partitions back (sticky)', async () => {
+  it('hands a gracefully stopped member\'s partitions over without replay (state topic), and gives them back to it sticky, again without replay', async () => {
     const before = (await formed(3)).map;
     const t2 = running.get('t2')!;
+    const applied = async (url: string) => metric(await (await fetch(`${url}/metrics`)).text(), 'tally_events_accepted_total');
+    const loaded = async (url: string) => metric(await (await fetch(`${url}/metrics`)).text(), 'tally_cluster_handover_loaded_total');
+    const appliedBefore = (await applied(running.get('t1')!.base)) + (await applied(running.get('t3')!.base));
     await stopTallyProcess(t2, 'SIGTERM');
     running.delete('t2');
+    expect(t2.output()).toContain('handed over through the state topic');
     const without = (await formed(2)).map;
     expect(without.members.map((m) => m.instanceId)).toEqual(['t1', 't3']);
+    for (const p of running.values()) {
+      await eventually(`${p.base} answering every key as the model does without t2`, async () => {
+        const rows = await data<{ onlineFeatures: { entity: string; values: (number | null)[] }[] }>(p.base, `{ onlineFeatures(entities: ${JSON.stringify(users)}, features: ["n:lifetime"]) { entity values } }`);
+        return rows.onlineFeatures.every((r) => r.values[0] === (count.get(r.entity) ?? 0)) ? true : undefined;
+      });
+    }
+    // t2's four partitions were loaded from its handed-over state: the survivors applied no event again.
+    expect((await loaded(running.get('t1')!.base)) + (await loaded(running.get('t3')!.base))).toBe(before.members.find((m) => m.instanceId === 't2')!.active.length);
+    expect((await applied(running.get('t1')!.base)) + (await applied(running.get('t3')!.base))).toBe(appliedBefore);
+    // Leaderboards gathered across the two are exact too.
+    const [a, b] = await both(running.get('t1')!.base, ref(), '{ leaderboard(name: "levels", offset: 5, limit: 100) { rank member score updatedAt } }');
+    expect(a).toBe(b);
     await start('t2');
     await ready(running.get('t2')!.base);
     const after = (await formed(3)).map;
@@ -483,5 +506,9 @@ describe('cluster (three Tally processes, one broker)', () => {
       const rows = await data<{ onlineFeatures: { entity: string; values: (number | null)[] }[] }>(running.get('t2')!.base, `{ onlineFeatures(entities: ${JSON.stringify(users)}, features: ["n:lifetime"]) { entity values } }`);
       return rows.onlineFeatures.every((r) => r.values[0] === (count.get(r.entity) ?? 0)) ? true : undefined;
     });
-  }, 120_000);
+    // Its partitions came from the state topic too (the newest state of each: its own, as nobody changed them since).
+    const t2Loaded = await loaded(running.get('t2')!.base);
+    if (t2Loaded !== after.members.find((m) => m.instanceId === 't2')!.active.length) throw new Error(`t2 loaded ${t2Loaded} partitions from the state topic; its log:\n${running.get('t2')!.output().split('\n').filter((l) => /cluster|state|partition/.test(l)).join('\n')}`);
+    expect(await applied(running.get('t2')!.base)).toBe(0);
+  }, 180_000);
 });
