@@ -128,7 +128,7 @@ class ExpiryTimer implements OnApplicationBootstrap {
     },
     {
       provide: KafkaIngest,
-      useFactory: (s: Settings, router: Router, processor: EventProcessor, metrics: Metrics, log: Logger, health: Health, gate: IngestGate, cluster: ClusterState, pipeline: Pipeline) => {
+      useFactory: (s: Settings, router: Router, processor: EventProcessor, metrics: Metrics, log: Logger, health: Health, gate: IngestGate, cluster: ClusterState, pipeline: Pipeline, timers: Timers) => {
         if (s.kafkaBrokers.length === 0) return null;
         const kafka = new KafkaIngest(
           {
@@ -147,10 +147,12 @@ class ExpiryTimer implements OnApplicationBootstrap {
           gate,
         );
         health.kafka = () => ({ connected: kafka.connected, brokers: s.kafkaBrokers, groupId: s.kafkaGroupId, lastFetchAt: kafka.lastFetch });
+        // In a cluster: the served partitions' state in the state topic every TALLY_STATE_INTERVAL.
+        if (cluster.enabled && s.cluster.stateIntervalMs > 0) timers.chain('cluster-state', s.cluster.stateIntervalMs, () => kafka.writeStates('interval'));
         health.degradation = () => kafka.degradation();
         return kafka;
       },
-      inject: [SETTINGS, Router, EventProcessor, Metrics, LOGGER, Health, IngestGate, ClusterState, PIPELINE],
+      inject: [SETTINGS, Router, EventProcessor, Metrics, LOGGER, Health, IngestGate, ClusterState, PIPELINE, Timers],
     },
     { provide: KafkaLifecycle, useFactory: (k: KafkaIngest | null, w: KafkaEventWriter | null) => new KafkaLifecycle(k, w), inject: [KafkaIngest, KafkaEventWriter] },
     { provide: ExpiryTimer, useFactory: (p: EventProcessor, g: IngestGate, c: () => number, t: Timers) => new ExpiryTimer(p, g, c, t), inject: [EventProcessor, IngestGate, CLOCK, Timers] },

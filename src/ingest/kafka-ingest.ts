@@ -582,18 +582,24 @@ export class KafkaIngest {
       this.log.warn({ partitions, error: String(err) }, 'cluster: could not read handed-over states; replaying the partitions');
     } finally {
       for (const p of partitions) if ((this.handovers.get(p) ?? 0) === generation.get(p)) this.loading.delete(p);
+      // A loaded partition may have nothing more to read: no batch would say it is caught up.
+      this.checkCaughtUp();
       this.checkRestored();
     }
   }
 
   /**
-   * A graceful stop in a cluster: writes the state of every partition served here to the state
-   * topic for the next owner (ingest stopped first, so state and offsets agree). Not when
-   * refused events are still owed to a DLQ (their offsets must be read again).
+   * Writes the state of every partition served here to the state topic for their next owner,
+   * with ingest held meanwhile so state and offsets agree: at a graceful stop, and every
+   * TALLY_STATE_INTERVAL (so the owners after a crash replay only what came since). Not while
+   * refused events are still owed to a DLQ (their offsets must be read again). Resolves with
+   * the partitions written.
    */
-  private async writeHandedOver(): Promise<void> {
-    const cluster = this.options.cluster!;
-    const handover = this.options.handover!;
+  async writeStates(reason: 'stop' | 'interval'): Promise<number[]> {
+    if (!this.options.cluster?.enabled || this.options.handover === undefined || !this.running) return [];
+    const cluster = this.options.cluster;
+    const handover = this.options.handover;
+    const resume = reason === 'interval' && !this.pausedByUs;
     this.pause();
     await this.gate.pause();
     try {
@@ -614,9 +620,12 @@ export class KafkaIngest {
         const state = await encodePartition(this.processor.state(), (key) => cluster.partitioner(key, count) === p, meta);
         await writeState(this.producer!, topic, p, `${cluster.self.instanceId}-${meta.createdAt}-${p}`, state);
       }
-      this.log.info({ partitions: serving }, 'cluster: state of every partition served here handed over through the state topic');
+      if (reason === 'stop') this.log.info({ partitions: serving }, 'cluster: state of every partition served here handed over through the state topic');
+      else this.log.debug({ partitions: serving }, 'cluster: state of the partitions served here written to the state topic');
+      return serving;
     } finally {
       this.gate.resume();
+      if (resume) this.resume();
     }
   }
 
@@ -741,8 +750,8 @@ export class KafkaIngest {
   }
 
   async stop(): Promise<void> {
-    if (this.options.cluster?.enabled && this.options.handover !== undefined && this.running && !this.gaveUp) {
-      await this.writeHandedOver().catch((err: unknown) => this.log.warn({ error: String(err) }, 'cluster: could not hand the partitions over through the state topic; their next owners replay them'));
+    if (!this.gaveUp) {
+      await this.writeStates('stop').catch((err: unknown) => this.log.warn({ error: String(err) }, 'cluster: could not hand the partitions over through the state topic; their next owners replay them'));
     }
     this.running = false;
     this.stopped = true;

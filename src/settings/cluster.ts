@@ -4,6 +4,7 @@
  * instance, exactly as before. Read with the other settings; every problem is listed at start.
  */
 import { hostname } from 'node:os';
+import { parseDuration } from '../pipeline/duration.js';
 
 export interface ClusterSettings {
   /** TALLY_INSTANCE_ID: this instance's stable name; the same id gets its partitions back after a restart. Default: the host name. */
@@ -16,6 +17,8 @@ export interface ClusterSettings {
   standbyReplicas: number;
   /** TALLY_CLUSTER_SECRET: the shared secret peers present when they forward a request (required in a cluster). */
   secret?: string;
+  /** TALLY_STATE_INTERVAL: time between writes of the served partitions' state to the state topic (ms); 0 = at graceful stops only. */
+  stateIntervalMs: number;
 }
 
 /** True when the settings make this instance a cluster member. */
@@ -26,6 +29,7 @@ export function isClusterMember(c: ClusterSettings, kafkaBrokers: readonly strin
 export const DEFAULT_CLUSTER_PARTITIONS = 12;
 export const MAX_PARTITIONS = 10_000;
 export const MIN_CLUSTER_SECRET_LENGTH = 16;
+export const DEFAULT_STATE_INTERVAL_MS = 60_000;
 
 export function loadCluster(env: NodeJS.ProcessEnv, kafkaBrokers: readonly string[], problems: string[]): ClusterSettings {
   const given = (name: string) => env[name] !== undefined && env[name] !== '';
@@ -69,5 +73,12 @@ export function loadCluster(env: NodeJS.ProcessEnv, kafkaBrokers: readonly strin
     if (env.TALLY_CLUSTER_SECRET!.length < MIN_CLUSTER_SECRET_LENGTH) problems.push(`TALLY_CLUSTER_SECRET: shorter than ${MIN_CLUSTER_SECRET_LENGTH} characters`);
     else secret = env.TALLY_CLUSTER_SECRET;
   } else if (member) problems.push('TALLY_CLUSTER_SECRET: required in a cluster (TALLY_ADVERTISED_URL with KAFKA_BROKERS): peers authenticate forwarded requests with it');
-  return { instanceId, advertisedUrl, partitions, standbyReplicas, secret };
+  let stateIntervalMs = DEFAULT_STATE_INTERVAL_MS;
+  if (given('TALLY_STATE_INTERVAL')) {
+    const v = env.TALLY_STATE_INTERVAL!.trim();
+    const ms = v === '0' ? 0 : parseDuration(v);
+    if (ms === undefined || (ms !== 0 && ms < 1_000)) problems.push(`TALLY_STATE_INTERVAL: "${v}" must be a duration of at least 1s (e.g. 30s, 5m) or 0`);
+    else stateIntervalMs = ms;
+  }
+  return { instanceId, advertisedUrl, partitions, standbyReplicas, secret, stateIntervalMs };
 }

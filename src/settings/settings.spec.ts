@@ -56,7 +56,9 @@ describe('cluster settings', () => {
   });
 
   it('a member: URL without its trailing slash, 12 partitions unless told, the given id', () => {
-    expect(loadSettings({ ...member, TALLY_INSTANCE_ID: 'a-1' }).cluster).toEqual({ instanceId: 'a-1', advertisedUrl: 'http://tally-1:4000', partitions: 12, standbyReplicas: 0, secret: 's'.repeat(16) });
+    expect(loadSettings({ ...member, TALLY_INSTANCE_ID: 'a-1' }).cluster).toEqual({ instanceId: 'a-1', advertisedUrl: 'http://tally-1:4000', partitions: 12, standbyReplicas: 0, secret: 's'.repeat(16), stateIntervalMs: 60_000 });
+    expect(loadSettings({ ...member, TALLY_STATE_INTERVAL: '5s' }).cluster.stateIntervalMs).toBe(5_000);
+    expect(loadSettings({ ...member, TALLY_STATE_INTERVAL: '0' }).cluster.stateIntervalMs).toBe(0);
     expect(loadSettings({ ...member, TALLY_PARTITIONS: '3', TALLY_STANDBY_REPLICAS: '0' }).cluster.partitions).toBe(3);
   });
 
@@ -73,5 +75,6 @@ describe('cluster settings', () => {
       'TALLY_CLUSTER_SECRET: required in a cluster (TALLY_ADVERTISED_URL with KAFKA_BROKERS): peers authenticate forwarded requests with it',
     ]);
     expect(problemsOf({ ...member, TALLY_STANDBY_REPLICAS: 'x' })).toEqual(['TALLY_STANDBY_REPLICAS: "x" must be a whole number >= 0']);
+    expect(problemsOf({ ...member, TALLY_STATE_INTERVAL: '500ms' })).toEqual(['TALLY_STATE_INTERVAL: "500ms" must be a duration of at least 1s (e.g. 30s, 5m) or 0']);
   });
 });
