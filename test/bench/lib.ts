@@ -284,7 +284,8 @@ export function evaluate(row: BenchRow): ResultRow {
     out.min = Math.min(...runs);
     out.max = Math.max(...runs);
   }
-  if (row.yardstick !== undefined && row.yardstick !== 0 && value !== 0) {
+  // a value that could not be measured (NaN; null once stored as JSON) has no ratio
+  if (row.yardstick !== undefined && row.yardstick !== 0 && value !== 0 && Number.isFinite(value)) {
     out.ratio = row.higherIsBetter ? value / row.yardstick : row.yardstick / value;
   }
   const checks: boolean[] = [];
@@ -295,8 +296,8 @@ export function evaluate(row: BenchRow): ResultRow {
 }
 
 /** 1234567 -> "1,234,567"; 0.01234 -> "0.0123"; 12.345 -> "12.3" */
-export function fmt(x: number | undefined): string {
-  if (x === undefined || Number.isNaN(x)) return '—';
+export function fmt(x: number | null | undefined): string {
+  if (x === undefined || x === null || Number.isNaN(x)) return '—';
   if (!Number.isFinite(x)) return String(x);
   const abs = Math.abs(x);
   if (abs >= 1000) return Math.round(x).toLocaleString('en-US');

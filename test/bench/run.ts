@@ -55,8 +55,13 @@ function discover(): string[] {
     .sort();
 }
 
+/** "12.3 ms", or "—" alone for a value that could not be measured (NaN, stored as null). */
+function withUnit(value: number | null, unit: string): string {
+  return value === null || Number.isNaN(value) ? fmt(value) : `${fmt(value)} ${unit}`;
+}
+
 function printRow(r: ResultRow): void {
-  const tally = `${fmt(r.value)} ${r.unit}${r.min !== undefined ? ` (${fmt(r.min)}–${fmt(r.max)}, ${r.runs!.length} runs)` : ''}`;
+  const tally = `${withUnit(r.value, r.unit)}${r.min !== undefined ? ` (${fmt(r.min)}–${fmt(r.max)}, ${r.runs!.length} runs)` : ''}`;
   const yard = r.yardstick !== undefined ? ` | ${r.yardstickName ?? 'yardstick'} ${fmt(r.yardstick)} ${r.unit} | ratio ${fmtRatio(r.ratio)}` : '';
   const budget = r.budget || r.pass !== null ? ` | budget ${r.budget ?? '—'}: ${verdict(r.pass)}` : '';
   console.log(`  ${r.metric}: Tally ${tally}${yard}${budget}`);
@@ -123,7 +128,7 @@ function renderReport(results: BenchResult[], machine: MachineInfo): string {
     lines.push(`${met} of ${budgeted.length} budgets met; the benchmarks below took ${(total / 60_000).toFixed(1)} min in all. Each row links to its benchmark's section, where the notes say what limits a budget that is not met.`, '');
     lines.push('| benchmark | metric | Tally | ratio | budget | result |', '|---|---|---|---|---|---|');
     for (const { bench, row } of budgeted) {
-      lines.push(`| [${bench}](#${bench}) | ${cell(row.metric)} | ${cell(`${fmt(row.value)} ${row.unit}`)} | ${fmtRatio(row.ratio)} | ${cell(row.budget ?? '—')} | ${verdict(row.pass)} |`);
+      lines.push(`| [${bench}](#${bench}) | ${cell(row.metric)} | ${cell(withUnit(row.value, row.unit))} | ${fmtRatio(row.ratio)} | ${cell(row.budget ?? '—')} | ${verdict(row.pass)} |`);
     }
     lines.push('');
   }
@@ -136,7 +141,7 @@ function renderReport(results: BenchResult[], machine: MachineInfo): string {
       lines.push('| metric | yardstick | Tally | ratio | budget | result |', '|---|---|---|---|---|---|');
       for (const row of r.rows) {
         const yard = row.yardstick !== undefined ? `${fmt(row.yardstick)} ${row.unit}${row.yardstickName ? ` (${row.yardstickName})` : ''}` : '—';
-        const tally = `${fmt(row.value)} ${row.unit}${row.min !== undefined ? ` (${fmt(row.min)}–${fmt(row.max)})` : ''}`;
+        const tally = `${withUnit(row.value, row.unit)}${row.min !== undefined ? ` (${fmt(row.min)}–${fmt(row.max)})` : ''}`;
         lines.push(`| ${cell(row.metric)} | ${cell(yard)} | ${cell(tally)} | ${fmtRatio(row.ratio)} | ${cell(row.budget ?? '—')} | ${verdict(row.pass)} |`);
       }
       lines.push('');
