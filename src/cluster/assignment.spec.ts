@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { assignPartitions, decodeAssignmentData, decodeMemberData, encodeData, EMPTY_KNOWLEDGE, type Assignment, type Candidate, type Knowledge } from './assignment.js';
+import { assignPartitions, decodeAssignmentData, decodeMemberData, encodeData, EMPTY_KNOWLEDGE, standbysOf, type Assignment, type Candidate, type Knowledge } from './assignment.js';
 
 /** Members named i0..i(n-1), each carrying `knowledge`; member ids carry a generation so a restarted instance is a new member. */
 function candidates(ids: readonly string[], knowledge: (id: string) => Knowledge, gen = 0): Candidate[] {
@@ -81,6 +81,38 @@ describe(assignPartitions.name, () => {
     expect(three.partitions.get('b-m0')).toEqual([6, 7, 8, 9]);
     expect(three.partitions.get('c-m0')).toEqual([4, 5, 10, 11]);
     expect(three.epoch).toBe(3);
+  });
+
+  it('spreads one member\'s standbys over the others, and hands a lost member\'s partitions to their standbys, balanced', () => {
+    fc.assert(
+      fc.property(fc.uniqueArray(fc.constantFrom('a', 'b', 'c', 'd', 'e'), { minLength: 2, maxLength: 5 }), fc.integer({ min: 2, max: 30 }), fc.nat(), (ids, partitionCount, pick) => {
+        const formed = ids.reduce<{ knowledge: Knowledge; a?: Assignment; members: Candidate[] }>(
+          (acc, _, i) => {
+            const members = candidates(ids.slice(0, i + 1), () => acc.knowledge);
+            const a = assignPartitions(members, partitionCount);
+            return { knowledge: a.knowledge, a, members };
+          },
+          { knowledge: EMPTY_KNOWLEDGE, members: [] },
+        );
+        const map = { epoch: formed.a!.epoch, partitionCount, members: [...byInstance(formed.a!, formed.members)].sort(([x], [y]) => (x < y ? -1 : 1)).map(([instanceId, partitions]) => ({ instanceId, url: '', partitions })) };
+        const standbys = standbysOf(map, 1);
+        for (const m of map.members) {
+          // Never its own standby; its partitions' standbys differ while there are others to take them.
+          for (const p of m.partitions) expect(standbys[p]!.instanceId).not.toBe(m.instanceId);
+          const used = new Set(m.partitions.map((p) => standbys[p]!.instanceId));
+          expect(used.size).toBe(Math.min(m.partitions.length, map.members.length - 1));
+        }
+        // One member goes: the survivors take its partitions, each first by its standby.
+        const lost = map.members[pick % map.members.length]!;
+        const survivors = candidates(ids.filter((id) => id !== lost.instanceId).sort(), () => formed.knowledge, 1);
+        const after = assignPartitions(survivors, partitionCount);
+        checkBalanced(after, partitionCount);
+        const now = byInstance(after, survivors);
+        const toStandby = lost.partitions.filter((p) => now.get(standbys[p]!.instanceId)?.includes(p)).length;
+        // Balance can leave at most the surplus of one member elsewhere.
+        expect(toStandby).toBeGreaterThanOrEqual(lost.partitions.length - Math.ceil(lost.partitions.length / Math.max(1, survivors.length)));
+      }),
+    );
   });
 
   it('reads back what it writes, and ignores metadata that is not its own', () => {

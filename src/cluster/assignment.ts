@@ -120,6 +120,13 @@ export function assignPartitions(members: readonly Candidate[], partitionCount: 
   }
   claims.sort((a, b) => a.since - b.since || cmpStr(a.instanceId, b.instanceId) || a.p - b.p);
   for (const c of claims) take(c.memberId, c.p);
+  // A partition whose owner is gone goes first to its standby in the last map (which may hold
+  // a warm copy of it, TALLY_STANDBY_REPLICAS), while that member is below its share.
+  const last = known.holdings.filter((h) => h.epoch === known.epoch).map((h) => ({ instanceId: h.instanceId, partitions: h.partitions.map((x) => x.p) }));
+  for (const [p, id] of standbyIds(last)) {
+    const c = byInstance.get(id);
+    if (c !== undefined && p < partitionCount && owner[p] === undefined) take(c.memberId, p);
+  }
   for (let p = 0; p < partitionCount; p++) {
     if (owner[p] !== undefined) continue;
     let best: Candidate | undefined;
@@ -219,6 +226,36 @@ export interface ClusterMap {
 }
 
 /** The owner of every partition in `map` (undefined where none is known). */
+/**
+ * The standby of each partition with `replicas` (0 or 1), computed by every member the same
+ * from the map: the j-th partition (ascending) of the i-th member (instance-id order) has the
+ * member (i + 1 + j mod (m - 1)) mod m, so one member's partitions are spread over all the
+ * others and the survivors of a failure share its partitions evenly (assignPartitions hands a
+ * lost partition to its standby first). None in a map of one member. Index = partition number.
+ */
+export function standbysOf(map: ClusterMap, replicas: number): (ClusterMember | undefined)[] {
+  const out = new Array<ClusterMember | undefined>(map.partitionCount).fill(undefined);
+  if (replicas < 1) return out;
+  const standbys = standbyIds(map.members.map((m) => ({ instanceId: m.instanceId, partitions: m.partitions })));
+  const byId = new Map(map.members.map((m) => [m.instanceId, m]));
+  standbys.forEach((id, p) => {
+    if (p < out.length && id !== undefined) out[p] = byId.get(id);
+  });
+  return out;
+}
+
+/** Partition -> standby instance id, by the rule of standbysOf, for members given in any order. */
+function standbyIds(members: readonly { instanceId: string; partitions: readonly number[] }[]): Map<number, string> {
+  const out = new Map<number, string>();
+  const sorted = [...members].sort((a, b) => cmpStr(a.instanceId, b.instanceId));
+  const m = sorted.length;
+  if (m < 2) return out;
+  sorted.forEach((member, i) => {
+    [...member.partitions].sort((a, b) => a - b).forEach((p, j) => out.set(p, sorted[(i + 1 + (j % (m - 1))) % m]!.instanceId));
+  });
+  return out;
+}
+
 export function ownersOf(map: ClusterMap): (ClusterMember | undefined)[] {
   const owners = new Array<ClusterMember | undefined>(map.partitionCount).fill(undefined);
   for (const m of map.members) for (const p of m.partitions) if (p < owners.length) owners[p] = m;

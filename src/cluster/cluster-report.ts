@@ -2,7 +2,7 @@
  * The cluster as `GET /cluster` and the `cluster` query show it: members, their URLs, the
  * partitions each is active for (assigned), of those the ones the answering instance is still
  * restoring (assigned without state, rebuilt from Kafka; known for itself only), the epoch, and
- * this instance's lag per partition. Standby is empty until standby replicas exist.
+ * this instance's lag per partition, and the partitions each keeps a warm copy of (standby).
  */
 import type { ClusterState } from './cluster-state.js';
 
@@ -38,6 +38,7 @@ export function clusterReport(state: ClusterState): ClusterReport {
   const map = state.map;
   const lags = state.lagOf?.() ?? new Map<number, number>();
   const restoring = state.restoring();
+  const standby = state.standbyMap();
   return {
     instanceId: state.self.instanceId,
     clustered: state.enabled,
@@ -50,7 +51,7 @@ export function clusterReport(state: ClusterState): ClusterReport {
         url: m.url,
         self,
         active: [...m.partitions],
-        standby: [],
+        standby: standby.get(m.instanceId) ?? [],
         restoring: self ? m.partitions.filter((p) => restoring.has(p)) : [],
       };
     }),

@@ -7,7 +7,7 @@
  * A single instance (no TALLY_ADVERTISED_URL) is the one-member case: it is shown as the
  * only member, active for every partition it consumes (every partition, in a group of one).
  */
-import { EMPTY_KNOWLEDGE, ownersOf, type ClusterMap, type ClusterMember, type Knowledge } from './assignment.js';
+import { EMPTY_KNOWLEDGE, ownersOf, standbysOf, type ClusterMap, type ClusterMember, type Knowledge } from './assignment.js';
 
 export interface ClusterSelf {
   instanceId: string;
@@ -31,6 +31,8 @@ export class ClusterState {
   restoringOf: (() => Map<number, number | undefined>) | undefined;
   /** The partitions this instance answers a gather for, and those it is still handing over, from the Kafka side. */
   servingOf: (() => { partitions: number[]; handingOver: number[] }) | undefined;
+  /** TALLY_STANDBY_REPLICAS (0 or 1): each partition's warm copy on the member after its owner. */
+  standbyReplicas = 0;
   /** Called after every map change. */
   private readonly listeners: ((map: ClusterMap) => void)[] = [];
 
@@ -90,6 +92,25 @@ export class ClusterState {
    */
   serving(): { partitions: number[]; handingOver: number[] } {
     return this.servingOf?.() ?? { partitions: this.localPartitions(), handingOver: [] };
+  }
+
+  /** Partitions this instance keeps a warm copy of (their owner's next member in the map), ascending. */
+  standbyPartitions(): number[] {
+    if (!this.enabled) return [];
+    const out: number[] = [];
+    standbysOf(this.current, this.standbyReplicas).forEach((m, p) => {
+      if (m?.instanceId === this.self.instanceId) out.push(p);
+    });
+    return out;
+  }
+
+  /** Per member id: the partitions it keeps a warm copy of. */
+  standbyMap(): Map<string, number[]> {
+    const out = new Map<string, number[]>();
+    standbysOf(this.current, this.standbyReplicas).forEach((m, p) => {
+      if (m !== undefined) out.set(m.instanceId, [...(out.get(m.instanceId) ?? []), p]);
+    });
+    return out;
   }
 
   /** Partitions this instance is active for. */

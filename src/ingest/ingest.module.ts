@@ -24,6 +24,7 @@ import { ClusterState } from '../cluster/cluster-state.js';
 import { ClusterController } from '../cluster/cluster.controller.js';
 import { Forwarding } from '../cluster/forwarding.js';
 import { Timers } from '../ops/timers.js';
+import { StandbyReplicas } from './standby.js';
 import { pipelineHashOf } from '../durability/recovery.js';
 import { Gather } from '../cluster/gather.js';
 import { unkeyedStores } from '../cluster/keyed-stores.js';
@@ -78,6 +79,7 @@ class ExpiryTimer implements OnApplicationBootstrap {
       provide: ClusterState,
       useFactory: (s: Settings, metrics: Metrics) => {
         const state = new ClusterState({ instanceId: s.cluster.instanceId, url: s.cluster.advertisedUrl ?? '' }, isClusterMember(s.cluster, s.kafkaBrokers), keyPartitioner());
+        state.standbyReplicas = s.cluster.standbyReplicas;
         metrics.onCollect(() => {
           const map = state.map;
           metrics.clusterEpoch.set(map.epoch);
@@ -139,6 +141,10 @@ class ExpiryTimer implements OnApplicationBootstrap {
             partitions: s.cluster.partitions,
             cluster,
             handover: cluster.enabled ? { pipeline, pipelineHash: pipelineHashOf(pipeline) } : undefined,
+            standby:
+              cluster.enabled && s.cluster.standbyReplicas > 0
+                ? new StandbyReplicas(StandbyReplicas.client(s.kafkaBrokers, s.cluster.instanceId), `${s.kafkaGroupId}.standby.${s.cluster.instanceId}`, router, pipeline, log)
+                : undefined,
           },
           router,
           processor,

@@ -46,7 +46,8 @@ import { mapFromGroup, tallyAssigner } from './tally-assigner.js';
 import { readStates, stateTopicOf, writeState } from './kafka-state.js';
 import { decodePartition, encodePartition } from '../cluster/partition-state.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
-import { absorbStores } from '../store-set.js';
+import { absorbStores, type StoreSet } from '../store-set.js';
+import type { StandbyReplicas, WarmCopy } from './standby.js';
 
 export interface KafkaIngestOptions {
   brokers: string[];
@@ -73,6 +74,8 @@ export interface KafkaIngestOptions {
    * loaded from there (when its offsets are still in the topics) instead of replayed.
    */
   handover?: { pipeline: Pipeline; pipelineHash: string };
+  /** In a cluster with TALLY_STANDBY_REPLICAS=1: the warm copies this member keeps (standby.ts). */
+  standby?: StandbyReplicas;
 }
 
 /** Tries at reading a stable group map after a join, and the wait between them. */
@@ -275,6 +278,8 @@ export class KafkaIngest {
         return out;
       };
       if (cluster.enabled) {
+        const standby = this.options.standby;
+        if (standby !== undefined) cluster.onChange(() => standby.update(cluster.standbyPartitions()));
         cluster.refresher = () => this.readMap();
         cluster.restoringOf = () => this.restoringPartitions();
         cluster.servingOf = () => ({
@@ -349,6 +354,10 @@ export class KafkaIngest {
     await this.consumer.subscribe({ topics, fromBeginning: this.options.fromBeginning ?? true });
     await this.consumer.run({ eachBatchAutoResolve: false, autoCommit: false, eachBatch: (p) => this.eachBatch(p) });
     this.running = true;
+    if (this.options.standby !== undefined && cluster !== undefined) {
+      await this.options.standby.start();
+      this.options.standby.update(cluster.standbyPartitions());
+    }
     this.metrics.kafkaConnected.set(1);
     this.metrics.onCollect(() => {
       if (this.lastFetchAt !== undefined) this.metrics.kafkaLastFetch.set(this.lastFetchAt / 1000);
@@ -489,7 +498,23 @@ export class KafkaIngest {
       this.log.info({ partitions: lost }, 'cluster: partitions handed over; dropping their state');
       this.dropHandedOver();
     }
-    const fresh = [...now].filter((p) => !this.restoring.has(p) && !this.loading.has(p) && ![...this.expected.keys()].some((k) => partitionOfKey(k) === p));
+    let fresh = [...now].filter((p) => !this.restoring.has(p) && !this.loading.has(p) && ![...this.expected.keys()].some((k) => partitionOfKey(k) === p));
+    // Partitions this member kept a warm copy of (standby replicas): promoted, no replay.
+    const warm = new Map<number, WarmCopy>();
+    for (const p of fresh) {
+      const copy = this.options.standby?.take(p);
+      if (copy !== undefined) warm.set(p, copy);
+    }
+    if (warm.size > 0) {
+      const promoted = [...warm.keys()];
+      for (const p of promoted) {
+        this.restoring.set(p, undefined);
+        this.loading.add(p);
+      }
+      this.askRestoreTargets();
+      void this.promote(promoted, warm);
+    }
+    fresh = fresh.filter((p) => !warm.has(p));
     if (fresh.length > 0) {
       for (const p of fresh) this.restoring.set(p, undefined);
       this.askRestoreTargets();
@@ -560,22 +585,12 @@ export class KafkaIngest {
           this.log.warn({ partition: p, from: meta.instanceId, why }, 'cluster: handed-over state not used; replaying the partition');
           continue;
         }
-        if (!(await this.gate.enter())) return;
-        try {
-          if (!still(p)) continue;
-          absorbStores(this.processor.state(), stores);
-          for (const o of meta.offsets) {
-            const offset = BigInt(o.offset);
-            this.applied.set(tpKey(o.topic, p), { topic: o.topic, partition: p, offset });
-            this.expected.set(tpKey(o.topic, p), offset + 1n);
-            this.consumer?.seek({ topic: o.topic, partition: p, offset: (offset + 1n).toString() });
-          }
-          for (const w of meta.watermarks) this.processor.watermarks.restore(w.source, p, w.ts);
+        const adopted = await this.adopt(p, stores, meta.offsets.map((o) => ({ topic: o.topic, offset: BigInt(o.offset) })), meta.watermarks, () => still(p));
+        if (adopted === 'closed') return;
+        if (adopted) {
           this.loadedFromHandover++;
           this.metrics.clusterHandoverLoaded.inc();
           this.log.info({ partition: p, from: meta.instanceId, writtenAt: new Date(meta.createdAt).toISOString(), offsets: meta.offsets, bytes: buf.length }, 'cluster: partition loaded from the state its last owner handed over; reading on from its offsets');
-        } finally {
-          this.gate.leave();
         }
       }
     } catch (err) {
@@ -583,6 +598,49 @@ export class KafkaIngest {
     } finally {
       for (const p of partitions) if ((this.handovers.get(p) ?? 0) === generation.get(p)) this.loading.delete(p);
       // A loaded partition may have nothing more to read: no batch would say it is caught up.
+      this.checkCaughtUp();
+      this.checkRestored();
+    }
+  }
+
+  /**
+   * Makes `stores` (one partition's state, at `offsets`: the last applied per source topic) the
+   * state of partition p here, inside the IngestGate, and reads on after the offsets; false
+   * when `still()` says the partition went elsewhere meanwhile, 'closed' at shutdown.
+   */
+  private async adopt(p: number, stores: StoreSet, offsets: readonly { topic: string; offset: bigint }[], watermarks: readonly { source: string; ts: number }[], still: () => boolean): Promise<boolean | 'closed'> {
+    if (!(await this.gate.enter())) return 'closed';
+    try {
+      if (!still()) return false;
+      absorbStores(this.processor.state(), stores);
+      for (const { topic, offset } of offsets) {
+        this.applied.set(tpKey(topic, p), { topic, partition: p, offset });
+        this.expected.set(tpKey(topic, p), offset + 1n);
+        this.consumer?.seek({ topic, partition: p, offset: (offset + 1n).toString() });
+      }
+      for (const w of watermarks) this.processor.watermarks.restore(w.source, p, w.ts);
+      return true;
+    } finally {
+      this.gate.leave();
+    }
+  }
+
+  /** Promotes the warm copies of `partitions` (standby replicas) to the state of this member's new partitions. */
+  private async promote(partitions: number[], copies: Map<number, WarmCopy>): Promise<void> {
+    const generation = new Map(partitions.map((p) => [p, this.handovers.get(p) ?? 0]));
+    try {
+      for (const p of partitions) {
+        const copy = copies.get(p)!;
+        const offsets = [...copy.offsets].map(([topic, offset]) => ({ topic, offset }));
+        const adopted = await this.adopt(p, copy.stores, offsets, copy.watermarks, () => this.loading.has(p) && (this.handovers.get(p) ?? 0) === generation.get(p));
+        if (adopted === 'closed') return;
+        if (adopted) {
+          this.metrics.clusterStandbyPromoted.inc();
+          this.log.info({ partition: p, offsets: offsets.map((o) => ({ topic: o.topic, offset: o.offset.toString() })) }, 'cluster: standby copy of the partition promoted; reading on from its offsets');
+        }
+      }
+    } finally {
+      for (const p of partitions) if ((this.handovers.get(p) ?? 0) === generation.get(p)) this.loading.delete(p);
       this.checkCaughtUp();
       this.checkRestored();
     }
@@ -755,6 +813,7 @@ export class KafkaIngest {
     }
     this.running = false;
     this.stopped = true;
+    await this.options.standby?.stop().catch(() => undefined);
     clearInterval(this.watch);
     this.degraded = undefined;
     this.metrics.kafkaConnected.set(0);

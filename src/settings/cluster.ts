@@ -13,7 +13,7 @@ export interface ClusterSettings {
   advertisedUrl?: string;
   /** TALLY_PARTITIONS: partitions of the source (and DLQ) topics Tally creates; default 12 in a cluster, the broker's default otherwise. */
   partitions?: number;
-  /** TALLY_STANDBY_REPLICAS: warm copies of each partition on other members (only 0 is available in this version). */
+  /** TALLY_STANDBY_REPLICAS: warm copies of each partition on other members (0 or 1). */
   standbyReplicas: number;
   /** TALLY_CLUSTER_SECRET: the shared secret peers present when they forward a request (required in a cluster). */
   secret?: string;
@@ -61,11 +61,12 @@ export function loadCluster(env: NodeJS.ProcessEnv, kafkaBrokers: readonly strin
     if (!/^\d+$/.test(v) || n < 1 || n > MAX_PARTITIONS) problems.push(`TALLY_PARTITIONS: "${v}" must be a whole number from 1 to ${MAX_PARTITIONS}`);
     else partitions = n;
   }
-  const standbyReplicas = 0;
+  let standbyReplicas = 0;
   if (given('TALLY_STANDBY_REPLICAS')) {
     const v = env.TALLY_STANDBY_REPLICAS!;
     if (!/^\d+$/.test(v)) problems.push(`TALLY_STANDBY_REPLICAS: "${v}" must be a whole number >= 0`);
-    else if (Number(v) !== 0) problems.push(`TALLY_STANDBY_REPLICAS: "${v}": standby replicas are not available in this version; only 0 is accepted`);
+    else if (Number(v) > 1) problems.push(`TALLY_STANDBY_REPLICAS: "${v}": at most 1 standby replica per partition in this version`);
+    else standbyReplicas = Number(v);
   }
   let secret: string | undefined;
   if (given('TALLY_CLUSTER_SECRET')) {

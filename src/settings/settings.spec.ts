@@ -59,16 +59,17 @@ describe('cluster settings', () => {
     expect(loadSettings({ ...member, TALLY_INSTANCE_ID: 'a-1' }).cluster).toEqual({ instanceId: 'a-1', advertisedUrl: 'http://tally-1:4000', partitions: 12, standbyReplicas: 0, secret: 's'.repeat(16), stateIntervalMs: 60_000 });
     expect(loadSettings({ ...member, TALLY_STATE_INTERVAL: '5s' }).cluster.stateIntervalMs).toBe(5_000);
     expect(loadSettings({ ...member, TALLY_STATE_INTERVAL: '0' }).cluster.stateIntervalMs).toBe(0);
+    expect(loadSettings({ ...member, TALLY_STANDBY_REPLICAS: '1' }).cluster.standbyReplicas).toBe(1);
     expect(loadSettings({ ...member, TALLY_PARTITIONS: '3', TALLY_STANDBY_REPLICAS: '0' }).cluster.partitions).toBe(3);
   });
 
   it('lists every problem at once, never echoing the secret', () => {
-    expect(problemsOf({ TALLY_ADVERTISED_URL: 'ftp://x', TALLY_INSTANCE_ID: 'has space', TALLY_PARTITIONS: '0', TALLY_STANDBY_REPLICAS: '1', TALLY_CLUSTER_SECRET: 'short-secret' })).toEqual([
+    expect(problemsOf({ TALLY_ADVERTISED_URL: 'ftp://x', TALLY_INSTANCE_ID: 'has space', TALLY_PARTITIONS: '0', TALLY_STANDBY_REPLICAS: '2', TALLY_CLUSTER_SECRET: 'short-secret' })).toEqual([
       'TALLY_INSTANCE_ID: "has space" must be 1 to 128 letters, digits, ".", "_", ":" or "-"',
       'TALLY_ADVERTISED_URL: "ftp://x" is not an http(s) base URL peers can reach (e.g. http://tally-1:4000)',
       'TALLY_ADVERTISED_URL: "ftp://x" makes a cluster member, which needs KAFKA_BROKERS (the members are one consumer group)',
       'TALLY_PARTITIONS: "0" must be a whole number from 1 to 10000',
-      'TALLY_STANDBY_REPLICAS: "1": standby replicas are not available in this version; only 0 is accepted',
+      'TALLY_STANDBY_REPLICAS: "2": at most 1 standby replica per partition in this version',
       'TALLY_CLUSTER_SECRET: shorter than 16 characters',
     ]);
     expect(problemsOf({ ...member, TALLY_CLUSTER_SECRET: '' })).toEqual([

@@ -15,55 +15,13 @@ import { keyPartitioner } from '../../src/ingest/tally-assigner.js';
 import { wsClient } from '../support/app.js';
 import { createTopics, produce, requireKafka, uniqueName } from '../support/kafka.js';
 import { mulberry32 } from '../support/random.js';
+import { clusterOf, data, eventually, gql, mapOf, metric, type Report } from '../support/cluster.js';
 import { freePort, ready, sleep, startTallyProcess, stopTallyProcess, type TallyProcess } from '../support/tally-process.js';
 
 const SECRET = 'cluster-secret-for-tests';
 const PARTITIONS = 12;
 const USERS = 1_000;
 const EVENTS = 20_000;
-
-interface Report {
-  instanceId: string;
-  clustered: boolean;
-  epoch: number;
-  partitionCount: number;
-  members: { instanceId: string; url: string; self: boolean; active: number[] }[];
-  lag: { partition: number; lag: number }[];
-}
-
-async function gql<T>(url: string, query: string, variables?: Record<string, unknown>): Promise<{ data?: T; errors?: { message: string; extensions?: Record<string, unknown> }[] }> {
-  const res = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) });
-  return (await res.json()) as { data?: T; errors?: { message: string; extensions?: Record<string, unknown> }[] };
-}
-
-async function data<T>(url: string, query: string, variables?: Record<string, unknown>): Promise<T> {
-  const r = await gql<T>(url, query, variables);
-  if (r.errors?.length) throw new Error(JSON.stringify(r.errors));
-  return r.data!;
-}
-
-async function clusterOf(url: string): Promise<Report> {
-  const res = await fetch(`${url}/cluster`);
-  return (await res.json()) as Report;
-}
-
-/** The map without the answering instance's own view (self flag, lag). */
-const mapOf = (r: Report) => ({ epoch: r.epoch, partitionCount: r.partitionCount, members: r.members.map((m) => ({ instanceId: m.instanceId, url: m.url, active: m.active })) });
-
-async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const started = Date.now();
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (err) {
-      lastError = err;
-    }
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}${lastError ? `; last error: ${String(lastError)}` : ''}`);
-    await sleep(200);
-  }
-}
 
 /** A position in a 10 km square, rounded to 1e-5 degrees (a metre). */
 function place(rnd: () => number): { lat: number; lon: number } {
@@ -75,13 +33,6 @@ function ranked(scores: Map<string, number>): { rank: number; member: string; sc
   return [...scores]
     .sort(([a, x], [b, y]) => y - x || Buffer.compare(Buffer.from(b), Buffer.from(a)))
     .map(([member, score], i) => ({ rank: i + 1, member, score }));
-}
-
-/** The sum of a Prometheus metric's samples (every label set) in a /metrics text. */
-function metric(text: string, name: string): number {
-  let sum = 0;
-  for (const line of text.split('\n')) if (line.startsWith(`${name} `) || line.startsWith(`${name}{`)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-  return sum;
 }
 
 /** The same query through `url` and through the reference, as JSON text; throws on errors. */

@@ -9,7 +9,7 @@ export class ClusterMemberInfo {
   @Field({ description: 'TALLY_ADVERTISED_URL of the member (empty for a single instance that advertises none).' }) url!: string;
   @Field({ description: 'True for the instance that answered.' }) self!: boolean;
   @Field(() => [Int], { description: 'Partitions assigned to this member: it applies their events and answers for them (once restored).' }) active!: number[];
-  @Field(() => [Int], { description: 'Warm copies of other members’ partitions (none until standby replicas exist).' }) standby!: number[];
+  @Field(() => [Int], { description: 'Partitions whose warm copy this member keeps (TALLY_STANDBY_REPLICAS=1): it takes them over without replay when their owner goes.' }) standby!: number[];
   @Field(() => [Int], { description: 'Of the active partitions, those this member is still rebuilding from Kafka; their keys are refused (PARTITIONS_UNAVAILABLE) until done. Known for the answering instance only (empty for its peers).' }) restoring!: number[];
 }
 
