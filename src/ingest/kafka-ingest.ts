@@ -490,6 +490,8 @@ export class KafkaIngest {
       for (const p of lost) {
         this.handovers.set(p, (this.handovers.get(p) ?? 0) + 1);
         this.restoring.delete(p);
+        // A load or promotion under way for it stops at its next step (the handover count moved).
+        this.loading.delete(p);
         this.dropping.add(p);
       }
       for (const map of [this.applied, this.expected, this.soughtBack, this.lag] as Map<string, unknown>[]) {
