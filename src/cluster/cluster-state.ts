@@ -29,6 +29,8 @@ export class ClusterState {
   lagOf: (() => Map<number, number>) | undefined;
   /** Partitions this instance is restoring, with the messages each still has to apply (undefined while unknown), from the Kafka side. */
   restoringOf: (() => Map<number, number | undefined>) | undefined;
+  /** True when this instance answers for partition p now (assigned and restored), from the Kafka side; per lookup, so O(1). */
+  servesOf: ((p: number) => boolean) | undefined;
   /** The partitions this instance answers a gather for, and those it is still handing over, from the Kafka side. */
   servingOf: (() => { partitions: number[]; handingOver: number[] }) | undefined;
   /** TALLY_STANDBY_REPLICAS (0 or 1): each partition's warm copy on the member after its owner. */
@@ -84,6 +86,11 @@ export class ClusterState {
   /** Partitions this instance is rebuilding (assigned without state, not caught up yet), with what each still has to apply. */
   restoring(): Map<number, number | undefined> {
     return this.restoringOf?.() ?? new Map();
+  }
+
+  /** True when this instance answers for partition p now (assigned to it and restored); always for a single instance. */
+  serves(p: number): boolean {
+    return this.servesOf?.(p) ?? true;
   }
 
   /**

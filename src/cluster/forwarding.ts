@@ -100,11 +100,11 @@ export class Forwarding {
     if (!this.enabled) return undefined;
     const p = this.state.partitionOf(entity);
     if (this.state.owns(p)) {
+      if (this.state.serves(p)) return undefined;
       this.requireRestored([p]);
       // The map says here, but the consumer has not got the partition (yet, or any more: a
       // rebalance between the join and the map read): its state here is not the partition's.
-      if (!this.state.serving().partitions.includes(p)) throw unavailable([p], `${this.state.self.instanceId} does not hold it at the moment (a rebalance under way)`);
-      return undefined;
+      throw unavailable([p], `${this.state.self.instanceId} does not hold it at the moment (a rebalance under way)`);
     }
     if (forwarded) {
       throw new GraphQLError(`partition ${p} (entity "${entity}") is not held by ${this.state.self.instanceId} at epoch ${this.state.map.epoch}`, {

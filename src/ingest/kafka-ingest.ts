@@ -187,8 +187,9 @@ export class KafkaIngest {
   private readonly owed = new Map<string, Owed>();
   /** Partitions of each DLQ topic, as found at connect(). */
   private readonly dlqPartitions = new Map<string, number>();
-  /** Partitions assigned at the last group join (`topic\u0000partition`). */
+  /** Partitions assigned at the last group join (`topic\u0000partition`), and their numbers. */
   private assigned: string[] = [];
+  private assignedNumbers = new Set<number>();
   /** Per `topic\u0000partition`: messages not yet applied, at the last batch. */
   private readonly lag = new Map<string, { partition: number; lag: number }>();
   /** Partitions per source topic, as found at connect(). */
@@ -282,8 +283,9 @@ export class KafkaIngest {
         if (standby !== undefined) cluster.onChange(() => standby.update(cluster.standbyPartitions()));
         cluster.refresher = () => this.readMap();
         cluster.restoringOf = () => this.restoringPartitions();
+        cluster.servesOf = (p) => this.assignedNumbers.has(p) && !this.restoring.has(p);
         cluster.servingOf = () => ({
-          partitions: [...new Set(this.assigned.map(partitionOfKey))].filter((p) => !this.restoring.has(p)).sort((a, b) => a - b),
+          partitions: [...this.assignedNumbers].filter((p) => !this.restoring.has(p)).sort((a, b) => a - b),
           handingOver: [...this.dropping].sort((a, b) => a - b),
         });
       }
@@ -458,6 +460,7 @@ export class KafkaIngest {
   private onAssignment(assignment: Record<string, number[]>): void {
     const before = new Set(this.assigned.map(partitionOfKey));
     this.assigned = Object.entries(assignment).flatMap(([topic, partitions]) => partitions.map((p) => tpKey(topic, p)));
+    this.assignedNumbers = new Set(Object.values(assignment).flat());
     if (this.options.cluster?.enabled) this.handOver(before, new Set(Object.values(assignment).flat()));
     for (const [topic, partitions] of Object.entries(assignment)) {
       for (const partition of partitions) {
