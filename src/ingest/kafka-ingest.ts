@@ -834,10 +834,12 @@ export class KafkaIngest {
       const wanted = [...topics, ...topics.map((t) => t + DLQ_SUFFIX)].filter((t) => !existing.has(t));
       if (wanted.length > 0) {
         const numPartitions = this.options.partitions;
-        await admin.createTopics({ topics: wanted.map((topic) => (numPartitions === undefined ? { topic } : { topic, numPartitions })), waitForLeaders: true });
-        this.log.info({ topics: wanted, partitions: numPartitions ?? 'broker default' }, 'created missing topics');
+        // Members starting together race to create them: kafkajs answers false, not an error,
+        // when another did first (and then does not wait for their leaders: metadataOf does).
+        const created = await admin.createTopics({ topics: wanted.map((topic) => (numPartitions === undefined ? { topic } : { topic, numPartitions })), waitForLeaders: true });
+        if (created) this.log.info({ topics: wanted, partitions: numPartitions ?? 'broker default' }, 'created missing topics');
       }
-      const { topics: sources } = await admin.fetchTopicMetadata({ topics });
+      const sources = await metadataOf(admin, topics);
       const counts = sources.map((t) => ({ topic: t.name, partitions: t.partitions.length }));
       this.partitionCount = Math.max(1, ...counts.map((c) => c.partitions));
       if (this.options.cluster?.enabled && counts.some((c) => c.partitions !== counts[0].partitions)) {
@@ -849,11 +851,13 @@ export class KafkaIngest {
       if (this.options.cluster?.enabled && this.options.handover !== undefined) {
         const stateTopic = stateTopicOf(this.options.groupId);
         if (!existing.has(stateTopic)) {
-          await admin.createTopics({ topics: [{ topic: stateTopic, numPartitions: this.partitionCount }], waitForLeaders: true });
-          this.log.info({ topic: stateTopic, partitions: this.partitionCount }, 'created the cluster state topic');
+          if (await admin.createTopics({ topics: [{ topic: stateTopic, numPartitions: this.partitionCount }], waitForLeaders: true })) {
+            this.log.info({ topic: stateTopic, partitions: this.partitionCount }, 'created the cluster state topic');
+          }
+          await metadataOf(admin, [stateTopic]);
         }
       }
-      const { topics: dlqs } = await admin.fetchTopicMetadata({ topics: topics.map((t) => t + DLQ_SUFFIX) });
+      const dlqs = await metadataOf(admin, topics.map((t) => t + DLQ_SUFFIX));
       for (const t of dlqs) this.dlqPartitions.set(t.name, Math.max(1, t.partitions.length));
     } finally {
       await admin.disconnect();
@@ -1059,6 +1063,34 @@ export class KafkaIngest {
 
 function tpKey(topic: string, partition: number): string {
   return `${topic}\u0000${partition}`;
+}
+
+/** How long a topic another member just created may take to show with a leader per partition. */
+const TOPIC_VISIBLE_MS = 30_000;
+const TOPIC_RETRY_MS = 200;
+
+/**
+ * The metadata of `topics`, once each is known to the broker with a leader for every
+ * partition: a topic created a moment ago by another member (starting at the same time) is
+ * unknown to this one's broker connection for a while. Fails after `withinMs` naming them.
+ */
+export async function metadataOf(admin: ReturnType<Kafka['admin']>, topics: string[], withinMs = TOPIC_VISIBLE_MS): Promise<{ name: string; partitions: { partitionId: number; leader: number }[] }[]> {
+  const started = Date.now();
+  for (;;) {
+    let reason: string;
+    try {
+      const { topics: found } = await admin.fetchTopicMetadata({ topics });
+      const leaderless = found.filter((t) => t.partitions.length === 0 || t.partitions.some((p) => p.leader < 0));
+      if (leaderless.length === 0) return found;
+      reason = `no leader yet for ${leaderless.map((t) => t.name).join(', ')}`;
+    } catch (err) {
+      const type = (err as { type?: string }).type;
+      if (type !== 'UNKNOWN_TOPIC_OR_PARTITION' && type !== 'LEADER_NOT_AVAILABLE') throw err;
+      reason = String(err);
+    }
+    if (Date.now() - started > withinMs) throw new Error(`topics ${topics.join(', ')} not available within ${withinMs / 1000} s: ${reason}`);
+    await new Promise((r) => setTimeout(r, TOPIC_RETRY_MS));
+  }
 }
 
 /** The partition number of a tpKey. */

@@ -18,6 +18,26 @@ export interface TallyProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
+/** Every process started by this test file and not known to be gone; see killStrays. */
+const children = new Set<ChildProcess>();
+let closed = false;
+
+/**
+ * Kills (SIGKILL) what this test file started and is still running, and whatever it would
+ * start from now on: run after the file's own hooks (test/support/e2e-after.ts), so a
+ * start-up that failed half-way (one of three members) cannot leave processes that keep jest
+ * from exiting.
+ */
+export function killStrays(): number {
+  closed = true;
+  let killed = 0;
+  for (const child of children) {
+    if (child.exitCode === null && child.signalCode === null && child.kill('SIGKILL')) killed += 1;
+  }
+  children.clear();
+  return killed;
+}
+
 export function freePort(): Promise<number> {
   return new Promise((resolvePort, reject) => {
     const srv = createServer();
@@ -41,6 +61,9 @@ export async function startTallyProcess(env: Record<string, string>, timeoutMs =
     env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', TALLY_DEMO: '0', TALLY_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  if (closed) child.kill('SIGKILL');
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));

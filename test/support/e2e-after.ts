@@ -1,0 +1,8 @@
+// After each e2e file (and its own hooks): Tally processes it started and left running are
+// killed, so a start-up that failed half-way cannot keep jest from exiting.
+import { killStrays } from './tally-process.js';
+
+afterAll(() => {
+  const killed = killStrays();
+  if (killed > 0) process.stderr.write(`[e2e] killed ${killed} Tally process(es) the test file left running\n`);
+});
