@@ -197,3 +197,72 @@ export class Follower<T> implements Consumer<T> {
     this.timer.unref();
   }
 }
+
+/**
+ * One subscription on every other member of the map, kept in step with it: for the live
+ * streams every member contributes its own partitions to (threshold crossings, fence events,
+ * members of a circle, a leaderboard's changes). Each peer answers from its own partitions
+ * (a peer's connection gets its partial stream; see the resolvers). A member that leaves the
+ * map is dropped; one whose stream ends (stopped, killed) is asked again while still in the map.
+ */
+export class PeerFanout {
+  private readonly subscribed = new Map<string, () => void>();
+  private readonly unlisten: () => void;
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly state: ClusterState,
+    private readonly peers: PeerSubscriptions,
+    private readonly query: string,
+    private readonly variables: Record<string, unknown>,
+    private readonly onData: (data: unknown, url: string) => void,
+    onMap?: () => void,
+  ) {
+    this.unlisten = this.state.onChange(() => {
+      this.sync();
+      onMap?.();
+    });
+    this.sync();
+  }
+
+  /** The members subscribed to now (for tests and diagnostics). */
+  get sources(): string[] {
+    return [...this.subscribed.keys()];
+  }
+
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.timer);
+    this.unlisten();
+    for (const stop of this.subscribed.values()) stop();
+    this.subscribed.clear();
+  }
+
+  private sync(): void {
+    if (this.closed) return;
+    const urls = new Set(this.state.map.members.filter((m) => m.instanceId !== this.state.self.instanceId && m.url !== '').map((m) => m.url));
+    for (const [url, stop] of this.subscribed) {
+      if (urls.has(url)) continue;
+      stop();
+      this.subscribed.delete(url);
+    }
+    for (const url of urls) {
+      if (this.subscribed.has(url)) continue;
+      const stop = this.peers.subscribe(url, this.query, this.variables, (data) => this.onData(data, url), () => {
+        this.subscribed.delete(url);
+        this.later();
+      });
+      this.subscribed.set(url, stop);
+    }
+  }
+
+  private later(): void {
+    if (this.closed || this.timer !== undefined) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.state.refresh().finally(() => this.sync());
+    }, REROUTE_MS);
+    this.timer.unref();
+  }
+}

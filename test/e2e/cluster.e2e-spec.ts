@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KafkaEventWriter } from '../../src/ingest/kafka-ingest.js';
 import { keyPartitioner } from '../../src/ingest/tally-assigner.js';
-import { wsClient } from '../support/app.js';
+import { collect, wsClient } from '../support/app.js';
 import { createTopics, produce, requireKafka, uniqueName } from '../support/kafka.js';
 import { mulberry32 } from '../support/random.js';
 import { clusterOf, data, eventually, gql, mapOf, metric, type Report } from '../support/cluster.js';
@@ -22,6 +22,8 @@ const SECRET = 'cluster-secret-for-tests';
 const PARTITIONS = 12;
 const USERS = 1_000;
 const EVENTS = 20_000;
+/** The fence of the geo index, and the circle of the geoWithin subscriptions. */
+const CENTRE = { lat: 48.85, lon: 2.37, radiusMeters: 1500 };
 
 /** A position in a 10 km square, rounded to 1e-5 degrees (a metre). */
 function place(rnd: () => number): { lat: number; lon: number } {
@@ -108,7 +110,12 @@ describe('cluster (three Tally processes, one broker)', () => {
         'leaderboards:',
         '  - { name: levels, source: events, member: user, score: level, mode: max, period: all }',
         'geo:',
-        '  - { name: places, source: events, member: user, lat: lat, lon: lon }',
+        '  - name: places',
+        '    source: events',
+        '    member: user',
+        '    lat: lat',
+        '    lon: lon',
+        `    fences: [{ name: centre, circle: { lat: ${CENTRE.lat}, lon: ${CENTRE.lon}, radiusMeters: ${CENTRE.radiusMeters} } }]`,
       ].join('\n'),
     );
     await createTopics(brokers, [{ topic, numPartitions: PARTITIONS }]);
@@ -265,6 +272,91 @@ describe('cluster (three Tally processes, one broker)', () => {
     }
   }, 120_000);
 
+  it('serves the whole-set subscriptions (threshold crossings, leaderboard changes, fence events, members of a circle) and geoMoved through one member as one instance does', async () => {
+    const t1 = running.get('t1')!.base;
+    const map = (await formed(3)).map;
+    const partitionOf = keyPartitioner();
+    const walkers = Array.from({ length: 40 }, (_, i) => `walker-${i}`);
+    const notT1 = walkers.find((w) => !map.members.find((m) => m.instanceId === 't1')!.active.includes(partitionOf(w, PARTITIONS)))!;
+    type Crossing = { featureThreshold: { entity: string; value: number; direction: string; threshold: number } };
+    type Top = { leaderboardChanged: { rank: number; member: string; score: number }[] };
+    type Fence = { geofenceEvents: { fence: string; member: string; kind: string; lat: number; lon: number; at: string } };
+    type Within = { geoWithin: { member: string; kind: string; lat: number; lon: number; gone: boolean } };
+    type Moved = { geoMoved: { member: string; lat: number; lon: number; reportedAt: string } };
+    const open = (url: string) => {
+      const client = wsClient(url);
+      return {
+        client,
+        crossings: collect<Crossing>(client, 'subscription { featureThreshold(name: "n", window: "lifetime", above: 2) { entity value direction threshold } }'),
+        top: collect<Top>(client, 'subscription { leaderboardChanged(name: "levels", top: 5) { rank member score } }'),
+        fences: collect<Fence>(client, 'subscription { geofenceEvents(index: "places") { fence member kind lat lon at } }'),
+        within: collect<Within>(client, `subscription { geoWithin(index: "places", lat: ${CENTRE.lat}, lon: ${CENTRE.lon}, radiusMeters: ${CENTRE.radiusMeters}) { member kind lat lon gone } }`),
+        moved: collect<Moved>(client, `subscription { geoMoved(index: "places", member: "${notT1}") { member lat lon reportedAt } }`),
+      };
+    };
+    const cluster = open(t1);
+    const single = open(ref());
+    try {
+      // Who is inside the circle, from the messages (enter/move inside, exit outside).
+      const inside = (items: Within[]) => {
+        const state = new Map<string, string>();
+        for (const { geoWithin: e } of items) {
+          if (e.kind === 'exit') state.delete(e.member);
+          else state.set(e.member, `${e.lat},${e.lon}`);
+        }
+        return JSON.stringify([...state].sort(([a], [b]) => (a < b ? -1 : 1)));
+      };
+      // The members already inside come from every member's part: the union is the whole.
+      await single.within.next(1);
+      await single.top.next(1);
+      await eventually('the circle\'s members now from every member of the cluster', async () => (inside(cluster.within.items) === inside(single.within.items) ? true : undefined));
+      await eventually('the top rows now, gathered', async () => (cluster.top.items.length > 0 ? true : undefined));
+      expect(cluster.top.items.at(-1)).toEqual(single.top.items.at(-1));
+      await sleep(1_000);
+      // Each walker: inside the fence and the circle, out, in again; its third event crosses the threshold, its level tops the board.
+      const t0 = Date.now() - 20_000;
+      const stops = [
+        { lat: CENTRE.lat, lon: CENTRE.lon },
+        { lat: 49.5, lon: 3 },
+        { lat: CENTRE.lat + 0.001, lon: CENTRE.lon + 0.001 },
+      ];
+      const messages = stops.flatMap((at, step) =>
+        walkers.map((user, i) => {
+          count.set(user, (count.get(user) ?? 0) + 1);
+          best.set(user, 1000 + i);
+          return { key: user, value: JSON.stringify({ user, level: 1000 + i, ...at, ts: t0 + step * 1000 + i }) };
+        }),
+      );
+      await produce(brokers, topic, messages);
+      const sortedFences = (items: Fence[]) => items.map((f) => JSON.stringify(f.geofenceEvents)).sort();
+      const got = () =>
+        JSON.stringify({ fences: [cluster.fences.items.length, single.fences.items.length], crossings: [cluster.crossings.items.length, single.crossings.items.length], errors: [cluster.fences.errors, cluster.crossings.errors] });
+      await eventually('every fence event and crossing through the cluster', async () =>
+        cluster.fences.items.length >= walkers.length * 3 && single.fences.items.length >= walkers.length * 3 && cluster.crossings.items.length >= walkers.length && single.crossings.items.length >= walkers.length ? true : undefined,
+      ).catch((err: unknown) => {
+        throw new Error(`${String(err)}; cluster, one instance: ${got()}`);
+      });
+      const expectedTop = await data<{ leaderboard: { rank: number; member: string; score: number }[] }>(ref(), '{ leaderboard(name: "levels", limit: 5) { rank member score } }');
+      await eventually('the new top rows through the cluster', async () => (JSON.stringify(cluster.top.items.at(-1)?.leaderboardChanged) === JSON.stringify(expectedTop.leaderboard) ? true : undefined));
+      await eventually('the circle\'s members after the walks', async () => (inside(cluster.within.items) === inside(single.within.items) && single.within.items.length > 0 ? true : undefined));
+      await eventually(`${notT1}'s last position, followed from its owner`, async () => (cluster.moved.items.at(-1)?.geoMoved.lat === stops[2].lat ? true : undefined));
+      await sleep(500); // nothing more should come
+      // Fence events are not coalesced: the same events, once each.
+      expect(sortedFences(cluster.fences.items)).toEqual(sortedFences(single.fences.items));
+      expect(cluster.fences.items).toHaveLength(walkers.length * 3);
+      // One crossing per walker, as one instance sends them.
+      const sortedCrossings = (items: Crossing[]) => items.map((c) => JSON.stringify(c.featureThreshold)).sort();
+      expect(sortedCrossings(cluster.crossings.items)).toEqual(sortedCrossings(single.crossings.items));
+      expect(new Set(cluster.crossings.items.map((c) => c.featureThreshold.entity))).toEqual(new Set(walkers));
+      expect(cluster.top.items.at(-1)).toEqual(single.top.items.at(-1));
+      expect(inside(cluster.within.items)).toEqual(inside(single.within.items));
+      expect(cluster.moved.items.at(-1)).toEqual(single.moved.items.at(-1));
+      for (const s of [cluster, single]) for (const c of [s.crossings, s.top, s.fences, s.within, s.moved]) expect(c.errors).toEqual([]);
+    } finally {
+      for (const s of [cluster, single]) void s.client.dispose();
+    }
+  }, 120_000);
+
   it('refuses similar (not gathered yet), naming the partitions it does not hold, rather than answer in part', async () => {
     for (const p of running.values()) {
       const own = (await clusterOf(p.base)).members.find((m) => m.self)!.active;
@@ -308,6 +400,9 @@ describe('cluster (three Tally processes, one broker)', () => {
       { query: 'subscription($u: String!) { featureUpdated(name: "n", entity: $u, window: "lifetime") { value } }', variables: { u: watched } },
       { next: (r) => (r.errors ? subscriptionErrors.push(r.errors) : pushed.push({ value: r.data!.featureUpdated.value, at: Date.now() })), error: (e) => subscriptionErrors.push(e), complete: () => undefined },
     );
+    // And the gathered top rows on t1: sent only when exact, so never one with a member's score beyond what was produced.
+    const boardClient = wsClient(running.get('t1')!.base);
+    const board = collect<{ leaderboardChanged: { rank: number; member: string; score: number; updatedAt: string }[] }>(boardClient, 'subscription { leaderboardChanged(name: "levels", top: 60) { rank member score updatedAt } }');
     await sleep(500);
     const loadedBeforeKill = (await loaded(running.get('t1')!.base)) + (await loaded(running.get('t2')!.base));
     const writer = new KafkaEventWriter([brokers], 'cluster-e2e-writer', { idempotent: true });
@@ -418,6 +513,14 @@ describe('cluster (three Tally processes, one broker)', () => {
       const [a, b] = await both(running.get('t1')!.base, ref(), '{ leaderboard(name: "levels", offset: 10, limit: 100) { rank member score updatedAt } }');
       return a === b ? true : undefined;
     });
+    // The leaderboardChanged subscription on t1 went on through the kill, to the reference's rows.
+    const top60 = await data<{ leaderboard: unknown[] }>(ref(), '{ leaderboard(name: "levels", limit: 60) { rank member score updatedAt } }');
+    await eventually('leaderboardChanged on t1 sending the final top rows', async () => (JSON.stringify(board.items.at(-1)?.leaderboardChanged) === JSON.stringify(top60.leaderboard) ? true : undefined));
+    await boardClient.dispose();
+    expect(board.errors).toEqual([]);
+    for (const { leaderboardChanged: rows } of board.items) {
+      for (const r of rows) expect(r.score).toBeLessThanOrEqual(best.get(r.member)!);
+    }
     // Restarted under the same id, t3 gets its partitions back (sticky), rebuilds them, and answers exactly.
     await start('t3');
     await ready(running.get('t3')!.base, 60_000);

@@ -126,6 +126,8 @@ describe('leaderboards and geo over GraphQL', () => {
     const client = wsClient(tally.url);
     try {
       const sub = collect<{ geofenceEvents: { fence: string; member: string; kind: string } }>(client, 'subscription { geofenceEvents(index: "drivers", fence: "airport") { fence member kind } }');
+      // A fence given as a null variable is no fence: every fence's events (here the airport's).
+      const all = collect<{ geofenceEvents: { fence: string; member: string; kind: string } }>(client, 'subscription($f: String) { geofenceEvents(index: "drivers", fence: $f) { fence member kind } }', { f: null });
       await eventually('the subscription to be acknowledged', () => sub.acknowledged, 10_000);
       await new Promise((r) => setTimeout(r, 200));
       const ts = Date.now();
@@ -139,6 +141,8 @@ describe('leaderboards and geo over GraphQL', () => {
       ]);
       await sub.next(3);
       expect(sub.items.map((i) => i.geofenceEvents.kind)).toEqual(['enter', 'exit', 'enter']);
+      await all.next(3);
+      expect(all.items).toEqual(sub.items);
       const f = await gqlData<{ feature: { value: number } }>(tally.url, '{ feature(name: "fence_entries", entity: "airport", window: "15m") { value } }');
       // Exits count too: the feature counts every fence event of the airport fence.
       expect(f.feature.value).toBe(3);

@@ -198,14 +198,15 @@ export class FeatureLiveService {
    * one entity within one coalescing tick merge into the last. Throws InputError unless
    * exactly one of `above` and `below` is given.
    */
-  featureThreshold(name: string, window: string, threshold: Threshold): CoalescingQueue<ThresholdCrossing> {
+  /** `only`: crossings of the entities it accepts (in a cluster, those of the partitions this member serves now). */
+  featureThreshold(name: string, window: string, threshold: Threshold, only?: (entity: string) => boolean): CoalescingQueue<ThresholdCrossing> {
     const watch = new ThresholdWatch(this.store.feature(name), window, threshold, this.clock()); // throws for an unknown feature or window
     const stops: (() => void)[] = [];
     const queue = new CoalescingQueue<ThresholdCrossing>(() => {
       for (const stop of stops) stop();
     });
     const push = (c: Crossing | undefined, now: number): void => {
-      if (c === undefined) return;
+      if (c === undefined || (only !== undefined && !only(c.entity))) return;
       const crossing = toThresholdCrossingModel(name, window, watch, c, now);
       queue.offer(c.entity, () => crossing);
     };

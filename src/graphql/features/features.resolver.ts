@@ -14,7 +14,7 @@ import { FeatureValue, toFeatureValueModel } from './models/feature-value.model.
 import { FeatureVector, toFeatureVectorModel } from './models/feature-vector.model.js';
 import { ThresholdCrossing } from './models/threshold-crossing.model.js';
 import { ViewLiveService } from './view-live.service.js';
-import { authorizationOf, type GraphqlContext } from '../cluster/request-context.js';
+import { authorizationOf, isClusterPeer, type GraphqlContext } from '../cluster/request-context.js';
 import { ClusterLive } from '../live/cluster-live.service.js';
 
 
@@ -165,9 +165,11 @@ export class FeaturesResolver {
     resolve: (v: ThresholdCrossing) => v,
     description: "Pushes when an entity's window value rises above `above` or drops under `below` (exactly one of the two), for any reason: an event or tiles leaving the window. Once per crossing. For topk the value is the heaviest item's count.",
   })
-  featureThreshold(@Args() { name, window, above, below }: FeatureThresholdArgs) {
-    this.cluster.requireAllPartitions('featureThreshold');
-    return this.live.featureThreshold(name, window, { above, below });
+  featureThreshold(@Args() { name, window, above, below }: FeatureThresholdArgs, @Context() ctx?: GraphqlContext) {
+    if (isClusterPeer(ctx)) return this.live.featureThreshold(name, window, { above, below }, this.clusterLive.served);
+    if (!this.clusterLive.enabled) return this.live.featureThreshold(name, window, { above, below });
+    this.cluster.requireKeyed('feature', name);
+    return this.clusterLive.featureThreshold(name, window, { above, below });
   }
 
   @Subscription(() => FeatureVector, {

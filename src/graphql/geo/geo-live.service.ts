@@ -56,16 +56,21 @@ class MemberChannel {
 }
 
 /** One geoWithin subscriber: its queue, and the members with undelivered events (see header). */
-class WithinSubscriber {
+export class WithinSubscriber {
   readonly queue: CoalescingQueue<GeoWithinEvent>;
   /** member -> [inside when its first undelivered event happened, its latest event] */
   private readonly pending = new Map<string, [boolean, GeoWithinEvent]>();
 
-  constructor(onClose: () => void) {
+  /** `only`: events of the members it accepts (in a cluster, those of the partitions this member serves now). */
+  constructor(
+    onClose: () => void,
+    private readonly only?: (member: string) => boolean,
+  ) {
     this.queue = new CoalescingQueue<GeoWithinEvent>(onClose, MAX_WITHIN_MEMBERS);
   }
 
   offer(e: GeoWithinEvent): void {
+    if (this.only !== undefined && !this.only(e.member)) return;
     const p = this.pending.get(e.member);
     if (p !== undefined) {
       p[1] = e;
@@ -184,7 +189,7 @@ export class GeoLiveService {
   }
 
   /** An `enter` for each member inside the circle now, then every enter, move and exit (see header). */
-  within(index: string, lat: number, lon: number, radiusMeters: number): CoalescingQueue<GeoWithinEvent> {
+  within(index: string, lat: number, lon: number, radiusMeters: number, only?: (member: string) => boolean): CoalescingQueue<GeoWithinEvent> {
     const collection = this.geo.collection(index);
     const feed = this.feed(index);
     const key = `${lat}\u0000${lon}\u0000${radiusMeters}`;
@@ -205,7 +210,7 @@ export class GeoLiveService {
       ch.subscribers.delete(subscriber);
       if (ch.subscribers.size === 0 && feed.circles.get(key) === ch) feed.removeCircle(ch);
       this.release(index, feed);
-    });
+    }, only);
     ch.subscribers.add(subscriber);
     for (const m of members) {
       const p = collection.position(m);

@@ -1,7 +1,8 @@
 import { Inject } from '@nestjs/common';
 import { Forwarding } from '../../cluster/forwarding.js';
 import { Args, Context, Query, Resolver, Subscription } from '@nestjs/graphql';
-import { authorizationOf, type GraphqlContext } from '../cluster/request-context.js';
+import { authorizationOf, isClusterPeer, type GraphqlContext } from '../cluster/request-context.js';
+import { ClusterLive } from '../live/cluster-live.service.js';
 import { GeofenceEventsArgs, GeoMovedArgs, GeoNearestArgs, GeoPositionArgs, GeoSearchArgs, GeoWithinArgs } from './dto/geo.args.js';
 import { GeoLiveService } from './geo-live.service.js';
 import { GeoService } from './geo.service.js';
@@ -16,6 +17,7 @@ export class GeoResolver {
     @Inject(GeoService) private readonly geo: GeoService,
     @Inject(GeoLiveService) private readonly live: GeoLiveService,
     @Inject(Forwarding) private readonly cluster: Forwarding,
+    @Inject(ClusterLive) private readonly clusterLive: ClusterLive,
   ) {}
 
   @Query(() => [GeoHit], { description: 'Members within radiusMeters of the point, nearest first.' })
@@ -40,9 +42,12 @@ export class GeoResolver {
   }
 
   @Subscription(() => GeofenceEvent, { resolve: (e: GeofenceEvent) => e, description: 'Enter and exit events of the index, or of one fence.' })
-  geofenceEvents(@Args() { index, fence }: GeofenceEventsArgs) {
-    this.cluster.requireAllPartitions('geofenceEvents');
-    return this.geo.fenceEvents(index, fence);
+  geofenceEvents(@Args() { index, fence }: GeofenceEventsArgs, @Context() ctx?: GraphqlContext) {
+    fence ??= undefined; // an explicit null (a variable) is no fence
+    if (isClusterPeer(ctx)) return this.geo.fenceEvents(index, fence, this.clusterLive.served);
+    if (!this.clusterLive.enabled) return this.geo.fenceEvents(index, fence);
+    this.cluster.requireKeyed('geo', index);
+    return this.clusterLive.geofenceEvents(index, fence);
   }
 
   @Subscription(() => GeoMove, {
@@ -50,8 +55,9 @@ export class GeoResolver {
     description: "The member's position now (when it has one), then each new position and its removal (`gone`, when its TTL expires); coalesced per tick, the latest wins.",
   })
   geoMoved(@Args() { index, member }: GeoMovedArgs) {
-    this.cluster.requireAllPartitions('geoMoved');
-    return this.live.moved(index, member);
+    if (!this.clusterLive.enabled) return this.live.moved(index, member);
+    this.cluster.requireKeyed('geo', index);
+    return this.clusterLive.geoMoved(index, member);
   }
 
   @Subscription(() => GeoWithinEvent, {
@@ -59,8 +65,10 @@ export class GeoResolver {
     description:
       'Members of the circle: first an `enter` for each member inside now, then each `enter`, `move` (a new position inside) and `exit` (moved out, or `gone` when its TTL expired). Coalesced per member per tick, never so that the inside/outside state a client builds from the messages ends wrong. Refused when the circle holds more than 10,000 members.',
   })
-  geoWithin(@Args() { index, lat, lon, radiusMeters }: GeoWithinArgs) {
-    this.cluster.requireAllPartitions('geoWithin');
-    return this.live.within(index, lat, lon, radiusMeters);
+  geoWithin(@Args() { index, lat, lon, radiusMeters }: GeoWithinArgs, @Context() ctx?: GraphqlContext) {
+    if (isClusterPeer(ctx)) return this.live.within(index, lat, lon, radiusMeters, this.clusterLive.served);
+    if (!this.clusterLive.enabled) return this.live.within(index, lat, lon, radiusMeters);
+    this.cluster.requireKeyed('geo', index);
+    return this.clusterLive.geoWithin(index, lat, lon, radiusMeters);
   }
 }

@@ -73,7 +73,8 @@ export class GeoService {
   }
 
   /** Every enter/exit of the index (or of one fence), in order; none is coalesced away. */
-  fenceEvents(index: string, fence?: string): CoalescingQueue<GeofenceEvent> {
+  /** `only`: events of the members it accepts (in a cluster, those of the partitions this member serves now). */
+  fenceEvents(index: string, fence?: string, only?: (member: string) => boolean): CoalescingQueue<GeofenceEvent> {
     const c = this.collection(index);
     if (fence !== undefined && !c.fenceNames.includes(fence)) {
       throw new UnknownNameError(`geo index "${index}" has no fence "${fence}" (fences: ${c.fenceNames.join(', ') || 'none'})`);
@@ -81,7 +82,7 @@ export class GeoService {
     let unsubscribe = () => {};
     const queue = new CoalescingQueue<GeofenceEvent>(() => unsubscribe(), MAX_PENDING_FENCE_EVENTS);
     unsubscribe = this.changes.subscribe(fenceTopic(index), (change) => {
-      if (change.kind !== 'fence' || (fence !== undefined && change.fence !== fence)) return;
+      if (change.kind !== 'fence' || (fence !== undefined && change.fence !== fence) || (only !== undefined && !only(change.member))) return;
       queue.push(toEvent(index, change));
     });
     return queue;

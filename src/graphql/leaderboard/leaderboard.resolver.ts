@@ -1,7 +1,8 @@
 import { Inject } from '@nestjs/common';
 import { Forwarding } from '../../cluster/forwarding.js';
 import { Args, Context, Query, Resolver, Subscription } from '@nestjs/graphql';
-import { authorizationOf, type GraphqlContext } from '../cluster/request-context.js';
+import { authorizationOf, isClusterPeer, type GraphqlContext } from '../cluster/request-context.js';
+import { ClusterLive } from '../live/cluster-live.service.js';
 import { LeaderboardAroundArgs, LeaderboardArgs, LeaderboardChangedArgs, LeaderboardRankArgs } from './dto/leaderboard.args.js';
 import { LeaderboardService } from './leaderboard.service.js';
 import { LeaderboardEntry, toLeaderboardEntryModel } from './models/leaderboard-entry.model.js';
@@ -11,6 +12,7 @@ export class LeaderboardResolver {
   constructor(
     @Inject(LeaderboardService) private readonly leaderboards: LeaderboardService,
     @Inject(Forwarding) private readonly cluster: Forwarding,
+    @Inject(ClusterLive) private readonly clusterLive: ClusterLive,
   ) {}
 
   @Query(() => [LeaderboardEntry], { description: 'Rows offset+1 .. offset+limit, highest score first.' })
@@ -35,8 +37,10 @@ export class LeaderboardResolver {
   }
 
   @Subscription(() => [LeaderboardEntry], { resolve: (rows: LeaderboardEntry[]) => rows, description: 'The top rows now, then each time they change (rate-limited, coalesced); each row carries when its score last changed.' })
-  leaderboardChanged(@Args() { name, top, period }: LeaderboardChangedArgs) {
-    this.cluster.requireAllPartitions('leaderboardChanged');
-    return this.leaderboards.changed(name, top, period);
+  leaderboardChanged(@Args() { name, top, period }: LeaderboardChangedArgs, @Context() ctx?: GraphqlContext) {
+    // A peer's subscription is its trigger: this member's own top rows changed (see ClusterLive).
+    if (isClusterPeer(ctx) || !this.clusterLive.enabled) return this.leaderboards.changed(name, top, period);
+    this.cluster.requireKeyed('leaderboard', name);
+    return this.clusterLive.leaderboardChanged(name, top, period ?? 'current');
   }
 }

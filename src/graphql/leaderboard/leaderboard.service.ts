@@ -137,6 +137,11 @@ export class LeaderboardService {
     return mergeAround(row, parts, radius, 'redis').map(entryOf);
   }
 
+  /** Refuses, as a gather would, what cannot be gathered: an unknown board or period, a `ties: first` board. */
+  requireGatherable(name: string, period: string): void {
+    this.clusterPeriod(name, period);
+  }
+
   /**
    * The period start every member is asked for. A `ties: first` board is refused: its tie
    * stamps count updates per member and order nothing across members.

@@ -20,6 +20,7 @@
  */
 import { GraphQLError, getOperationAST, type DocumentNode, NoSchemaIntrospectionCustomRule, parse, specifiedRules, validate, type GraphQLSchema, type ValidationRule } from 'graphql';
 import { PEER_SECRET_PARAM } from '../../cluster/follow.js';
+import { PEER_CONTEXT } from '../cluster/request-context.js';
 import type { Logger } from '../../ops/logger.js';
 import type { Metrics } from '../../ops/metrics.js';
 import type { ApiKeys, Principal } from '../../security/api-keys.js';
@@ -180,7 +181,9 @@ export class WsSecurity {
     if (refusal) return [refusal];
     if (connection.operations.length === 0) connection.operations = [id];
     else connection.operations.push(id);
-    return { schema, document, operationName: payload.operationName, variableValues: variables };
+    const args = { schema, document, operationName: payload.operationName, variableValues: variables };
+    // A peer's subscription is answered from this member's own partitions (see PEER_CONTEXT).
+    return connection.principal === PEER ? { ...args, contextValue: PEER_CONTEXT } : args;
   }
 
   private onNext(ctx: WsContext): void {
