@@ -7,7 +7,7 @@ import { CLUSTER_SECRET_HEADER, Forwarding } from './forwarding.js';
 import { Gather, type PartialReply } from './gather.js';
 import type { PartialQuestion } from './partials.js';
 
-const KINDS = new Set<PartialQuestion['kind']>(['top', 'row', 'neighbours', 'geoSearch', 'geoNearest', 'geoPosition']);
+const KINDS = new Set<PartialQuestion['kind']>(['top', 'row', 'neighbours', 'geoSearch', 'geoNearest', 'geoPosition', 'vectorOf', 'similar']);
 
 @Controller('cluster')
 export class ClusterController {

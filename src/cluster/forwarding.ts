@@ -171,16 +171,6 @@ export class Forwarding {
     const behind = missing.map((p) => restoring.get(p)).reduce<number | undefined>((sum, n) => (sum === undefined || n === undefined ? undefined : sum + n), 0);
     throw unavailable(missing, `${this.state.self.instanceId} is restoring ${missing.length === 1 ? 'it' : 'them'} from Kafka (${behind === undefined ? 'reading the offsets to reach' : `${behind} messages to go`})`);
   }
-
-  /**
-   * For queries that need every partition (leaderboards, geo): throws an error naming the
-   * partitions this instance does not hold, until scatter-gather exists; never a partial answer.
-   */
-  requireAllPartitions(what: string): void {
-    if (!this.state.enabled) return;
-    const missing = this.state.remotePartitions();
-    if (missing.length > 0) throw unavailable(missing, `${what} needs every partition and is not gathered across the cluster yet; ${this.state.self.instanceId} holds ${this.state.localPartitions().join(', ') || 'none'}`);
-  }
 }
 
 /** True when `given` is `secret` (compared in constant time); false without a secret. */

@@ -1,10 +1,12 @@
 /*
  * Scatter-gather, the member's side: what this member answers for the partitions it serves
  * (assigned, restored, none being handed over) to a peer gathering a whole-set query
- * (leaderboards, geo). The asker resolves names and periods once, so every member answers the
- * same question; merge.ts turns the answers into what one instance holding every partition
+ * (leaderboards, geo, `similar`). The asker resolves names and periods once, so every member answers the
+ * same question (and the moment, for `similar`: each member reads live vectors as of it); merge.ts turns the answers into what one instance holding every partition
  * answers. Plain TypeScript over the engine; the HTTP side is cluster.controller.ts.
  */
+import type { ViewStore } from '../features/index.js';
+import type { SimilarHit } from '../features/vectors/merge.js';
 import type { GeoHit, GeoPoint, GeoStore } from '../geo/index.js';
 import type { LeaderboardStore } from '../leaderboard/index.js';
 import type { Neighbours } from './merge.js';
@@ -17,7 +19,9 @@ export type PartialQuestion =
   | { kind: 'neighbours'; board: string; start: number | null; key: ScoreKey; radius: number }
   | { kind: 'geoSearch'; index: string; lat: number; lon: number; radiusMeters: number; limit: number }
   | { kind: 'geoNearest'; index: string; lat: number; lon: number; k: number }
-  | { kind: 'geoPosition'; index: string; member: string };
+  | { kind: 'geoPosition'; index: string; member: string }
+  | { kind: 'vectorOf'; view: string; field: string; entity: string; now: number }
+  | { kind: 'similar'; view: string; field: string; k: number; vector: number[]; where?: string; exclude?: string; now: number };
 
 /** What each kind of question is answered with. */
 export interface PartialValues {
@@ -27,6 +31,8 @@ export interface PartialValues {
   geoSearch: GeoHit[];
   geoNearest: GeoHit[];
   geoPosition: GeoPoint | null;
+  vectorOf: number[] | null;
+  similar: SimilarHit[];
 }
 
 /** A member's answer: the partitions it stands for, and its value over them. */
@@ -60,6 +66,7 @@ export class PartialAnswers {
     private readonly instanceId: string,
     private readonly leaderboards: LeaderboardStore,
     private readonly geo: GeoStore,
+    private readonly views: ViewStore,
     private readonly serving: () => Serving,
   ) {}
 
@@ -89,6 +96,14 @@ export class PartialAnswers {
         return this.geo.collection(q.index).nearest(q.lat, q.lon, q.k);
       case 'geoPosition':
         return this.geo.collection(q.index).position(q.member) ?? null;
+      case 'vectorOf':
+        return this.views.view(q.view).vectorOf(q.field, q.entity, q.now) ?? null;
+      case 'similar': {
+        // `similar` by entity: the entity (held by one member) is left out of every member's hits.
+        const k = q.exclude === undefined ? q.k : q.k + 1;
+        const hits = this.views.similar(q.view, { field: q.field, k, vector: q.vector, where: q.where }, q.now);
+        return q.exclude === undefined ? hits : hits.filter((h) => h.entity !== q.exclude).slice(0, q.k);
+      }
     }
   }
 }

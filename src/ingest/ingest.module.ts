@@ -109,11 +109,11 @@ class ExpiryTimer implements OnApplicationBootstrap {
       inject: [SETTINGS, ClusterState, Metrics, PIPELINE],
     },
     {
-      // Whole-set queries (leaderboards, geo) in a cluster: asked of every member, merged.
+      // Whole-set queries (leaderboards, geo, similar) in a cluster: asked of every member, merged.
       provide: Gather,
-      useFactory: (s: Settings, state: ClusterState, leaderboards: LeaderboardStore, geo: GeoStore, metrics: Metrics) =>
-        new Gather(state, s.cluster.secret, new PartialAnswers(state.self.instanceId, leaderboards, geo, () => state.serving()), metrics.clusterGathered),
-      inject: [SETTINGS, ClusterState, LeaderboardStore, GeoStore, Metrics],
+      useFactory: (s: Settings, state: ClusterState, leaderboards: LeaderboardStore, geo: GeoStore, views: ViewStore, metrics: Metrics) =>
+        new Gather(state, s.cluster.secret, new PartialAnswers(state.self.instanceId, leaderboards, geo, views, () => state.serving()), metrics.clusterGathered),
+      inject: [SETTINGS, ClusterState, LeaderboardStore, GeoStore, ViewStore, Metrics],
     },
     { provide: IngestGate, useFactory: () => new IngestGate() },
     {

@@ -32,5 +32,5 @@ export function ingestPathFor(p: Pipeline, clock: () => number) {
 /** The Gather of a single instance (whole-set reads answered locally), for services built without the app. */
 export function singleInstanceGather(stores: PipelineStores): Gather {
   const state = new ClusterState({ instanceId: 'test', url: '' }, false, () => 0);
-  return new Gather(state, undefined, new PartialAnswers('test', stores.leaderboards, stores.geo, () => state.serving()));
+  return new Gather(state, undefined, new PartialAnswers('test', stores.leaderboards, stores.geo, stores.views, () => state.serving()));
 }

@@ -98,6 +98,34 @@ describe(VectorIndex.name, () => {
     );
   });
 
+  it('below the brute-force size, orders equal distances by entity, at the k-th place too, wherever the vectors sit', () => {
+    // Three vectors at clearly different distances from q, shared by many entities: exact ties.
+    const q = [1, 0];
+    const shapes = [
+      [1, 0],
+      [1, 1],
+      [0, 1],
+    ];
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...METRICS),
+        fc.uniqueArray(fc.tuple(fc.string({ minLength: 1, maxLength: 4 }), fc.integer({ min: 0, max: 2 })), { selector: ([e]) => e, minLength: 1, maxLength: 60 }),
+        fc.integer({ min: 1, max: 30 }),
+        (metric, placed, k) => {
+          const sut = new VectorIndex(2, metric);
+          for (const [entity, shape] of placed) sut.add(entity, shapes[shape]);
+          const want = placed
+            .map(([entity, shape]) => ({ entity, d: distance(metric, q, shapes[shape]) }))
+            .sort((a, b) => a.d - b.d || (a.entity < b.entity ? -1 : a.entity > b.entity ? 1 : 0))
+            .slice(0, k)
+            .map((h) => h.entity);
+          expect(sut.search(q, k).map((h) => h.entity)).toEqual(want);
+        },
+      ),
+      { numRuns: 300, endOnFailure: true },
+    );
+  });
+
   it('above it (the HNSW graph) finds at least 90 % of the true nearest, never a deleted or replaced vector, and k whenever k pass a filter', () => {
     fc.assert(
       fc.property(

@@ -216,11 +216,12 @@ export class VectorIndex {
 
   /** Exact search: every live slot, keeping the k nearest that `accept` takes (asked only of slots near enough to enter). */
   private scan(q: Float32Array, qNorm: number, k: number, accept?: (slot: number) => boolean): VectorHit[] {
-    const heap = new MaxHeap(k);
+    // Equal distances by entity, at the k-th place too: the answer does not depend on where vectors sit.
+    const heap = new MaxHeap(k, (slot) => this.owners[slot]!);
     for (let slot = 0; slot < this.highWater; slot++) {
       if (this.owners[slot] === undefined) continue;
       const d = this.distance(q, qNorm, slot);
-      if (heap.full && !(d < heap.top)) continue;
+      if (heap.full && !heap.enters(d, slot)) continue;
       if (accept !== undefined && !accept(slot)) continue;
       heap.push(d, slot);
     }
@@ -294,19 +295,23 @@ function byDistance(a: VectorHit, b: VectorHit): number {
   return a.distance - b.distance || (a.entity < b.entity ? -1 : a.entity > b.entity ? 1 : 0);
 }
 
-/** A bounded max-heap of (distance, slot): keeps the `capacity` smallest distances. */
+/** A bounded max-heap of (distance, slot): keeps the `capacity` nearest, equal distances by the slots' entities. */
 class MaxHeap {
   private readonly d: number[] = [];
   private readonly s: number[] = [];
 
-  constructor(private readonly capacity: number) {}
+  constructor(
+    private readonly capacity: number,
+    private readonly entityOf: (slot: number) => string,
+  ) {}
 
   get full(): boolean {
     return this.d.length >= this.capacity;
   }
 
-  get top(): number {
-    return this.d[0];
+  /** True when (distance, slot) ranks before the farthest kept: it would enter a full heap. */
+  enters(distance: number, slot: number): boolean {
+    return distance < this.d[0] || (distance === this.d[0] && this.entityOf(slot) < this.entityOf(this.s[0]));
   }
 
   push(distance: number, slot: number): void {
@@ -321,15 +326,21 @@ class MaxHeap {
     }
   }
 
-  /** Everything, nearest first (ties by slot). */
+  /** Everything, nearest first (equal distances by entity). */
   drain(): [number, number][] {
-    return this.d.map((d, i): [number, number] => [d, this.s[i]]).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+    const name = this.entityOf;
+    return this.d.map((d, i): [number, number] => [d, this.s[i]]).sort((a, b) => a[0] - b[0] || (name(a[1]) < name(b[1]) ? -1 : name(a[1]) > name(b[1]) ? 1 : 0));
+  }
+
+  /** True when entry i ranks after entry j (farther, or as far with a later entity). */
+  private after(i: number, j: number): boolean {
+    return this.d[i] > this.d[j] || (this.d[i] === this.d[j] && this.entityOf(this.s[i]) > this.entityOf(this.s[j]));
   }
 
   private up(i: number): void {
     while (i > 0) {
       const p = (i - 1) >> 1;
-      if (this.d[p] >= this.d[i]) break;
+      if (!this.after(i, p)) break;
       this.swap(i, p);
       i = p;
     }
@@ -341,8 +352,8 @@ class MaxHeap {
       const l = 2 * i + 1;
       const r = l + 1;
       let m = i;
-      if (l < n && this.d[l] > this.d[m]) m = l;
-      if (r < n && this.d[r] > this.d[m]) m = r;
+      if (l < n && this.after(l, m)) m = l;
+      if (r < n && this.after(r, m)) m = r;
       if (m === i) break;
       this.swap(i, m);
       i = m;

@@ -301,17 +301,23 @@ export class View {
   }
 
   /**
+   * The vector of a live entity in `field` (a copy), what `similar` by entity searches near;
+   * undefined when the entity is not live or has none. Throws InputError for a field that is not a vector field.
+   */
+  vectorOf(field: string, entity: string, now: number): number[] | undefined {
+    const index = this.vectorField(field);
+    const slot = this.live(entity, now)?.[1 + 2 * this.fieldIndex.get(field)!];
+    return typeof slot === 'number' ? Array.from(index.view(slot)) : undefined;
+  }
+
+  /**
    * The `k` entities whose vectors in `field` are nearest the query, nearest first, among the
    * live entities that pass `where`. Throws InputError for a query that names no vector field,
    * a vector of the wrong length, or a `where` that is not a condition over the other fields.
    */
   similar(query: SimilarQuery, now: number): SimilarHit[] {
+    const index = this.vectorField(query.field);
     const i = this.fieldIndex.get(query.field);
-    const index = i === undefined ? undefined : this.vectors[i];
-    if (index === undefined) {
-      const vectorFields = this.fieldNames.filter((_, j) => this.vectors[j] !== undefined);
-      throw new InputError(`view "${this.name}" has no vector field "${query.field}" (vector fields: ${vectorFields.join(', ') || 'none'})`);
-    }
     if (!Number.isInteger(query.k) || query.k < 1) throw new InputError(`k must be a positive integer, got ${query.k}`);
     if ((query.vector === undefined) === (query.entity === undefined)) throw new InputError('similar takes exactly one of vector and entity');
     let q: ArrayLike<number>;
@@ -338,6 +344,17 @@ export class View {
       return filter === undefined || filter(this.record(slots, i!));
     };
     return index.search(q, query.k, accept).map((h) => ({ entity: h.entity, distance: h.distance })).sort(compareHits);
+  }
+
+  /** The index of a vector field; InputError naming the vector fields for any other name. */
+  private vectorField(field: string): VectorIndex {
+    const i = this.fieldIndex.get(field);
+    const index = i === undefined ? undefined : this.vectors[i];
+    if (index === undefined) {
+      const vectorFields = this.fieldNames.filter((_, j) => this.vectors[j] !== undefined);
+      throw new InputError(`view "${this.name}" has no vector field "${field}" (vector fields: ${vectorFields.join(', ') || 'none'})`);
+    }
+    return index;
   }
 
   /**
