@@ -15,13 +15,11 @@
  *
  * Equal scores. With ties 'redis' (the default) equal scores order by the member's UTF-8
  * bytes, a rule that means the same in every partition: every merge is exact. With ties
- * 'first' equal scores order by a stamp (smaller = reached the score first): the merge is
- * exact exactly when the stamps of different partitions are comparable, i.e. drawn from
- * one order (for instance event time, then partition, then offset). Stamps counted by
- * each partition separately (the order updates were applied in, as SortedSet draws them
- * today) order ties within a partition only; across partitions such ties are then ordered
- * by stamp value, which reflects no real order. Members are distinct across partitions
- * (a member lives in one partition); the functions assume so.
+ * 'first' equal scores order by a stamp (smaller = reached the score first), then by bytes
+ * as 'redis': the merge is exact when the stamps of different partitions are comparable.
+ * A leaderboard's stamps are event times (the member's change time, see SortedSet), drawn
+ * from the member's own events, which live in one partition: comparable everywhere. Members
+ * are distinct across partitions (a member lives in one partition); the functions assume so.
  */
 
 /** How equal scores order: 'redis' by member UTF-8 bytes, 'first' by stamp then bytes. */

@@ -10,7 +10,6 @@ const T0 = Date.parse('2026-11-25T00:00:00Z'); // a Wednesday
 class Model {
   periods = new Map<number, Map<string, { score: number; at: number; reached: number; changed: number }>>();
   latest = -Infinity;
-  private seq = 0;
   constructor(
     private readonly mode: LeaderboardMode,
     private readonly keep: number,
@@ -28,13 +27,14 @@ class Model {
     const m = p.get(member);
     const old = m?.score;
     const next = this.mode === 'incr' ? (old ?? 0) + score : this.mode === 'max' ? (old === undefined || score > old ? score : old) : score;
-    if (m === undefined) p.set(member, { score: next, at: ts, reached: ++this.seq, changed: ts });
+    // ties 'first': a member reached its score at its change time (equal times by member bytes).
+    if (m === undefined) p.set(member, { score: next, at: ts, reached: ts, changed: ts });
     else {
       m.at = Math.max(m.at, ts);
       if (next !== m.score) {
         m.score = next;
-        m.reached = ++this.seq;
         m.changed = Math.max(m.changed, ts);
+        m.reached = m.changed;
       }
     }
     return true;

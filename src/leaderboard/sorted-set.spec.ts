@@ -22,12 +22,15 @@ class Model {
   private put(member: string, score: number, t: number): void {
     if (score === 0) score = 0; // the set stores -0 as 0
     const m = this.members.get(member);
-    if (m === undefined) this.members.set(member, { member, score, reached: ++this.seq, updatedAt: t });
+    // ties 'first': given times (here, with a TTL), a member reached its score at the newest
+    // time that changed it (equal times by member bytes); without, in the order of updates.
+    const timed = this.ttl !== undefined;
+    if (m === undefined) this.members.set(member, { member, score, reached: timed ? t : ++this.seq, updatedAt: t });
     else {
       if (t > m.updatedAt) m.updatedAt = t;
       if (score !== m.score) {
         m.score = score;
-        m.reached = ++this.seq;
+        m.reached = timed ? Math.max(m.reached, t) : ++this.seq;
       }
     }
   }

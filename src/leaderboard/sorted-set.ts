@@ -13,8 +13,12 @@
  *
  * Order: ascending by score; equal scores by the UTF-8 bytes of the member (ties: 'redis',
  * identical to Redis), or (ties: 'first') the member that reached the score first ranks
- * higher, i.e. sorts later in ascending order; "first" is the order in which updates are
- * applied here. Scores are finite or infinite doubles, never NaN; -0 is stored as 0.
+ * higher, i.e. sorts later in ascending order. "First" is in event time when updates pass
+ * one: the member's change time (below) is its stamp, and equal stamps order by member bytes
+ * as with 'redis'. A member's updates all come from one Kafka partition, so this order is the
+ * same however partitions interleave, and sets of different partitions (cluster members) can
+ * be merged by it. A set updated without times orders ties by the order updates are applied
+ * here. Scores are finite or infinite doubles, never NaN; -0 is stored as 0.
  *
  * Change times: each member keeps the event time of the update that last changed its score
  * (a new member: its first update), the time its score reflects, in one Float64 per id
@@ -380,7 +384,7 @@ export class SortedSet {
     score = this.checkScore(score);
     const list = this.list;
     const x = list.alloc(member);
-    list.insert(x, score, this.firstWins ? (order ?? ++this.seq) : 0);
+    list.insert(x, score, this.firstWins ? (order ?? now ?? ++this.seq) : 0);
     this.ids.add(member, x);
     if (this.heap) this.touchTime(x, now, true);
     // Ids are reused: a new member never inherits its id's previous time.
@@ -407,7 +411,8 @@ export class SortedSet {
       if (x >= this.changedAt.length) this.growTimes(x);
       if (!(this.changedAt[x] >= now)) this.changedAt[x] = now;
     }
-    const stamp = this.firstWins ? ++this.seq : 0;
+    // ties 'first': reached at its change time (the newest event time that changed the score), else now in arrival order.
+    const stamp = this.firstWins ? (now !== undefined ? this.changedAt[x] : ++this.seq) : 0;
     if (!this.track) {
       list.move(x, score, stamp);
       return score;

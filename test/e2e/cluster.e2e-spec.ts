@@ -57,6 +57,8 @@ describe('cluster (three Tally processes, one broker)', () => {
   const level = new Map<string, number>();
   // And the best level per user (the leaderboard keeps the max).
   const best = new Map<string, number>();
+  // When (event time) each user first reached its best level, in the first 20,000 events.
+  const bestAt = new Map<string, number>();
   const users = Array.from({ length: USERS }, (_, i) => `user-${i}`);
 
   let reference: (TallyProcess & { base: string }) | undefined;
@@ -109,6 +111,8 @@ describe('cluster (three Tally processes, one broker)', () => {
         '  - { name: profile, source: events, entity: user, fields: { level: int, taste: vector(2) } }',
         'leaderboards:',
         '  - { name: levels, source: events, member: user, score: level, mode: max, period: all }',
+        // Equal levels ranked by who reached them first (in event time), across members too.
+        '  - { name: firsts, source: events, member: user, score: level, mode: max, period: all, ties: first }',
         'geo:',
         '  - name: places',
         '    source: events',
@@ -127,6 +131,7 @@ describe('cluster (three Tally processes, one broker)', () => {
       const lv = Math.floor(rnd() * 200);
       count.set(user, (count.get(user) ?? 0) + 1);
       level.set(user, lv);
+      if (!best.has(user) || lv > best.get(user)!) bestAt.set(user, t0 + i);
       best.set(user, Math.max(lv, best.get(user) ?? 0));
       // A taste vector with few distinct directions: many equal distances, ordered by entity.
       return { key: user, value: JSON.stringify({ user, level: lv, ...place(rnd), taste: [(lv % 7) + 1, (i % 11) + 1], ts: t0 + i }) };
@@ -200,8 +205,23 @@ describe('cluster (three Tally processes, one broker)', () => {
     const model = ranked(best);
     const top = await data<{ leaderboard: { rank: number; member: string; score: number }[] }>(ref(), '{ leaderboard(name: "levels", offset: 100, limit: 100) { rank member score } }');
     expect(top.leaderboard).toEqual(model.slice(100, 200));
+    // ties: first: equal levels by the time they were reached, then as ties: redis.
+    const firsts = [...best]
+      .sort(([a, x], [b, y]) => y - x || bestAt.get(a)! - bestAt.get(b)! || Buffer.compare(Buffer.from(b), Buffer.from(a)))
+      .map(([member, score], i) => ({ rank: i + 1, member, score }));
+    const firstsTop = await data<{ leaderboard: { rank: number; member: string; score: number }[] }>(ref(), '{ leaderboard(name: "firsts", offset: 50, limit: 150) { rank member score } }');
+    expect(firstsTop.leaderboard).toEqual(firsts.slice(50, 200));
     const members = [...best.keys()].sort();
     for (const p of running.values()) {
+      for (const offset of [0, 50, 400]) {
+        const [a, b] = await both(p.base, ref(), `{ leaderboard(name: "firsts", offset: ${offset}, limit: 100) { rank member score updatedAt } }`);
+        expect(a).toBe(b);
+      }
+      for (let i = 0; i < members.length; i += 125) {
+        const q = `{ ${members.slice(i, i + 25).map((m, j) => `r${j}: leaderboardRank(name: "firsts", member: "${m}") { rank member score updatedAt } a${j}: leaderboardAround(name: "firsts", member: "${m}", radius: 2) { rank member }`).join(' ')} }`;
+        const [a, b] = await both(p.base, ref(), q);
+        expect(a).toBe(b);
+      }
       for (const offset of [0, 37, 100, 900]) {
         const [a, b] = await both(p.base, ref(), `{ leaderboard(name: "levels", offset: ${offset}, limit: 100) { rank member score updatedAt } }`);
         expect(a).toBe(b);

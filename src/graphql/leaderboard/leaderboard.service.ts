@@ -9,7 +9,6 @@
  * for every subscriber, each row with the time its score last changed.
  */
 import { Inject, Injectable } from '@nestjs/common';
-import { GraphQLError } from 'graphql';
 import { Gather } from '../../cluster/gather.js';
 import { mergeAround, mergeTop, type RankedRow } from '../../cluster/merge.js';
 import type { BoardRow } from '../../cluster/partition-reads.js';
@@ -119,7 +118,7 @@ export class LeaderboardService {
   async gatheredTop(name: string, offset: number, limit: number, period = 'current', authorization?: string): Promise<LeaderboardEntry[]> {
     const start = this.clusterPeriod(name, period);
     const parts = await this.gather.all({ kind: 'top', board: name, start, n: offset + limit }, authorization);
-    return mergeTop(parts, offset, limit, 'redis').map(entryOf);
+    return mergeTop(parts, offset, limit, this.board(name).ties).map(entryOf);
   }
 
   /** rank() across the cluster: the member's row from its owner, then 1 + the members above it in every partition. */
@@ -134,26 +133,20 @@ export class LeaderboardService {
     const row = (await this.gather.all({ kind: 'row', board: name, start, member }, authorization)).find((r) => r !== null);
     if (row === undefined) return [];
     const parts = await this.gather.all({ kind: 'neighbours', board: name, start, key: { member, score: row.score, stamp: row.stamp }, radius }, authorization);
-    return mergeAround(row, parts, radius, 'redis').map(entryOf);
+    return mergeAround(row, parts, radius, this.board(name).ties).map(entryOf);
   }
 
-  /** Refuses, as a gather would, what cannot be gathered: an unknown board or period, a `ties: first` board. */
+  /** Refuses, as a gather would, an unknown board or period. */
   requireGatherable(name: string, period: string): void {
     this.clusterPeriod(name, period);
   }
 
   /**
-   * The period start every member is asked for. A `ties: first` board is refused: its tie
-   * stamps count updates per member and order nothing across members.
+   * The period start every member is asked for. With `ties: first`, the rows' stamps are the
+   * event times members reached their scores (SortedSet), comparable across members.
    */
   private clusterPeriod(name: string, period: string): number | null {
-    const board = this.board(name);
-    if (board.ties === 'first') {
-      throw new GraphQLError(`leaderboard "${name}" orders equal scores by arrival (ties: first), which members cannot compare; in a cluster declare it with ties: redis`, {
-        extensions: { code: 'CLUSTER_UNSUPPORTED', leaderboard: name },
-      });
-    }
-    return board.resolve(period, this.clock());
+    return this.board(name).resolve(period, this.clock());
   }
 
   /** A subscription to the top `top` rows: the current rows first, then each change. */
