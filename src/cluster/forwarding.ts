@@ -33,37 +33,7 @@ export class Forwarding {
     private readonly state: ClusterState,
     private readonly secret: string | undefined,
     private readonly counter?: ForwardCounter,
-    /** Stores not keyed by their source's message key (keyed-stores.ts): `kind:name` -> why. */
-    private readonly unkeyed: ReadonlyMap<string, string> = new Map(),
-    /** On-demand feature name -> the `feature:window` / `view:field` names it reads. */
-    private readonly onDemandInputs: ReadonlyMap<string, readonly string[]> = new Map(),
   ) {}
-
-  /**
-   * In a cluster, throws CLUSTER_UNSUPPORTED when the store `kind:name` is not keyed by its
-   * source's message key: no member holds all of an entity's state (keyed-stores.ts).
-   */
-  requireKeyed(kind: 'feature' | 'view' | 'leaderboard' | 'geo', name: string): void {
-    if (!this.enabled) return;
-    const why = this.unkeyed.get(`${kind}:${name}`);
-    if (why !== undefined) {
-      throw new GraphQLError(`${kind} "${name}" cannot be answered exactly in a cluster: ${why}; members hold the entities of the message keys they own (README "Scaling out")`, {
-        extensions: { code: 'CLUSTER_UNSUPPORTED', [kind]: name },
-      });
-    }
-  }
-
-  /** requireKeyed for the stores `onlineFeatures` names read (`feature:window`, `view:field`, on-demand names). */
-  requireKeyedNames(names: readonly string[]): void {
-    if (!this.enabled || this.unkeyed.size === 0) return;
-    for (const n of names) {
-      for (const ref of this.onDemandInputs.get(n) ?? [n]) {
-        const store = ref.slice(0, ref.lastIndexOf(':'));
-        if (this.unkeyed.has(`feature:${store}`)) this.requireKeyed('feature', store);
-        if (this.unkeyed.has(`view:${store}`)) this.requireKeyed('view', store);
-      }
-    }
-  }
 
   get enabled(): boolean {
     return this.state.enabled && this.secret !== undefined;

@@ -1,10 +1,9 @@
 /*
- * Which stores a cluster answers exactly: those keyed by their source's message key. A
- * member owns the partitions of message keys, so a store whose entity is another field of the
- * event (merchant counts from card events, a composite entity, counts of fence events) is
- * spread over every member, each holding the part its partitions fed: no member can answer
- * for such an entity. Their queries are refused in a cluster (CLUSTER_UNSUPPORTED, naming the
- * store and why) instead of answered from one member's part.
+ * Which stores are keyed by their source's message key. A member owns the partitions of
+ * message keys, so a store whose entity is another field of the event (merchant counts from
+ * card events, a composite entity, counts of fence events, which happen where the geo member
+ * is owned) would be spread over every member, each holding the part its partitions fed. In a
+ * cluster their updates are repartitioned to their entity's owner (src/ingest/repartition.ts).
  */
 import { messageKeyOf } from '../pipeline/message-key.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
@@ -14,7 +13,10 @@ export function unkeyedStores(p: Pipeline): Map<string, string> {
   const out = new Map<string, string>();
   const check = (kind: string, name: string, source: string, entity: string[] | undefined) => {
     const key = messageKeyOf(p, source);
-    if (!key.ok) out.set(`${kind}:${name}`, `its source "${source}" has no single message key (${key.why})`);
+    const derived = p.sources.find((s) => s.name === source)?.derivedFrom;
+    // Fence events happen where the geo member is owned, whatever their entity.
+    if (derived !== undefined) out.set(`${kind}:${name}`, `its source "${source}" is derived from the members of geo index "${derived.geo}", not keyed by its entity`);
+    else if (!key.ok) out.set(`${kind}:${name}`, `its source "${source}" has no single message key (${key.why})`);
     else if (entity === undefined) out.set(`${kind}:${name}`, `its entity is composite, not the message key "${key.path.join('.')}" of source "${source}"`);
     else if (entity.join('.') !== key.path.join('.')) out.set(`${kind}:${name}`, `its entity "${entity.join('.')}" is not the message key "${key.path.join('.')}" of source "${source}"`);
   };

@@ -8,6 +8,7 @@
  */
 import { parseSnapshot, SECTION, SnapshotEncoder } from '../durability/snapshot-format.js';
 import { restoreStores, writeStores } from '../durability/store-codec.js';
+import type { DedupEntry } from '../ingest/repartition.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import { buildStores, type StoreSet } from '../store-set.js';
 
@@ -17,6 +18,8 @@ export interface PartitionStateMeta {
   offsets: { topic: string; offset: string }[];
   /** The partition's event-time watermarks, per source. */
   watermarks: { source: string; ts: number }[];
+  /** Of the repartition topic's partition: the newest update applied per origin (absent when none; repartition.ts). */
+  dedup?: DedupEntry[];
   /** The pipeline's hash: a state is only loaded by a member running the same pipeline. */
   pipeline: string;
   /** Who wrote it, and when (epoch ms). */

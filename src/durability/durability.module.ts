@@ -79,6 +79,7 @@ export class Durability implements OnApplicationBootstrap, BeforeApplicationShut
         stores: this.stores,
         gate: this.gate,
         watermarks: () => this.processor.watermarks.states(),
+        dedup: () => this.processor.dedup.partitions().map((partition) => ({ partition, entries: this.processor.dedup.export(partition) })),
         kafka: this.kafka,
         ingestLog: this.recovery.ingestLog,
         keep: this.settings.durability.snapshotKeep,

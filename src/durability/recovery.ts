@@ -163,6 +163,7 @@ export class Recovery {
       if (snap) {
         const report = await restoreStores(snap.stores, o.stores);
         for (const w of snap.watermarks) o.processor.watermarks.restore(w.source, w.partition, w.ts);
+        for (const d of snap.meta.dedup ?? []) o.processor.dedup.load(d.partition, d.entries);
         for (const s of report.skipped) o.log.warn({ section: s }, 'snapshot section not restored; that store starts empty');
         o.log.info({ counts: report.counts, pipelineChanged: snap.meta.pipeline !== o.pipelineHash }, 'snapshot loaded');
       }

@@ -13,6 +13,7 @@
 import { mkdir, open, readdir, readFile, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseSnapshot, SECTION, SnapshotEncoder, type ParsedSection, type SnapshotHeader } from './snapshot-format.js';
+import type { DedupEntry } from '../ingest/repartition.js';
 
 /** The META section: what a snapshot is. */
 export interface SnapshotMeta {
@@ -29,6 +30,8 @@ export interface SnapshotMeta {
   pipeline: string;
   /** Entities / members per store section, e.g. { "FEAT card_txn_count": 1200 }. */
   counts: Record<string, number>;
+  /** In a cluster with a repartition topic: per partition of it, the newest update applied per origin (src/ingest/repartition.ts). */
+  dedup?: { partition: number; entries: DedupEntry[] }[];
 }
 
 /** Source offset a snapshot reflects: the offset of the last applied message of a partition. */

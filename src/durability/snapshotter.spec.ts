@@ -91,6 +91,38 @@ describe(Snapshotter.name, () => {
     expect(await digest(b)).toEqual(want);
   });
 
+  it('keeps the repartition de-duplication state with the stores (a cluster member restarted from its snapshot applies no update twice)', async () => {
+    const a = instance(dataDir);
+    a.processor.dedup.accept(3, ['tx', 1, '41', 2]);
+    a.processor.dedup.accept(5, ['tx', 0, '7', 0]);
+    const snapshotter = new Snapshotter({
+      dir: a.dir,
+      stores: a.stores,
+      gate: new IngestGate(),
+      watermarks: () => a.processor.watermarks.states(),
+      dedup: () => a.processor.dedup.partitions().map((partition) => ({ partition, entries: a.processor.dedup.export(partition) })),
+      kafka: null,
+      ingestLog: null,
+      keep: 2,
+      mode: 'embedded',
+      pipeline: 'p',
+      clock,
+      log,
+    });
+    await snapshotter.snapshot('test');
+    const { snapshot } = await a.dir.loadNewest();
+    expect(snapshot?.meta.dedup).toEqual([
+      { partition: 3, entries: [{ topic: 'tx', partition: 1, offset: '41', seq: 2 }] },
+      { partition: 5, entries: [{ topic: 'tx', partition: 0, offset: '7', seq: 0 }] },
+    ]);
+    const b = instance(dataDir);
+    for (const d of snapshot!.meta.dedup!) b.processor.dedup.load(d.partition, d.entries);
+    expect(b.processor.dedup.accept(3, ['tx', 1, '41', 2])).toBe(false);
+    expect(b.processor.dedup.accept(3, ['tx', 1, '41', 3])).toBe(true);
+    await a.ingestLog.close();
+    await b.ingestLog.close();
+  });
+
   it('keeps the log back to the oldest kept snapshot, so a corrupt newest one loses nothing', async () => {
     const a = instance(dataDir, 2);
     for (let round = 0; round < 4; round++) {

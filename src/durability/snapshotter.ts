@@ -52,6 +52,8 @@ export interface SnapshotterOptions {
   stores: StoreSet;
   gate: IngestGate;
   watermarks: () => WatermarkState[];
+  /** The repartition de-duplication state to keep with the stores (a cluster's; none otherwise). */
+  dedup?: () => SnapshotMeta['dedup'];
   kafka: SnapshotKafka | null;
   ingestLog: IngestLog | null;
   keep: number;
@@ -110,7 +112,8 @@ export class Snapshotter {
       const logSeq = o.ingestLog?.lastSeq ?? 0;
       // Everything up to logSeq on disk, and later records in a segment of their own.
       await o.ingestLog?.rotate();
-      const meta: SnapshotMeta = { generation, createdAt, reason, mode: o.mode, logSeq, pipeline: o.pipeline, counts: countRecords(o.stores) };
+      const dedup = o.dedup?.();
+      const meta: SnapshotMeta = { generation, createdAt, reason, mode: o.mode, logSeq, pipeline: o.pipeline, counts: countRecords(o.stores), ...(dedup !== undefined && dedup.length > 0 ? { dedup } : {}) };
       const enc = pending.encoder;
       await enc.header(createdAt);
       await enc.json(SECTION.meta, meta);

@@ -16,6 +16,7 @@ import { formatTime, isRepresentableTime } from '../pipeline/time.js';
 import { MAX_FUTURE_MS, type Rejected, type RouteResult, type Router, type Routed } from './router.js';
 import type { Refusal } from './json-body.js';
 import { Watermarks } from './watermarks.js';
+import { parseRepartitionRecord, RepartitionDedup, type Repartitioner } from './repartition.js';
 
 /** The stores events are applied to. */
 export type Stores = StoreSet;
@@ -44,6 +45,10 @@ export const UNKNOWN_SOURCE_LABEL = '(unknown)';
 export class EventProcessor {
   private readonly rateLimited: RateLimitedLog;
   readonly watermarks = new Watermarks();
+  /** In a cluster: sends the updates of stores not keyed by the message key to their entity's owner (repartition.ts). */
+  repartitioner: Repartitioner | undefined;
+  /** Per repartition partition, the newest origin applied (part of the partition's state). */
+  readonly dedup = new RepartitionDedup();
   private readonly acceptedBySource = new Map<string, { n: number }>();
 
   constructor(
@@ -106,7 +111,8 @@ export class EventProcessor {
    * `kafkaTs` (the message's timestamp, as kafkajs gives it) is read only when the source
    * declares no timestamp field.
    */
-  ingestRaw(source: string, raw: Buffer | null, partition: number, kafkaTs: number | string): RouteResult {
+  ingestRaw(source: string, raw: Buffer | null, partition: number, kafkaTs: number | string, topic?: string, offset?: string): RouteResult {
+    this.repartitioner?.at(topic, partition, offset);
     try {
       const arrival = this.clock();
       const decoded = this.router.decodeShared(source, raw, arrival);
@@ -124,6 +130,20 @@ export class EventProcessor {
     }
   }
 
+  /**
+   * Applies one record of the repartition topic's partition `partition` (an update another
+   * member routed here, see repartition.ts), unless its origin was applied already. Returns
+   * false for a duplicate; throws for a record that is not one.
+   */
+  applyRepartitioned(raw: Buffer | null, topic: string, partition: number, offset: string): boolean {
+    const r = parseRepartitionRecord(raw);
+    if (!this.dedup.accept(partition, r.o)) return false;
+    // Updates derived here (fence crossings of a repartitioned geo update) have this record as their origin.
+    this.repartitioner?.at(topic, partition, offset);
+    this.apply({ ok: true, source: r.src, ts: r.ts, updates: [r.u] }, NO_PARTITION, false);
+    return true;
+  }
+
   /** The stores events are applied to (a partition's state is read from and loaded into them at a handover). */
   state(): StoreSet {
     return this.stores;
@@ -136,6 +156,7 @@ export class EventProcessor {
    */
   dropPartitions(partitions: ReadonlySet<number>, partitionOf: (key: string) => number): number {
     this.watermarks.forget(partitions);
+    this.dedup.forget(partitions);
     return dropEntities(this.stores, (key) => partitions.has(partitionOf(key)));
   }
 
@@ -204,10 +225,13 @@ export class EventProcessor {
     return false;
   }
 
-  private apply(routed: Routed, partition: number): void {
+  /** `send`: updates of repartitioned stores go to their entity's owner (false: applied here, they came from there). */
+  private apply(routed: Routed, partition: number, send = true): void {
     const { ts } = routed;
     const changes = this.changes;
+    const repartitioner = send ? this.repartitioner : undefined;
     for (const u of routed.updates) {
+      if (repartitioner?.take(u, routed.source, ts)) continue;
       switch (u.store) {
         case 'feature': {
           // Topics and changes are built only when someone listens to this feature. Threshold
@@ -265,6 +289,7 @@ export class EventProcessor {
 
   /** Applies time-driven changes: leaderboard member TTL and periods, geo member TTL (fence exits). */
   expire(now: number): void {
+    this.repartitioner?.at(undefined, NO_PARTITION, undefined);
     for (const board of this.stores.leaderboards) {
       if (board.expire(now) > 0) this.changes.publish(leaderboardTopic(board.name), { kind: 'leaderboard', name: board.name, member: '', ts: now });
     }

@@ -104,9 +104,9 @@ class ExpiryTimer implements OnApplicationBootstrap {
     },
     {
       provide: Forwarding,
-      useFactory: (s: Settings, state: ClusterState, metrics: Metrics, p: Pipeline) =>
-        new Forwarding(state, s.cluster.secret, metrics.clusterForwarded, unkeyedStores(p), new Map((p.onDemand ?? []).map((d) => [d.name, d.inputs.map((i) => i.ref)]))),
-      inject: [SETTINGS, ClusterState, Metrics, PIPELINE],
+      // Stores keyed by another field than the message key are repartitioned (repartition.ts): every store's entity has one owner.
+      useFactory: (s: Settings, state: ClusterState, metrics: Metrics) => new Forwarding(state, s.cluster.secret, metrics.clusterForwarded),
+      inject: [SETTINGS, ClusterState, Metrics],
     },
     {
       // Whole-set queries (leaderboards, geo, similar) in a cluster: asked of every member, merged.
@@ -145,6 +145,7 @@ class ExpiryTimer implements OnApplicationBootstrap {
               cluster.enabled && s.cluster.standbyReplicas > 0
                 ? new StandbyReplicas(StandbyReplicas.client(s.kafkaBrokers, s.cluster.instanceId), `${s.kafkaGroupId}.standby.${s.cluster.instanceId}`, router, pipeline, log)
                 : undefined,
+            repartition: cluster.enabled ? new Set(unkeyedStores(pipeline).keys()) : undefined,
           },
           router,
           processor,

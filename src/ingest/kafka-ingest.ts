@@ -48,6 +48,7 @@ import { decodePartition, encodePartition } from '../cluster/partition-state.js'
 import type { Pipeline } from '../pipeline/pipeline.js';
 import { absorbStores, type StoreSet } from '../store-set.js';
 import type { StandbyReplicas, WarmCopy } from './standby.js';
+import { Repartitioner, repartitionTopicOf, type DedupEntry, type OutgoingRecord } from './repartition.js';
 
 export interface KafkaIngestOptions {
   brokers: string[];
@@ -76,6 +77,11 @@ export interface KafkaIngestOptions {
   handover?: { pipeline: Pipeline; pipelineHash: string };
   /** In a cluster with TALLY_STANDBY_REPLICAS=1: the warm copies this member keeps (standby.ts). */
   standby?: StandbyReplicas;
+  /**
+   * In a cluster: `kind:name` of the stores not keyed by their source's message key, whose
+   * updates go through the repartition topic to their entity's owner (repartition.ts).
+   */
+  repartition?: ReadonlySet<string>;
 }
 
 /** Tries at reading a stable group map after a join, and the wait between them. */
@@ -268,6 +274,17 @@ export class KafkaIngest {
     return this.degraded;
   }
 
+  /** The repartition topic, in a cluster with stores not keyed by the message key; else undefined. */
+  get repartitionTopic(): string | undefined {
+    return this.options.cluster?.enabled && (this.options.repartition?.size ?? 0) > 0 ? repartitionTopicOf(this.options.groupId) : undefined;
+  }
+
+  /** The topics consumed: the sources', and the repartition topic in a cluster that has one. */
+  private topics(): string[] {
+    const repartition = this.repartitionTopic;
+    return repartition === undefined ? this.router.kafkaTopics() : [...this.router.kafkaTopics(), repartition];
+  }
+
   /** Creates missing source and DLQ topics, learns the DLQ partition counts and connects the DLQ producer. */
   async connect(): Promise<void> {
     await this.ensureTopics(this.router.kafkaTopics());
@@ -292,6 +309,31 @@ export class KafkaIngest {
     }
     this.producer = this.kafka.producer({ allowAutoTopicCreation: true, createPartitioner: Partitioners.DefaultPartitioner });
     await this.producer.connect();
+    if (this.repartitionTopic !== undefined && cluster !== undefined) {
+      // Entities placed as message keys are (the partitioner of ClusterState), over the source topics' partition count.
+      const plan = { stores: this.options.repartition!, partitionOf: (key: string) => cluster.partitioner(key, this.partitionCount) };
+      this.processor.repartitioner = new Repartitioner(plan);
+      this.options.standby?.repartitionWith(this.repartitionTopic, plan, (records) => this.sendRepartitioned(records));
+    }
+  }
+
+  /**
+   * Sends what the messages just applied route to other entities' owners (repartition.ts),
+   * trying again until the broker has it: their offsets count as applied only after this.
+   */
+  async sendRepartitioned(records: OutgoingRecord[]): Promise<void> {
+    const topic = this.repartitionTopic;
+    if (topic === undefined || records.length === 0) return;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.producer!.send({ topic, messages: records.map((r) => ({ partition: r.partition, key: r.key, value: r.value })) });
+        return;
+      } catch (err) {
+        if (this.stopped) throw err;
+        if (attempt % 10 === 0) this.log.warn({ topic, records: records.length, error: String(err) }, 'could not write to the repartition topic; trying again');
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
   }
 
   /** Earliest kept and next offsets of every partition of every source topic. */
@@ -300,8 +342,8 @@ export class KafkaIngest {
     await admin.connect();
     try {
       const out: PartitionRange[] = [];
-      for (const topic of this.router.kafkaTopics()) {
-        for (const p of await admin.fetchTopicOffsets(topic)) out.push({ topic, partition: p.partition, low: BigInt(p.low), high: BigInt(p.high) });
+      for (const topic of this.topics()) {
+        for (const p of await topicOffsets(admin, topic)) out.push({ topic, partition: p.partition, low: BigInt(p.low), high: BigInt(p.high) });
       }
       return out;
     } finally {
@@ -315,7 +357,7 @@ export class KafkaIngest {
    * `applied` are the offsets the restored state already reflects (kept for the next snapshot).
    */
   async start(from: readonly { topic: string; partition: number; next: bigint }[], applied: readonly AppliedOffset[]): Promise<void> {
-    const topics = this.router.kafkaTopics();
+    const topics = this.topics();
     for (const a of applied) this.applied.set(tpKey(a.topic, a.partition), { ...a });
     const cluster = this.options.cluster;
     // In a cluster a partition the restored state holds nothing of is no state of this member:
@@ -590,7 +632,7 @@ export class KafkaIngest {
           this.log.warn({ partition: p, from: meta.instanceId, why }, 'cluster: handed-over state not used; replaying the partition');
           continue;
         }
-        const adopted = await this.adopt(p, stores, meta.offsets.map((o) => ({ topic: o.topic, offset: BigInt(o.offset) })), meta.watermarks, () => still(p));
+        const adopted = await this.adopt(p, stores, meta.offsets.map((o) => ({ topic: o.topic, offset: BigInt(o.offset) })), meta.watermarks, meta.dedup ?? [], () => still(p));
         if (adopted === 'closed') return;
         if (adopted) {
           this.loadedFromHandover++;
@@ -613,7 +655,7 @@ export class KafkaIngest {
    * state of partition p here, inside the IngestGate, and reads on after the offsets; false
    * when `still()` says the partition went elsewhere meanwhile, 'closed' at shutdown.
    */
-  private async adopt(p: number, stores: StoreSet, offsets: readonly { topic: string; offset: bigint }[], watermarks: readonly { source: string; ts: number }[], still: () => boolean): Promise<boolean | 'closed'> {
+  private async adopt(p: number, stores: StoreSet, offsets: readonly { topic: string; offset: bigint }[], watermarks: readonly { source: string; ts: number }[], dedup: readonly DedupEntry[], still: () => boolean): Promise<boolean | 'closed'> {
     if (!(await this.gate.enter())) return 'closed';
     try {
       if (!still()) return false;
@@ -624,6 +666,7 @@ export class KafkaIngest {
         this.consumer?.seek({ topic, partition: p, offset: (offset + 1n).toString() });
       }
       for (const w of watermarks) this.processor.watermarks.restore(w.source, p, w.ts);
+      this.processor.dedup.load(p, dedup);
       return true;
     } finally {
       this.gate.leave();
@@ -634,10 +677,12 @@ export class KafkaIngest {
   private async promote(partitions: number[], copies: Map<number, WarmCopy>): Promise<void> {
     const generation = new Map(partitions.map((p) => [p, this.handovers.get(p) ?? 0]));
     try {
+      // What the copies' messages route elsewhere is sent before they become this member's state.
+      await this.options.standby?.flushed();
       for (const p of partitions) {
         const copy = copies.get(p)!;
         const offsets = [...copy.offsets].map(([topic, offset]) => ({ topic, offset }));
-        const adopted = await this.adopt(p, copy.stores, offsets, copy.watermarks, () => this.loading.has(p) && (this.handovers.get(p) ?? 0) === generation.get(p));
+        const adopted = await this.adopt(p, copy.stores, offsets, copy.watermarks, copy.dedup, () => this.loading.has(p) && (this.handovers.get(p) ?? 0) === generation.get(p));
         if (adopted === 'closed') return;
         if (adopted) {
           this.metrics.clusterStandbyPromoted.inc();
@@ -676,6 +721,7 @@ export class KafkaIngest {
           partition: p,
           offsets: offsets.filter((o) => o.partition === p).map((o) => ({ topic: o.topic, offset: o.offset.toString() })),
           watermarks: watermarks.filter((w) => w.partition === p).map((w) => ({ source: w.source, ts: w.ts })),
+          dedup: this.processor.dedup.export(p),
           pipeline: handover.pipelineHash,
           instanceId: cluster.self.instanceId,
           createdAt: this.now(),
@@ -757,7 +803,7 @@ export class KafkaIngest {
   }
 
   private setPaused(paused: boolean): void {
-    const topics = this.router.kafkaTopics().map((topic) => ({ topic }));
+    const topics = this.topics().map((topic) => ({ topic }));
     try {
       if (paused) this.consumer?.pause(topics);
       else this.consumer?.resume(topics);
@@ -857,6 +903,19 @@ export class KafkaIngest {
           await metadataOf(admin, [stateTopic]);
         }
       }
+      // The repartition topic: partition p of it is owned with partition p of the sources.
+      const repartition = this.repartitionTopic;
+      if (repartition !== undefined) {
+        if (!existing.has(repartition)) {
+          if (await admin.createTopics({ topics: [{ topic: repartition, numPartitions: this.partitionCount }], waitForLeaders: true })) {
+            this.log.info({ topic: repartition, partitions: this.partitionCount }, 'created the cluster repartition topic');
+          }
+        }
+        const [found] = await metadataOf(admin, [repartition]);
+        if (found.partitions.length !== this.partitionCount) {
+          throw new PartitionCountMismatchError(`${repartition} has ${found.partitions.length} partitions, the source topics ${this.partitionCount}: they must be the same (delete it while the cluster is stopped; it is created again)`);
+        }
+      }
       const dlqs = await metadataOf(admin, topics.map((t) => t + DLQ_SUFFIX));
       for (const t of dlqs) this.dlqPartitions.set(t.name, Math.max(1, t.partitions.length));
     } finally {
@@ -905,6 +964,7 @@ export class KafkaIngest {
       this.log.error({ topic: batch.topic, partition: batch.partition, from: expected.toString(), to: fetched }, 'kafka no longer holds these offsets (retention); continuing after the gap');
     }
     const source = this.router.sourceOfTopic(batch.topic);
+    const repartitioned = batch.topic === this.repartitionTopic;
     const refused: DlqRecord[] = [];
     let lastOffset: string | undefined;
     // The last message the stores hold, skipped or applied: what the client may move past.
@@ -950,9 +1010,13 @@ export class KafkaIngest {
         }
         lastOffset = done = message.offset;
         applied++;
+        if (repartitioned) {
+          this.applyRepartitioned(message.value, batch.topic, batch.partition, message.offset);
+          continue;
+        }
         const result = source === undefined
           ? { ok: false as const, reason: 'unknown-source', message: `topic "${batch.topic}" feeds no source` }
-          : this.processor.ingestRaw(source, message.value, batch.partition, message.timestamp);
+          : this.processor.ingestRaw(source, message.value, batch.partition, message.timestamp, batch.topic, message.offset);
         if (!result.ok) {
           const bytes = (message.key?.length ?? 0) + (message.value?.length ?? 0);
           const copy = bytes <= MAX_DLQ_COPY_BYTES;
@@ -973,6 +1037,10 @@ export class KafkaIngest {
         }
       }
     } finally {
+      // What the applied messages route elsewhere is sent before their offsets count (a state
+      // written later covers them); sent even when the batch stopped part-way.
+      const outgoing = this.processor.repartitioner?.drain() ?? [];
+      if (outgoing.length > 0) await this.sendRepartitioned(outgoing);
       record();
     }
     // Throws when the write fails: the batch is fetched again, its refusals written first.
@@ -983,6 +1051,16 @@ export class KafkaIngest {
     const lag = Number(batch.offsetLag());
     this.metrics.consumerLag.set({ topic: batch.topic, partition: String(batch.partition) }, lag);
     this.lag.set(key, { partition: batch.partition, lag });
+  }
+
+  /** One record of the repartition topic; one that cannot be applied is logged and counted, never stops the partition. */
+  private applyRepartitioned(value: Buffer | null, topic: string, partition: number, offset: string): void {
+    try {
+      this.processor.applyRepartitioned(value, topic, partition, offset);
+    } catch (err) {
+      this.metrics.internalErrors.inc({ where: 'repartition' });
+      this.log.error({ topic, partition, offset, error: err instanceof Error ? err.message : String(err) }, 'repartition record could not be applied; skipped');
+    }
   }
 
   /**
@@ -1093,6 +1171,24 @@ export async function metadataOf(admin: ReturnType<Kafka['admin']>, topics: stri
   }
 }
 
+/**
+ * A topic's earliest and next offsets per partition. A topic another member created a moment
+ * ago may still be moving to its leader ("not the leader for that topic-partition"): such
+ * retriable answers are asked again, for up to TOPIC_VISIBLE_MS.
+ */
+export async function topicOffsets(admin: ReturnType<Kafka['admin']>, topic: string, withinMs = TOPIC_VISIBLE_MS): Promise<{ partition: number; low: string; high: string }[]> {
+  const started = Date.now();
+  for (;;) {
+    try {
+      return await admin.fetchTopicOffsets(topic);
+    } catch (err) {
+      const retriable = (err as { retriable?: boolean }).retriable === true || ['NOT_LEADER_FOR_PARTITION', 'LEADER_NOT_AVAILABLE', 'UNKNOWN_TOPIC_OR_PARTITION'].includes((err as { type?: string }).type ?? '');
+      if (!retriable || Date.now() - started > withinMs) throw err;
+      await new Promise((r) => setTimeout(r, TOPIC_RETRY_MS));
+    }
+  }
+}
+
 /** The partition number of a tpKey. */
 function partitionOfKey(key: string): number {
   return Number(key.slice(key.lastIndexOf('\u0000') + 1));
@@ -1172,7 +1268,7 @@ export async function readKafkaHistory(
   const ranges: PartitionRange[] = [];
   try {
     for (const topic of topics) {
-      for (const p of await admin.fetchTopicOffsets(topic)) ranges.push({ topic, partition: p.partition, low: BigInt(p.low), high: BigInt(p.high) });
+      for (const p of await topicOffsets(admin, topic)) ranges.push({ topic, partition: p.partition, low: BigInt(p.low), high: BigInt(p.high) });
     }
   } finally {
     await admin.disconnect();

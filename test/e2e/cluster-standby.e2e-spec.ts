@@ -24,11 +24,14 @@ describe('cluster with standby replicas (three processes, one broker)', () => {
   const pipeline = join(dir, 'pipeline.yaml');
   const running = new Map<string, TallyProcess & { base: string }>();
   const count = new Map<string, number>();
+  const teamCount = new Map<string, number>();
   const users = Array.from({ length: USERS }, (_, i) => `user-${i}`);
   const counter = async (url: string, name: string) => metric(await (await fetch(`${url}/metrics`)).text(), name);
   const exactThrough = async (url: string) => {
     const rows = await data<{ onlineFeatures: { entity: string; values: number[] }[] }>(url, `{ onlineFeatures(entities: ${JSON.stringify(users)}, features: ["n:lifetime"]) { entity values } }`);
-    return rows.onlineFeatures.every((r) => r.values[0] === (count.get(r.entity) ?? 0)) ? true : undefined;
+    const teams = [...teamCount.keys()];
+    const teamRows = await data<{ onlineFeatures: { entity: string; values: number[] }[] }>(url, `{ onlineFeatures(entities: ${JSON.stringify(teams)}, features: ["team_n:lifetime"]) { entity values } }`);
+    return rows.onlineFeatures.every((r) => r.values[0] === (count.get(r.entity) ?? 0)) && teamRows.onlineFeatures.every((r) => r.values[0] === teamCount.get(r.entity)) ? true : undefined;
   };
   const formed = (n: number) =>
     eventually(`a map of ${n} members shown by every member`, async () => {
@@ -39,7 +42,17 @@ describe('cluster with standby replicas (three processes, one broker)', () => {
     });
 
   beforeAll(async () => {
-    writeFileSync(pipeline, ['sources:', `  - { name: events, topic: ${topic}, timestamp: ts }`, 'features:', '  - { name: n, source: events, entity: user, aggregation: count, windows: [lifetime] }'].join('\n'));
+    writeFileSync(
+      pipeline,
+      [
+        'sources:',
+        `  - { name: events, topic: ${topic}, timestamp: ts, key: user }`,
+        'features:',
+        '  - { name: n, source: events, entity: user, aggregation: count, windows: [lifetime] }',
+        // Keyed by a field, not the message key: repartitioned, and kept warm by the standbys too.
+        '  - { name: team_n, source: events, entity: team, aggregation: count, windows: [lifetime] }',
+      ].join('\n'),
+    );
     await createTopics(brokers, [{ topic, numPartitions: PARTITIONS }]);
     const rnd = mulberry32(7);
     const t0 = Date.now() - 60_000;
@@ -49,7 +62,9 @@ describe('cluster with standby replicas (three processes, one broker)', () => {
       Array.from({ length: EVENTS }, (_, i) => {
         const user = users[Math.floor(rnd() * USERS)];
         count.set(user, (count.get(user) ?? 0) + 1);
-        return { key: user, value: JSON.stringify({ user, ts: t0 + i }) };
+        const team = `team-${i % 23}`;
+        teamCount.set(team, (teamCount.get(team) ?? 0) + 1);
+        return { key: user, value: JSON.stringify({ user, team, ts: t0 + i }) };
       }),
     );
     await Promise.all(

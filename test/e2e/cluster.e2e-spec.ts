@@ -57,6 +57,9 @@ describe('cluster (three Tally processes, one broker)', () => {
   const level = new Map<string, number>();
   // And the best level per user (the leaderboard keeps the max).
   const best = new Map<string, number>();
+  // Events per team (a field of the events, not their key: a repartitioned store).
+  const teamCount = new Map<string, number>();
+  const teamOf = (user: string) => `team-${[...user].reduce((h, c) => (h * 31 + c.charCodeAt(0)) % 37, 0)}`;
   // When (event time) each user first reached its best level, in the first 20,000 events.
   const bestAt = new Map<string, number>();
   const users = Array.from({ length: USERS }, (_, i) => `user-${i}`);
@@ -104,15 +107,20 @@ describe('cluster (three Tally processes, one broker)', () => {
       pipeline,
       [
         'sources:',
-        `  - { name: events, topic: ${topic}, timestamp: ts }`,
+        `  - { name: events, topic: ${topic}, timestamp: ts, key: user }`,
         'features:',
         '  - { name: n, source: events, entity: user, aggregation: count, windows: [lifetime] }',
+        // Keyed by another field than the message key: repartitioned to each team's owner.
+        '  - { name: team_n, source: events, entity: team, aggregation: count, windows: [lifetime] }',
+        '  - { name: team_levels, source: events, entity: team, aggregation: sum, field: level, windows: [lifetime, 1h] }',
+        '  - { name: fence_entries, source: places.fences, entity: fence, aggregation: count, windows: [lifetime], where: \'kind == "enter"\' }',
         'views:',
         '  - { name: profile, source: events, entity: user, fields: { level: int, taste: vector(2) } }',
         'leaderboards:',
         '  - { name: levels, source: events, member: user, score: level, mode: max, period: all }',
         // Equal levels ranked by who reached them first (in event time), across members too.
         '  - { name: firsts, source: events, member: user, score: level, mode: max, period: all, ties: first }',
+        '  - { name: teams, source: events, member: team, score: level, mode: incr, period: all }',
         'geo:',
         '  - name: places',
         '    source: events',
@@ -134,7 +142,8 @@ describe('cluster (three Tally processes, one broker)', () => {
       if (!best.has(user) || lv > best.get(user)!) bestAt.set(user, t0 + i);
       best.set(user, Math.max(lv, best.get(user) ?? 0));
       // A taste vector with few distinct directions: many equal distances, ordered by entity.
-      return { key: user, value: JSON.stringify({ user, level: lv, ...place(rnd), taste: [(lv % 7) + 1, (i % 11) + 1], ts: t0 + i }) };
+      teamCount.set(teamOf(user), (teamCount.get(teamOf(user)) ?? 0) + 1);
+      return { key: user, value: JSON.stringify({ user, team: teamOf(user), level: lv, ...place(rnd), taste: [(lv % 7) + 1, (i % 11) + 1], ts: t0 + i }) };
     });
     await produce(brokers, topic, messages);
     // The reference: one instance, not a cluster member, reading the same topic in its own group.
@@ -193,6 +202,20 @@ describe('cluster (three Tally processes, one broker)', () => {
         expect(f.featureVector?.values.level ?? null).toBe(level.get(u) ?? null);
       }
     }
+    // Stores keyed by a field of the events (team), not their key: whole at each team's owner,
+    // answered through every instance as one instance does, and as the model counts.
+    const teams = [...teamCount.keys()].sort();
+    const teamQuery = `{ onlineFeatures(entities: ${JSON.stringify(teams)}, features: ["team_n:lifetime", "team_levels:lifetime", "team_levels:1h"]) { entity values } }`;
+    await eventually('every team count whole through t1', async () => {
+      const rows = await data<{ onlineFeatures: { entity: string; values: number[] }[] }>(instances[0].base, teamQuery);
+      return rows.onlineFeatures.every((r) => r.values[0] === teamCount.get(r.entity)) ? true : undefined;
+    });
+    for (const p of instances) {
+      const [a, b] = await both(p.base, ref(), teamQuery);
+      expect(a).toBe(b);
+      const one = await data<{ feature: { value: number } }>(p.base, `{ feature(name: "team_n", entity: "${teams[3]}", window: "lifetime") { value } }`);
+      expect(one.feature.value).toBe(teamCount.get(teams[3]));
+    }
   }, 120_000);
 
   it('answers leaderboards (top-N with offsets, every rank, around-me) and geo (radius, nearest, position) through each instance exactly as one instance does', async () => {
@@ -232,6 +255,9 @@ describe('cluster (three Tally processes, one broker)', () => {
         const [a, b] = await both(p.base, ref(), q);
         expect(a).toBe(b);
       }
+      // A leaderboard of teams (not the message key): its members live whole at their owners.
+      const [teamsTop, teamsTopRef] = await both(p.base, ref(), '{ leaderboard(name: "teams", limit: 50) { rank member score updatedAt } leaderboardRank(name: "teams", member: "team-7") { rank score } }');
+      expect(teamsTop).toBe(teamsTopRef);
       const [absent, absentRef] = await both(p.base, ref(), '{ leaderboardRank(name: "levels", member: "nobody") { rank } leaderboardAround(name: "levels", member: "nobody") { rank } }');
       expect(absent).toBe(absentRef);
       for (const m of [model[0].member, model[1].member, model[model.length - 1].member, ...members.filter((_, i) => i % 97 === 0)]) {
@@ -265,7 +291,8 @@ describe('cluster (three Tally processes, one broker)', () => {
         sent.set(user, (sent.get(user) ?? 0) + 1);
         last.set(user, lv);
         best.set(user, Math.max(lv, best.get(user) ?? 0));
-        return { user, level: lv, ...place(rnd), ts: t0 + from + i };
+        teamCount.set(teamOf(user), (teamCount.get(teamOf(user)) ?? 0) + 1);
+        return { user, team: teamOf(user), level: lv, ...place(rnd), ts: t0 + from + i };
       });
     // POST to t1, with one event lacking the key field (refused alone, by index).
     const http = batch(300, 0);
@@ -344,8 +371,9 @@ describe('cluster (three Tally processes, one broker)', () => {
       const messages = stops.flatMap((at, step) =>
         walkers.map((user, i) => {
           count.set(user, (count.get(user) ?? 0) + 1);
+          teamCount.set(teamOf(user), (teamCount.get(teamOf(user)) ?? 0) + 1);
           best.set(user, 1000 + i);
-          return { key: user, value: JSON.stringify({ user, level: 1000 + i, ...at, ts: t0 + step * 1000 + i }) };
+          return { key: user, value: JSON.stringify({ user, team: teamOf(user), level: 1000 + i, ...at, ts: t0 + step * 1000 + i }) };
         }),
       );
       await produce(brokers, topic, messages);
@@ -373,6 +401,16 @@ describe('cluster (three Tally processes, one broker)', () => {
       expect(inside(cluster.within.items)).toEqual(inside(single.within.items));
       expect(cluster.moved.items.at(-1)).toEqual(single.moved.items.at(-1));
       for (const s of [cluster, single]) for (const c of [s.crossings, s.top, s.fences, s.within, s.moved]) expect(c.errors).toEqual([]);
+      // Entries per fence: counted from fence events, keyed by the fence, whole at its owner.
+      for (const p of running.values()) {
+        const entries = '{ feature(name: "fence_entries", entity: "centre", window: "lifetime") { value } }';
+        await eventually(`${p.base} counting the fence's entries as one instance does`, async () => {
+          const [a, b] = await both(p.base, ref(), entries);
+          return a === b && (JSON.parse(a) as { feature: { value: number } }).feature.value >= walkers.length * 2 ? true : undefined;
+        }).catch(async (err: unknown) => {
+          throw new Error(`${String(err)}: ${JSON.stringify(await both(p.base, ref(), entries))} ${[...running.values()].map((m) => m.output().split('\n').filter((l) => /repartition|error/i.test(l)).slice(0, 5).join('\n')).join('\n')}`);
+        });
+      }
     } finally {
       for (const s of [cluster, single]) void s.client.dispose();
     }
@@ -489,11 +527,12 @@ describe('cluster (three Tally processes, one broker)', () => {
           const lv = Math.floor(rnd() * 200);
           produced.set(user, (produced.get(user) ?? 0) + 1);
           bestProduced.set(user, Math.max(lv, bestProduced.get(user) ?? 0));
-          return { user, level: lv, ...place(rnd), ts: t0 + b * 100 + i };
+          return { user, team: teamOf(user), level: lv, ...place(rnd), ts: t0 + b * 100 + i };
         });
         await writer.send(topic, batch.map((e) => ({ key: e.user, value: e })));
         for (const e of batch) {
           count.set(e.user, (count.get(e.user) ?? 0) + 1);
+          teamCount.set(e.team, (teamCount.get(e.team) ?? 0) + 1);
           level.set(e.user, e.level);
           best.set(e.user, Math.max(e.level, best.get(e.user) ?? 0));
         }
@@ -539,6 +578,10 @@ describe('cluster (three Tally processes, one broker)', () => {
     await sleep(1_000);
     const total = await data<{ onlineFeatures: { entity: string; values: number[] }[] }>(running.get('t2')!.base, `{ onlineFeatures(entities: ${JSON.stringify(users)}, features: ["n:lifetime"]) { entity values } }`);
     expect(total.onlineFeatures.map((r) => r.values[0])).toEqual(users.map((u) => count.get(u) ?? 0));
+    // The repartitioned stores too: every team's count exact, none lost or counted twice through the kill.
+    const teams = [...teamCount.keys()].sort();
+    const teamRows = await data<{ onlineFeatures: { entity: string; values: number[] }[] }>(running.get('t1')!.base, `{ onlineFeatures(entities: ${JSON.stringify(teams)}, features: ["team_n:lifetime"]) { entity values } }`);
+    expect(teamRows.onlineFeatures.map((r) => r.values[0])).toEqual(teams.map((t) => teamCount.get(t)));
     // Whole-set answers are exact again too (the reference has applied the same events).
     await eventually('the leaderboard through t1 equal to the reference', async () => {
       const [a, b] = await both(running.get('t1')!.base, ref(), '{ leaderboard(name: "levels", offset: 10, limit: 100) { rank member score updatedAt } }');

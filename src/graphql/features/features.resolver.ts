@@ -53,7 +53,6 @@ export class FeaturesResolver {
       return toFeatureValueModel(name, entity, window, this.store.read(name, entity, window, now, quantile ?? undefined, asOf), asOf ?? now);
     };
     if (!this.cluster.enabled) return local();
-    this.cluster.requireKeyed('feature', name);
     const owner = this.cluster.route(entity, this.cluster.isForwarded(ctx?.req?.headers));
     if (owner === undefined) return local();
     const query = 'query($name: String!, $entity: String!, $window: String!, $quantile: Float, $at: DateTime) { feature(name: $name, entity: $entity, window: $window, quantile: $quantile, at: $at) { name entity window value asOf lastEventAt top { item count error } unlistedAtMost } }';
@@ -69,7 +68,6 @@ export class FeaturesResolver {
       return read && toFeatureVectorModel(view, entity, read);
     };
     if (!this.cluster.enabled) return local();
-    this.cluster.requireKeyed('view', view);
     const owner = this.cluster.route(entity, this.cluster.isForwarded(ctx?.req?.headers));
     if (owner === undefined) return local();
     const query = 'query($view: String!, $entity: String!, $at: DateTime) { featureVector(view: $view, entity: $entity, at: $at) { view entity values updatedAt fieldTimes } }';
@@ -106,7 +104,6 @@ export class FeaturesResolver {
 
   /** onlineFeatures in a cluster: the local entities read here, the others in one request per owning member. */
   private async clusterRows(entities: string[], features: string[], now: number, context: unknown[] | undefined, asOf: number | undefined, ctx: GraphqlContext | undefined): Promise<OnlineRow[]> {
-    this.cluster.requireKeyedNames(features);
     const forwarded = this.cluster.isForwarded(ctx?.req?.headers);
     const rows = new Array<OnlineRow | undefined>(entities.length);
     const local: number[] = [];
@@ -157,7 +154,6 @@ export class FeaturesResolver {
   })
   featureUpdated(@Args() { name, entity, window }: FeatureArgs) {
     if (!this.clusterLive.enabled) return this.live.featureUpdated(name, entity, window);
-    this.cluster.requireKeyed('feature', name);
     return this.clusterLive.featureUpdated(name, entity, window);
   }
 
@@ -168,7 +164,6 @@ export class FeaturesResolver {
   featureThreshold(@Args() { name, window, above, below }: FeatureThresholdArgs, @Context() ctx?: GraphqlContext) {
     if (isClusterPeer(ctx)) return this.live.featureThreshold(name, window, { above, below }, this.clusterLive.served);
     if (!this.clusterLive.enabled) return this.live.featureThreshold(name, window, { above, below });
-    this.cluster.requireKeyed('feature', name);
     return this.clusterLive.featureThreshold(name, window, { above, below });
   }
 
@@ -179,7 +174,6 @@ export class FeaturesResolver {
   })
   viewUpdated(@Args() { view, entity }: FeatureVectorArgs) {
     if (!this.clusterLive.enabled) return this.viewLive.viewUpdated(view, entity);
-    this.cluster.requireKeyed('view', view);
     return this.clusterLive.viewUpdated(view, entity);
   }
 }

@@ -40,7 +40,6 @@ export class SimilarResolver {
   similar(@Args() { view, field, k, vector, entity, where }: SimilarArgs, @Context() ctx?: GraphqlContext): SimilarHit[] | Promise<SimilarHit[]> {
     const now = this.clock();
     if (!this.gather.enabled) return this.views.similar(view, { field, k, vector: vector ?? undefined, entity: entity ?? undefined, where: where ?? undefined }, now);
-    this.cluster.requireKeyed('view', view);
     return this.gathered(view, field, k, vector ?? undefined, entity ?? undefined, where ?? undefined, now, authorizationOf(ctx));
   }
 

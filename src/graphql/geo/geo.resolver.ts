@@ -22,21 +22,18 @@ export class GeoResolver {
 
   @Query(() => [GeoHit], { description: 'Members within radiusMeters of the point, nearest first.' })
   async geoSearch(@Args() { index, lat, lon, radiusMeters, limit }: GeoSearchArgs, @Context() ctx?: GraphqlContext): Promise<GeoHit[]> {
-    this.cluster.requireKeyed('geo', index);
     const hits = this.geo.gathered ? await this.geo.gatheredSearch(index, lat, lon, radiusMeters, limit, authorizationOf(ctx)) : this.geo.search(index, lat, lon, radiusMeters, limit);
     return hits.map(toGeoHitModel);
   }
 
   @Query(() => [GeoHit], { description: 'The k members nearest to the point.' })
   async geoNearest(@Args() { index, lat, lon, k }: GeoNearestArgs, @Context() ctx?: GraphqlContext): Promise<GeoHit[]> {
-    this.cluster.requireKeyed('geo', index);
     const hits = this.geo.gathered ? await this.geo.gatheredNearest(index, lat, lon, k, authorizationOf(ctx)) : this.geo.nearest(index, lat, lon, k);
     return hits.map(toGeoHitModel);
   }
 
   @Query(() => GeoHit, { nullable: true, description: "A member's position; null when absent." })
   async geoPosition(@Args() { index, member }: GeoPositionArgs, @Context() ctx?: GraphqlContext): Promise<GeoHit | null> {
-    this.cluster.requireKeyed('geo', index);
     const p = this.geo.gathered ? await this.geo.gatheredPosition(index, member, authorizationOf(ctx)) : this.geo.position(index, member);
     return p ? toGeoHitModel(p) : null;
   }
@@ -46,7 +43,6 @@ export class GeoResolver {
     fence ??= undefined; // an explicit null (a variable) is no fence
     if (isClusterPeer(ctx)) return this.geo.fenceEvents(index, fence, this.clusterLive.served);
     if (!this.clusterLive.enabled) return this.geo.fenceEvents(index, fence);
-    this.cluster.requireKeyed('geo', index);
     return this.clusterLive.geofenceEvents(index, fence);
   }
 
@@ -56,7 +52,6 @@ export class GeoResolver {
   })
   geoMoved(@Args() { index, member }: GeoMovedArgs) {
     if (!this.clusterLive.enabled) return this.live.moved(index, member);
-    this.cluster.requireKeyed('geo', index);
     return this.clusterLive.geoMoved(index, member);
   }
 
@@ -68,7 +63,6 @@ export class GeoResolver {
   geoWithin(@Args() { index, lat, lon, radiusMeters }: GeoWithinArgs, @Context() ctx?: GraphqlContext) {
     if (isClusterPeer(ctx)) return this.live.within(index, lat, lon, radiusMeters, this.clusterLive.served);
     if (!this.clusterLive.enabled) return this.live.within(index, lat, lon, radiusMeters);
-    this.cluster.requireKeyed('geo', index);
     return this.clusterLive.geoWithin(index, lat, lon, radiusMeters);
   }
 }

@@ -17,21 +17,18 @@ export class LeaderboardResolver {
 
   @Query(() => [LeaderboardEntry], { description: 'Rows offset+1 .. offset+limit, highest score first.' })
   async leaderboard(@Args() { name, period, offset, limit }: LeaderboardArgs, @Context() ctx?: GraphqlContext): Promise<LeaderboardEntry[]> {
-    this.cluster.requireKeyed('leaderboard', name);
     const rows = this.leaderboards.gathered ? await this.leaderboards.gatheredTop(name, offset, limit, period, authorizationOf(ctx)) : this.leaderboards.top(name, offset, limit, period);
     return rows.map(toLeaderboardEntryModel);
   }
 
   @Query(() => LeaderboardEntry, { nullable: true, description: "A member's rank and score; null when absent." })
   async leaderboardRank(@Args() { name, member, period }: LeaderboardRankArgs, @Context() ctx?: GraphqlContext): Promise<LeaderboardEntry | null> {
-    this.cluster.requireKeyed('leaderboard', name);
     const row = this.leaderboards.gathered ? await this.leaderboards.gatheredRank(name, member, period, authorizationOf(ctx)) : this.leaderboards.rank(name, member, period);
     return row && toLeaderboardEntryModel(row);
   }
 
   @Query(() => [LeaderboardEntry], { description: 'A member with up to `radius` rows above and below; empty when absent.' })
   async leaderboardAround(@Args() { name, member, radius, period }: LeaderboardAroundArgs, @Context() ctx?: GraphqlContext): Promise<LeaderboardEntry[]> {
-    this.cluster.requireKeyed('leaderboard', name);
     const rows = this.leaderboards.gathered ? await this.leaderboards.gatheredAround(name, member, radius, period, authorizationOf(ctx)) : this.leaderboards.around(name, member, radius, period);
     return rows.map(toLeaderboardEntryModel);
   }
@@ -40,7 +37,6 @@ export class LeaderboardResolver {
   leaderboardChanged(@Args() { name, top, period }: LeaderboardChangedArgs, @Context() ctx?: GraphqlContext) {
     // A peer's subscription is its trigger: this member's own top rows changed (see ClusterLive).
     if (isClusterPeer(ctx) || !this.clusterLive.enabled) return this.leaderboards.changed(name, top, period);
-    this.cluster.requireKeyed('leaderboard', name);
     return this.clusterLive.leaderboardChanged(name, top, period ?? 'current');
   }
 }
