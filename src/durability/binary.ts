@@ -200,3 +200,10 @@ export class ByteReader {
     return b;
   }
 }
+
+/**
+ * Reads a section's records a frame at a time (yielding to the event loop between slices),
+ * calling `read` once per record; resolves with the number read. Given by the snapshot
+ * reader (store-codec.ts) to each store's codec.
+ */
+export type EachRecord = (read: (r: ByteReader) => void) => Promise<number>;
