@@ -472,6 +472,8 @@ describe('cluster (three Tally processes, one broker)', () => {
     // And the gathered top rows on t1: sent only when exact, so never one with a member's score beyond what was produced.
     const boardClient = wsClient(running.get('t1')!.base);
     const board = collect<{ leaderboardChanged: { rank: number; member: string; score: number; updatedAt: string }[] }>(boardClient, 'subscription { leaderboardChanged(name: "levels", top: 60) { rank member score updatedAt } }');
+    // And the fence events of the whole index, merged from every member's part, through the kill.
+    const fences = collect<{ geofenceEvents: { member: string; kind: string } }>(boardClient, 'subscription { geofenceEvents(index: "places") { member kind } }');
     await sleep(500);
     const loadedBeforeKill = (await loaded(running.get('t1')!.base)) + (await loaded(running.get('t2')!.base));
     const writer = new KafkaEventWriter([brokers], 'cluster-e2e-writer', { idempotent: true });
@@ -590,6 +592,19 @@ describe('cluster (three Tally processes, one broker)', () => {
     // The leaderboardChanged subscription on t1 went on through the kill, to the reference's rows.
     const top60 = await data<{ leaderboard: unknown[] }>(ref(), '{ leaderboard(name: "levels", limit: 60) { rank member score updatedAt } }');
     await eventually('leaderboardChanged on t1 sending the final top rows', async () => (JSON.stringify(board.items.at(-1)?.leaderboardChanged) === JSON.stringify(top60.leaderboard) ? true : undefined));
+    // Members owned by the killed member's partitions now (their new owners) enter the fence: each enter comes once.
+    const t3Gone = users.filter((u) => t3Partitions.includes(partitionOf(u, PARTITIONS))).slice(0, 10);
+    const far = { lat: 49.5, lon: 3 };
+    const entering = [...t3Gone.map((user, i) => ({ user, team: teamOf(user), level: 1, ...far, ts: Date.now() - 2_000 + i })), ...t3Gone.map((user, i) => ({ user, team: teamOf(user), level: 1, lat: CENTRE.lat, lon: CENTRE.lon, ts: Date.now() - 1_000 + i }))];
+    for (const e of entering) count.set(e.user, (count.get(e.user) ?? 0) + 1);
+    for (const e of entering) teamCount.set(e.team, (teamCount.get(e.team) ?? 0) + 1);
+    const fencesBefore = fences.items.length;
+    await produce(brokers, topic, entering.map((e) => ({ key: e.user, value: JSON.stringify(e) })));
+    const entered = () => fences.items.slice(fencesBefore).filter((f) => f.geofenceEvents.kind === 'enter' && t3Gone.includes(f.geofenceEvents.member));
+    await eventually('the fence entries of the killed member\'s keys through t1', async () => (new Set(entered().map((f) => f.geofenceEvents.member)).size === t3Gone.length ? true : undefined));
+    await sleep(500);
+    expect(entered().map((f) => f.geofenceEvents.member).sort()).toEqual([...t3Gone].sort());
+    expect(fences.errors).toEqual([]);
     await boardClient.dispose();
     expect(board.errors).toEqual([]);
     for (const { leaderboardChanged: rows } of board.items) {
