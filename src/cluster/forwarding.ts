@@ -15,6 +15,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { GraphQLError } from 'graphql';
 import type { ClusterMember } from './assignment.js';
 import type { ClusterState } from './cluster-state.js';
+import { postJson } from './peer-http.js';
 
 /** The header a peer presents the cluster secret in; a request carrying it is a forwarded one. */
 export const CLUSTER_SECRET_HEADER = 'x-tally-cluster-secret';
@@ -121,10 +122,10 @@ export class Forwarding {
   }
 
   private async post(target: ClusterMember, query: string, variables: Record<string, unknown>, authorization: string | undefined): Promise<{ data?: unknown; errors?: { message: string; extensions?: Record<string, unknown> }[] }> {
-    const headers: Record<string, string> = { 'content-type': 'application/json', [CLUSTER_SECRET_HEADER]: this.secret! };
+    const headers: Record<string, string> = { [CLUSTER_SECRET_HEADER]: this.secret! };
     if (authorization !== undefined) headers.authorization = authorization;
-    const res = await fetch(`${target.url}/graphql`, { method: 'POST', headers, body: JSON.stringify({ query, variables }), signal: AbortSignal.timeout(FORWARD_TIMEOUT_MS) });
-    const body = (await res.json()) as { data?: unknown; errors?: { message: string; extensions?: Record<string, unknown> }[] };
+    const res = await postJson(`${target.url}/graphql`, headers, { query, variables }, FORWARD_TIMEOUT_MS);
+    const body = res.body as { data?: unknown; errors?: { message: string; extensions?: Record<string, unknown> }[] };
     if (body.data === undefined && !body.errors?.length) throw new Error(`HTTP ${res.status} without a GraphQL answer`);
     return body;
   }

@@ -12,6 +12,7 @@ import { CLUSTER_SECRET_HEADER, unavailable } from './forwarding.js';
 import type { ClusterMember } from './assignment.js';
 import type { ClusterState } from './cluster-state.js';
 import { NotServingError, type PartialAnswer, type PartialAnswers, type PartialQuestion, type PartialValues } from './partials.js';
+import { postJson } from './peer-http.js';
 
 /** How long a member may take to answer its part. */
 const GATHER_TIMEOUT_MS = 5_000;
@@ -93,10 +94,10 @@ export class Gather {
     if (member.instanceId === this.state.self.instanceId) return { member, reply: this.reply(q) };
     const fail = (why: string): Outcome => ({ member, reply: { ok: false, error: `${member.instanceId} (${member.url}) ${why}`, partitions: [...member.partitions] } });
     try {
-      const headers: Record<string, string> = { 'content-type': 'application/json', [CLUSTER_SECRET_HEADER]: this.secret! };
+      const headers: Record<string, string> = { [CLUSTER_SECRET_HEADER]: this.secret! };
       if (authorization !== undefined) headers.authorization = authorization;
-      const res = await fetch(`${member.url}/cluster/partials`, { method: 'POST', headers, body: JSON.stringify(q), signal: AbortSignal.timeout(GATHER_TIMEOUT_MS) });
-      const body = (await res.json()) as PartialReply | { message?: string };
+      const res = await postJson(`${member.url}/cluster/partials`, headers, q, GATHER_TIMEOUT_MS);
+      const body = res.body as PartialReply | { message?: string };
       if ('ok' in body) return { member, reply: body };
       return fail(`answered HTTP ${res.status}: ${body.message ?? 'no reason given'}`);
     } catch (err) {

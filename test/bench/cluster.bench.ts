@@ -405,7 +405,7 @@ export default async function (ctx: BenchContext): Promise<void> {
       higherIsBetter: false,
     });
     ctx.note(
-      `Forwarding hop: the hop added ${(median(otherP50) - median(ownerP50)).toFixed(2)} ms at the median: the non-owner parses and validates the query, sends it to the owner over HTTP (fetch, with the cluster secret), the owner runs the whole GraphQL request, and the non-owner answers with what came back. ${ownedUsers.length} users of the owner's partitions (owner found from GET /cluster and murmur2 of the key), one per request, 20 feature windows each, evenly paced at ${RATE} req/s for ${RUN_MS / 1000} s per run after a ${WARM_MS / 1000} s warm-up; owner p99 runs ${ownerP99.map((x) => x.toFixed(2)).join(', ')} ms, p50 runs ${ownerP50.map((x) => x.toFixed(2)).join(', ')} ms. The non-owner forwarded ${forwarded.toLocaleString('en-US')} lookups (tally_cluster_forwarded_total) during the warm-up and the runs${loadErrors ? `; ${loadErrors} requests failed or went unanswered` : ''}. Three Tally processes, the broker's JVM and the load generator share the 2 cores.`,
+      `Forwarding hop: the hop added ${(median(otherP50) - median(ownerP50)).toFixed(2)} ms at the median: the non-owner parses and validates the query, sends it to the owner over HTTP (a kept-alive node:http connection, with the cluster secret), the owner runs the whole GraphQL request, and the non-owner answers with what came back. ${ownedUsers.length} users of the owner's partitions (owner found from GET /cluster and murmur2 of the key), one per request, 20 feature windows each, evenly paced at ${RATE} req/s for ${RUN_MS / 1000} s per run after a ${WARM_MS / 1000} s warm-up; owner p99 runs ${ownerP99.map((x) => x.toFixed(2)).join(', ')} ms, p50 runs ${ownerP50.map((x) => x.toFixed(2)).join(', ')} ms. The non-owner forwarded ${forwarded.toLocaleString('en-US')} lookups (tally_cluster_forwarded_total) during the warm-up and the runs${loadErrors ? `; ${loadErrors} requests failed or went unanswered` : ''}. Three Tally processes, the broker's JVM and the load generator share the 2 cores.`,
     );
 
     // ---- row 4: scatter-gather top-10, a member of 3 vs one instance -------------------------------------
@@ -569,7 +569,11 @@ export default async function (ctx: BenchContext): Promise<void> {
       higherIsBetter: false,
     });
     ctx.note(
-      `Failover with a standby: the survivor showed the map of 2 members after ${(warmMapAt / 1000).toFixed(1)} s and answered every sampled key as the model after ${(warmExactAt / 1000).toFixed(1)} s, ${((warmExactAt - warmMapAt) / 1000).toFixed(1)} s after the new map; the survivors promoted ${promoted} of the ${warmVictimParts.length} taken-over partitions from their warm copies and applied ${reapplied.toLocaleString('en-US')} events again (a replay would be about ${Math.round((EVENTS * warmVictimParts.length) / PARTITIONS).toLocaleString('en-US')}). The wait is the group noticing the silent member (the session timeout).`,
+      `Failover with a standby: ${
+        Number.isNaN(warmMapAt)
+          ? `the survivor answered every sampled key as the model after ${(warmExactAt / 1000).toFixed(1)} s (its GET /cluster was not seen showing 2 members before that);`
+          : `the survivor showed the map of 2 members after ${(warmMapAt / 1000).toFixed(1)} s and answered every sampled key as the model after ${(warmExactAt / 1000).toFixed(1)} s, ${((warmExactAt - warmMapAt) / 1000).toFixed(1)} s after the new map;`
+      } the survivors promoted ${promoted} of the ${warmVictimParts.length} taken-over partitions from their warm copies and applied ${reapplied.toLocaleString('en-US')} events again (a replay would be about ${Math.round((EVENTS * warmVictimParts.length) / PARTITIONS).toLocaleString('en-US')}). The wait is the group noticing the silent member (the session timeout).`,
     );
   } finally {
     for (const p of running) if (p.child.exitCode === null && p.child.signalCode === null) process.kill(p.pid, 'SIGKILL');
