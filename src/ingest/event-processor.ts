@@ -298,6 +298,8 @@ export class EventProcessor {
       if (changes.listening('geo', index)) changes.publish(geoTopic(index), { kind: 'geo', name: index, member: p.member, ts: at, lat: p.lat, lon: p.lon, reportedAt: p.lastSeen, gone: true });
     };
     for (const { index, events } of this.stores.geo.expire(now, expired)) this.applyFenceEvents(index, events);
+    // Their repartitioned updates (entries per fence of TTL exits) leave now, not with the next batch.
+    this.repartitioner?.sendTimed().catch((err: unknown) => this.log.warn({ error: String(err) }, 'could not send the repartitioned updates of expired members'));
   }
 
   private refuse(r: Rejected): Rejected {

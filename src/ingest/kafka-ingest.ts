@@ -312,7 +312,7 @@ export class KafkaIngest {
     if (this.repartitionTopic !== undefined && cluster !== undefined) {
       // Entities placed as message keys are (the partitioner of ClusterState), over the source topics' partition count.
       const plan = { stores: this.options.repartition!, partitionOf: (key: string) => cluster.partitioner(key, this.partitionCount) };
-      this.processor.repartitioner = new Repartitioner(plan);
+      this.processor.repartitioner = new Repartitioner(plan, (records) => this.sendRepartitioned(records));
       this.options.standby?.repartitionWith(this.repartitionTopic, plan, (records) => this.sendRepartitioned(records));
     }
   }

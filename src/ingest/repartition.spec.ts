@@ -34,10 +34,21 @@ describe(Repartitioner.name, () => {
     ]);
     expect(parseRepartitionRecord(Buffer.from(out[1].value))).toEqual({ o: ['tx', 2, '41', 1], src: 'tx', ts: 1000, u: team('blue') });
     expect(r.drain()).toEqual([]);
-    // Time-driven updates (no message) carry no origin.
+  });
+
+  it('sends the updates of time-driven changes (no origin) at once, apart from the batch being applied', async () => {
+    const sent: string[][] = [];
+    const r = new Repartitioner({ stores: new Set(['feature:merchant_count']), partitionOf }, async (records) => void sent.push(records.map((x) => x.key)));
+    r.at('tx', 0, '9');
+    r.take(merchant('m-batch'), 'tx', 1);
     r.at(undefined, -1, undefined);
-    r.take(merchant('m-1'), 'tx', 5);
-    expect((JSON.parse(r.drain()[0].value) as RepartitionRecord).o).toBeNull();
+    r.take(merchant('m-expired'), 'tx', 5);
+    await r.sendTimed();
+    await r.sendTimed(); // nothing more to send
+    expect(sent).toEqual([['m-expired']]);
+    const batch = r.drain();
+    expect(batch.map((o) => o.key)).toEqual(['m-batch']);
+    expect((JSON.parse(batch[0].value) as RepartitionRecord).o).toEqual(['tx', 0, '9', 0]);
   });
 
   it('refuses what is not a repartition record, naming it', () => {

@@ -20,8 +20,8 @@
  * each sender). That bookkeeping (RepartitionDedup) is part of the partition's state: handed
  * over with it, kept by its standby, rebuilt by a replay. A batch's updates are sent before
  * its offsets count as applied, so no state covers a message whose updates were not sent.
- * Updates from time-driven changes (geo TTL exits crossing fences) have no origin message and
- * are applied as they come.
+ * Updates from time-driven changes (geo TTL exits crossing fences) have no origin message: they
+ * are sent at once (sendTimed) and applied as they come.
  *
  * Plain TypeScript: the Kafka side (kafka-ingest.ts, standby.ts) sends and feeds the records.
  */
@@ -63,8 +63,14 @@ export interface RepartitionPlan {
 export class Repartitioner {
   private origin: { topic: string; partition: number; offset: string; seq: number } | undefined;
   private outbox: OutgoingRecord[] = [];
+  /** Updates from time-driven changes (no origin), sent by sendTimed. */
+  private timed: OutgoingRecord[] = [];
 
-  constructor(private readonly plan: RepartitionPlan) {}
+  /** `sendNow`: how updates of time-driven changes are sent (they belong to no batch). */
+  constructor(
+    private readonly plan: RepartitionPlan,
+    private readonly sendNow?: (records: OutgoingRecord[]) => Promise<void>,
+  ) {}
 
   /** True when the plan sends some stores' updates elsewhere. */
   get active(): boolean {
@@ -82,8 +88,16 @@ export class Repartitioner {
     const key = u.store === 'feature' || u.store === 'view' ? u.entity : u.member;
     const o = this.origin;
     const record: RepartitionRecord = { o: o === undefined ? null : [o.topic, o.partition, o.offset, o.seq++], src: source, ts, u };
-    this.outbox.push({ partition: this.plan.partitionOf(key), key, value: JSON.stringify(record) });
+    (o === undefined ? this.timed : this.outbox).push({ partition: this.plan.partitionOf(key), key, value: JSON.stringify(record) });
     return true;
+  }
+
+  /** Sends the updates of time-driven changes collected so far (no ordering to keep: they have no origin). */
+  sendTimed(): Promise<void> {
+    const records = this.timed;
+    if (records.length === 0 || this.sendNow === undefined) return Promise.resolve();
+    this.timed = [];
+    return this.sendNow(records);
   }
 
   /** The records collected since the last call (the caller sends them). */
