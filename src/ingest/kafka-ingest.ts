@@ -880,9 +880,7 @@ export class KafkaIngest {
       const wanted = [...topics, ...topics.map((t) => t + DLQ_SUFFIX)].filter((t) => !existing.has(t));
       if (wanted.length > 0) {
         const numPartitions = this.options.partitions;
-        // Members starting together race to create them: kafkajs answers false, not an error,
-        // when another did first (and then does not wait for their leaders: metadataOf does).
-        const created = await admin.createTopics({ topics: wanted.map((topic) => (numPartitions === undefined ? { topic } : { topic, numPartitions })), waitForLeaders: true });
+        const created = await createTopicsIfMissing(admin, wanted.map((topic) => (numPartitions === undefined ? { topic } : { topic, numPartitions })));
         if (created) this.log.info({ topics: wanted, partitions: numPartitions ?? 'broker default' }, 'created missing topics');
       }
       const sources = await metadataOf(admin, topics);
@@ -897,7 +895,7 @@ export class KafkaIngest {
       if (this.options.cluster?.enabled && this.options.handover !== undefined) {
         const stateTopic = stateTopicOf(this.options.groupId);
         if (!existing.has(stateTopic)) {
-          if (await admin.createTopics({ topics: [{ topic: stateTopic, numPartitions: this.partitionCount }], waitForLeaders: true })) {
+          if (await createTopicsIfMissing(admin, [{ topic: stateTopic, numPartitions: this.partitionCount }])) {
             this.log.info({ topic: stateTopic, partitions: this.partitionCount }, 'created the cluster state topic');
           }
           await metadataOf(admin, [stateTopic]);
@@ -907,7 +905,7 @@ export class KafkaIngest {
       const repartition = this.repartitionTopic;
       if (repartition !== undefined) {
         if (!existing.has(repartition)) {
-          if (await admin.createTopics({ topics: [{ topic: repartition, numPartitions: this.partitionCount }], waitForLeaders: true })) {
+          if (await createTopicsIfMissing(admin, [{ topic: repartition, numPartitions: this.partitionCount }])) {
             this.log.info({ topic: repartition, partitions: this.partitionCount }, 'created the cluster repartition topic');
           }
         }
@@ -1169,6 +1167,18 @@ export async function metadataOf(admin: ReturnType<Kafka['admin']>, topics: stri
     if (Date.now() - started > withinMs) throw new Error(`topics ${topics.join(', ')} not available within ${withinMs / 1000} s: ${reason}`);
     await new Promise((r) => setTimeout(r, TOPIC_RETRY_MS));
   }
+}
+
+/**
+ * Creates the topics not there yet and waits until each has a leader per partition; true when
+ * this call created them. Members starting together race to create them: kafkajs answers false,
+ * not an error, when another did first. The leaders are waited for by metadataOf, not by
+ * kafkajs (whose wait fails at once on a topic its broker does not know yet).
+ */
+export async function createTopicsIfMissing(admin: ReturnType<Kafka['admin']>, topics: { topic: string; numPartitions?: number }[]): Promise<boolean> {
+  const created = await admin.createTopics({ topics, waitForLeaders: false });
+  await metadataOf(admin, topics.map((t) => t.topic));
+  return created;
 }
 
 /**

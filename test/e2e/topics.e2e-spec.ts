@@ -2,7 +2,7 @@
 // them unknown, or leaderless, for a moment. metadataOf waits for them instead of failing the
 // start-up (which it did: "This server does not host this topic-partition").
 import { Kafka, logLevel } from 'kafkajs';
-import { metadataOf } from '../../src/ingest/kafka-ingest.js';
+import { createTopicsIfMissing, metadataOf } from '../../src/ingest/kafka-ingest.js';
 import { createTopics, requireKafka, uniqueName } from '../support/kafka.js';
 
 describe('topic metadata while another member creates the topics', () => {
@@ -22,6 +22,24 @@ describe('topic metadata while another member creates the topics', () => {
     expect(found.map((t) => t.name)).toEqual([topic]);
     expect(found[0].partitions.map((p) => p.partitionId).sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5]);
     expect(found[0].partitions.every((p) => p.leader >= 0)).toBe(true);
+  });
+
+  it('lets members starting together create the same topics: each goes on once every partition has a leader', async () => {
+    const topic = uniqueName('raced-topic');
+    const admins = [0, 1, 2].map(() => kafka.admin());
+    await Promise.all(admins.map((a) => a.connect()));
+    try {
+      const created = await Promise.all(admins.map((a) => createTopicsIfMissing(a, [{ topic, numPartitions: 8 }])));
+      // One of them created it; the others found it created, and none failed.
+      expect(created.filter(Boolean)).toHaveLength(1);
+      for (const a of admins) {
+        const [found] = await a.fetchTopicMetadata({ topics: [topic] }).then((m) => m.topics);
+        expect(found.partitions).toHaveLength(8);
+        expect(found.partitions.every((p) => p.leader >= 0)).toBe(true);
+      }
+    } finally {
+      await Promise.all(admins.map((a) => a.disconnect()));
+    }
   });
 
   it('fails naming the topics when they do not appear in time', async () => {
