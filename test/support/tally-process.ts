@@ -23,17 +23,19 @@ const children = new Set<ChildProcess>();
 let closed = false;
 
 /**
- * Kills (SIGKILL) what this test file started and is still running, and whatever it would
- * start from now on: run after the file's own hooks (test/support/e2e-after.ts), so a
- * start-up that failed half-way (one of three members) cannot leave processes that keep jest
- * from exiting.
+ * Kills (SIGKILL) what this test file started and is still running a second after its own
+ * hooks (which may have just killed them), and whatever it would start from now on: run
+ * after the file's hooks (test/support/e2e-after.ts), so a start-up that failed half-way (one
+ * of three members) cannot leave processes that keep jest from exiting. Resolves with how
+ * many it had to kill.
  */
-export function killStrays(): number {
+export async function killStrays(graceMs = 1_000): Promise<number> {
   closed = true;
+  const alive = () => [...children].filter((c) => c.exitCode === null && c.signalCode === null);
+  const waiting = alive();
+  if (waiting.length > 0) await Promise.race([Promise.all(waiting.map((c) => new Promise((r) => c.once('exit', r)))), sleep(graceMs)]);
   let killed = 0;
-  for (const child of children) {
-    if (child.exitCode === null && child.signalCode === null && child.kill('SIGKILL')) killed += 1;
-  }
+  for (const child of alive()) if (child.kill('SIGKILL')) killed += 1;
   children.clear();
   return killed;
 }
