@@ -125,14 +125,6 @@ export class ClusterState {
     return this.current.members.find((m) => m.instanceId === this.self.instanceId)?.partitions ?? [];
   }
 
-  /** Partitions of 0..partitionCount-1 this instance is not active for (ascending). */
-  remotePartitions(): number[] {
-    if (!this.enabled) return [];
-    const out: number[] = [];
-    for (let p = 0; p < this.current.partitionCount; p++) if (!this.owns(p)) out.push(p);
-    return out;
-  }
-
   /** Asks the group for the map again (a peer said "not mine"); a no-op for a single instance. */
   async refresh(): Promise<void> {
     await this.refresher?.();
