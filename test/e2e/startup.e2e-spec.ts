@@ -5,6 +5,8 @@ import { createServer } from 'node:net';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import WebSocket from 'ws';
+import { startTallyProcess, stopTallyProcess } from '../support/tally-process.js';
 
 const MAIN = 'dist/main.js';
 
@@ -78,6 +80,22 @@ features:
     }
     const [code] = await once(child, 'exit');
     expect(code).toBe(0);
+  });
+
+  it('stops on SIGTERM with a subscriber connected, telling it the server is going away (1001)', async () => {
+    const p = await startTallyProcess({ KAFKA_BROKERS: '', TALLY_PIPELINE: '' });
+    const ws = new WebSocket(`${p.url.replace(/^http/, 'ws')}/graphql`, 'graphql-transport-ws');
+    await once(ws, 'open');
+    ws.send(JSON.stringify({ type: 'connection_init' }));
+    await once(ws, 'message');
+    ws.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: 'subscription { featureUpdated(name: "card_txn_count", entity: "p1", window: "1h") { value } }' } }));
+    const closed = once(ws, 'close');
+    const started = Date.now();
+    const exit = await stopTallyProcess(p, 'SIGTERM');
+    // An open WebSocket kept the HTTP server's close waiting, and the process never exited.
+    expect(exit).toEqual({ code: 0, signal: null });
+    expect(Date.now() - started).toBeLessThan(8_000); // Apollo's drain gives up waiting on HTTP connections after 10 s
+    expect((await closed)[0]).toBe(1001);
   });
 
   it('has a committed schema.gql equal to the one the resolvers generate', () => {

@@ -6,6 +6,7 @@ import type { ApolloServerPlugin } from '@apollo/server';
 import type { ApolloDriverConfig } from '@nestjs/apollo';
 import { GraphQLSchemaHost } from '@nestjs/graphql';
 import type { Server as HttpServer } from 'node:http';
+import type { FastifyInstance } from 'fastify';
 import { Health } from '../../ops/health.js';
 import type { Logger } from '../../ops/logger.js';
 import { Metrics } from '../../ops/metrics.js';
@@ -74,6 +75,9 @@ class SubscriptionEndpoint implements OnApplicationBootstrap, OnModuleDestroy, O
 
   onApplicationBootstrap(): void {
     this.server.attach(this.adapterHost.httpAdapter.getHttpServer() as HttpServer);
+    // Closed as the HTTP server starts closing (Apollo's drain closes Fastify before any
+    // module's destroy hook here runs): an open WebSocket would keep that close waiting forever.
+    this.adapterHost.httpAdapter.getInstance<FastifyInstance>().addHook('preClose', () => this.server.close());
   }
 
   async onModuleDestroy(): Promise<void> {
