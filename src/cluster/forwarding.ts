@@ -2,9 +2,9 @@
  * Point lookups in a cluster: an entity's state lives with the member active for its
  * partition (murmur2 of the key modulo the partition count, as the producers' default
  * partitioner placed its events), so a lookup for an entity this instance does not own is
- * FORWARDED to the owner's /graphql, with the cluster secret in a header. A forwarded
- * request is never forwarded again: a receiver that does not own the entity (any more)
- * answers NOT_OWNER, and the caller re-reads the map from the group and retries once
+ * FORWARDED to the owner over the peer bus (peer-bus.ts: a kept WebSocket opened with the
+ * cluster secret), which answers with the engine's read as JSON (lookups.ts). A forwarded lookup is never forwarded again: a receiver
+ * that does not own the entity (any more) answers NOT_OWNER, and the caller re-reads the map from the group and retries once
  * (Redis Cluster's MOVED). Never a silently wrong answer: failing that, an error naming the
  * partition.
  *
@@ -15,26 +15,36 @@ import { timingSafeEqual } from 'node:crypto';
 import { GraphQLError } from 'graphql';
 import type { ClusterMember } from './assignment.js';
 import type { ClusterState } from './cluster-state.js';
-import { postJson } from './peer-http.js';
+import { lookupQuestion, PointLookups, type LookupQuestion, type LookupReply, type LookupValues } from './lookups.js';
+import { PeerBus } from './peer-bus.js';
+import { InputError } from '../input-error.js';
+import { allows, type ApiKeys } from '../security/api-keys.js';
 
-/** The header a peer presents the cluster secret in; a request carrying it is a forwarded one. */
+/** The header a peer presents the cluster secret in (forwarded lookups, gathered partials). */
 export const CLUSTER_SECRET_HEADER = 'x-tally-cluster-secret';
 
 /** How long a forwarded request may take before the lookup fails as unavailable. */
 const FORWARD_TIMEOUT_MS = 5_000;
-
-type Headers = Record<string, string | string[] | undefined>;
 
 export interface ForwardCounter {
   inc(labels: { outcome: 'ok' | 'moved' | 'failed' }): void;
 }
 
 export class Forwarding {
+  private readonly bus: PeerBus | undefined;
+
   constructor(
     private readonly state: ClusterState,
     private readonly secret: string | undefined,
     private readonly counter?: ForwardCounter,
-  ) {}
+  ) {
+    this.bus = secret === undefined ? undefined : new PeerBus(secret);
+  }
+
+  /** Closes the bus's sockets to peers (at shutdown). */
+  close(): void {
+    this.bus?.close();
+  }
 
   get enabled(): boolean {
     return this.state.enabled && this.secret !== undefined;
@@ -43,19 +53,6 @@ export class Forwarding {
   /** True when `given` is this cluster's secret (a peer's request). */
   isPeerSecret(given: unknown): boolean {
     return matchesSecret(this.secret, given);
-  }
-
-  /**
-   * True when the request came from a peer (it carries the right secret); throws when it
-   * carries a wrong one (a forwarded request is answered locally, so that must be a peer).
-   */
-  isForwarded(headers: Headers | undefined): boolean {
-    const given = headers?.[CLUSTER_SECRET_HEADER];
-    if (given === undefined) return false;
-    if (!this.isPeerSecret(given)) {
-      throw new GraphQLError(`${CLUSTER_SECRET_HEADER}: not this cluster's secret`, { extensions: { code: 'FORBIDDEN' } });
-    }
-    return true;
   }
 
   /** The partition of an entity key. */
@@ -88,27 +85,27 @@ export class Forwarding {
   }
 
   /**
-   * Runs `query` on the member owning `entities` (all in that member's partitions) and hands
-   * back its data. On NOT_OWNER the map is re-read and, when the owner changed, asked once
-   * more (`again` re-routes); any other failure is an UNAVAILABLE error naming the partitions.
+   * Asks the member owning `q`'s entities (all in that member's partitions) for its read
+   * (POST /cluster/lookup, lookups.ts) and hands it back. On NOT_OWNER the map is re-read and,
+   * when the owner changed, asked once more (`again` re-routes; undefined = owned here now,
+   * answered by the caller); any other failure is an UNAVAILABLE error naming the partitions.
    */
-  async ask<T>(owner: ClusterMember, entities: readonly string[], query: string, variables: Record<string, unknown>, authorization: string | undefined, again: () => ClusterMember | undefined): Promise<T | undefined> {
+  async lookup<K extends LookupQuestion['kind']>(owner: ClusterMember, q: LookupQuestion & { kind: K }, authorization: string | undefined, again: () => ClusterMember | undefined): Promise<LookupValues[K] | undefined> {
+    const entities = PointLookups.entitiesOf(q);
     let target: ClusterMember | undefined = owner;
     for (let attempt = 0; attempt < 2; attempt++) {
       if (target === undefined) return undefined; // owned here now
-      const answer = await this.post(target, query, variables, authorization).catch((err: unknown) => {
+      const reply = await this.post(target, q, authorization).catch((err: unknown) => {
         this.counter?.inc({ outcome: 'failed' });
         throw unavailable(this.partitionsOf(entities), `${target!.instanceId} (${target!.url}) did not answer: ${String(err)}`);
       });
-      const moved = answer.errors?.some((e) => e.extensions?.code === 'NOT_OWNER');
-      if (!moved) {
-        if (answer.errors?.length) {
-          this.counter?.inc({ outcome: 'failed' });
-          const e = answer.errors[0];
-          throw new GraphQLError(e.message, { extensions: { ...(e.extensions ?? {}), forwardedTo: target.instanceId } });
-        }
+      if (reply.ok) {
         this.counter?.inc({ outcome: 'ok' });
-        return answer.data as T;
+        return reply.value as LookupValues[K];
+      }
+      if (reply.extensions.code !== 'NOT_OWNER') {
+        this.counter?.inc({ outcome: 'failed' });
+        throw new GraphQLError(reply.message, { extensions: { ...reply.extensions, forwardedTo: target.instanceId } });
       }
       this.counter?.inc({ outcome: 'moved' });
       await this.state.refresh();
@@ -117,17 +114,45 @@ export class Forwarding {
     throw unavailable(this.partitionsOf(entities), 'the owner changed twice while asking (a rebalance)');
   }
 
+  /**
+   * The owner's side of `lookup`: `q`'s read when every entity it names is owned and served
+   * here, else the error a local lookup would give (NOT_OWNER, PARTITIONS_UNAVAILABLE; bad
+   * input as BAD_USER_INPUT). A lookup is never forwarded again.
+   */
+  answerLookup(q: LookupQuestion, lookups: PointLookups): LookupReply {
+    try {
+      for (const entity of PointLookups.entitiesOf(q)) this.route(entity, true);
+      return { ok: true, value: lookups.answer(q) };
+    } catch (err) {
+      if (err instanceof GraphQLError) return { ok: false, message: err.message, extensions: err.extensions };
+      if (err instanceof InputError) return { ok: false, message: err.message, extensions: { code: 'BAD_USER_INPUT' } };
+      throw err;
+    }
+  }
+
+  /**
+   * A request off the peer bus: the caller's key is checked as a lookup asked here directly
+   * would be (a reader's at least; not charged to its rate again), the question read, then answered.
+   */
+  answerBusRequest(request: { authorization?: unknown; q: unknown }, lookups: PointLookups, keys: ApiKeys): LookupReply {
+    const auth = keys.authenticate(request.authorization, 'peer');
+    if (!auth.ok) return { ok: false, message: auth.message, extensions: { code: 'UNAUTHENTICATED' } };
+    if (!allows(auth.principal.role, 'reader')) return { ok: false, message: `this key's role (${auth.principal.role}) may not read`, extensions: { code: 'FORBIDDEN' } };
+    let q: LookupQuestion;
+    try {
+      q = lookupQuestion(request.q);
+    } catch (err) {
+      return { ok: false, message: (err as Error).message, extensions: { code: 'BAD_USER_INPUT' } };
+    }
+    return this.answerLookup(q, lookups);
+  }
+
   private partitionsOf(entities: readonly string[]): number[] {
     return [...new Set(entities.map((e) => this.state.partitionOf(e)))].sort((a, b) => a - b);
   }
 
-  private async post(target: ClusterMember, query: string, variables: Record<string, unknown>, authorization: string | undefined): Promise<{ data?: unknown; errors?: { message: string; extensions?: Record<string, unknown> }[] }> {
-    const headers: Record<string, string> = { [CLUSTER_SECRET_HEADER]: this.secret! };
-    if (authorization !== undefined) headers.authorization = authorization;
-    const res = await postJson(`${target.url}/graphql`, headers, { query, variables }, FORWARD_TIMEOUT_MS);
-    const body = res.body as { data?: unknown; errors?: { message: string; extensions?: Record<string, unknown> }[] };
-    if (body.data === undefined && !body.errors?.length) throw new Error(`HTTP ${res.status} without a GraphQL answer`);
-    return body;
+  private post(target: ClusterMember, q: LookupQuestion, authorization: string | undefined): Promise<LookupReply> {
+    return this.bus!.request(target.url, authorization, q, FORWARD_TIMEOUT_MS);
   }
 
   /**

@@ -1,10 +1,13 @@
-import { Module, type OnApplicationBootstrap, type OnApplicationShutdown, Inject } from '@nestjs/common';
+import { Module, type OnApplicationBootstrap, type OnApplicationShutdown, type OnModuleDestroy, Inject } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
+import type { Server as HttpServer } from 'node:http';
+import type { FastifyInstance } from 'fastify';
 import { FeaturesModule } from '../features/features.module.js';
 import { GeoModule } from '../geo/geo.module.js';
 import { GeoStore } from '../geo/index.js';
 import { LeaderboardModule } from '../leaderboard/leaderboard.module.js';
 import { LeaderboardStore } from '../leaderboard/index.js';
-import { FeatureStore, ViewStore } from '../features/index.js';
+import { FeatureStore, OnlineFeatures, ViewStore } from '../features/index.js';
 import type { Change, ChangeFeed } from '../changes/change-feed.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import type { Settings } from '../settings/settings.js';
@@ -29,6 +32,10 @@ import { pipelineHashOf } from '../durability/recovery.js';
 import { Gather } from '../cluster/gather.js';
 import { unkeyedStores } from '../cluster/keyed-stores.js';
 import { PartialAnswers } from '../cluster/partials.js';
+import { PointLookups } from '../cluster/lookups.js';
+import { PeerBusServer } from '../cluster/peer-bus.js';
+import { ApiKeys } from '../security/api-keys.js';
+import { SecurityModule } from '../security/security.module.js';
 import { isClusterMember } from '../settings/cluster.js';
 import { Router } from './router.js';
 
@@ -71,8 +78,36 @@ class ExpiryTimer implements OnApplicationBootstrap {
   }
 }
 
+/** Attaches the peer bus (in a cluster) to the HTTP server once the app is bootstrapped; closes both of its sides with the app. */
+class PeerBusEndpoint implements OnApplicationBootstrap, OnModuleDestroy {
+  constructor(
+    private readonly server: PeerBusServer | undefined,
+    private readonly forwarding: Forwarding,
+    private readonly host: HttpAdapterHost,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    if (this.server === undefined) return;
+    this.server.attach(this.host.httpAdapter.getHttpServer() as HttpServer);
+    // Cut as the HTTP server starts closing: an open socket would keep that close waiting.
+    this.host.httpAdapter.getInstance<FastifyInstance>().addHook('preClose', (done) => {
+      this.close();
+      done();
+    });
+  }
+
+  onModuleDestroy(): void {
+    this.close();
+  }
+
+  private close(): void {
+    this.server?.close();
+    this.forwarding.close();
+  }
+}
+
 @Module({
-  imports: [FeaturesModule, LeaderboardModule, GeoModule],
+  imports: [FeaturesModule, LeaderboardModule, GeoModule, SecurityModule],
   controllers: [IngestController, ClusterController],
   providers: [
     {
@@ -107,6 +142,19 @@ class ExpiryTimer implements OnApplicationBootstrap {
       // Stores keyed by another field than the message key are repartitioned (repartition.ts): every store's entity has one owner.
       useFactory: (s: Settings, state: ClusterState, metrics: Metrics) => new Forwarding(state, s.cluster.secret, metrics.clusterForwarded),
       inject: [SETTINGS, ClusterState, Metrics],
+    },
+    {
+      // Forwarded point lookups answered for the entities owned here (POST /cluster/lookup).
+      provide: PointLookups,
+      useFactory: (online: OnlineFeatures, features: FeatureStore, views: ViewStore, clock: () => number) => new PointLookups(online, features, views, clock),
+      inject: [OnlineFeatures, FeatureStore, ViewStore, CLOCK],
+    },
+    {
+      // The peer bus's answering side: lookups other members forward here (peer-bus.ts), on this HTTP port.
+      provide: PeerBusEndpoint,
+      useFactory: (state: ClusterState, forwarding: Forwarding, lookups: PointLookups, keys: ApiKeys, host: HttpAdapterHost) =>
+        new PeerBusEndpoint(state.enabled && forwarding.enabled ? new PeerBusServer((given) => forwarding.isPeerSecret(given), (request) => forwarding.answerBusRequest(request, lookups, keys)) : undefined, forwarding, host),
+      inject: [ClusterState, Forwarding, PointLookups, ApiKeys, HttpAdapterHost],
     },
     {
       // Whole-set queries (leaderboards, geo, similar) in a cluster: asked of every member, merged.

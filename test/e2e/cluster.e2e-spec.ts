@@ -10,6 +10,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import WebSocket from 'ws';
 import { KafkaEventWriter } from '../../src/ingest/kafka-ingest.js';
 import { keyPartitioner } from '../../src/ingest/tally-assigner.js';
 import { collect, wsClient } from '../support/app.js';
@@ -436,24 +437,59 @@ describe('cluster (three Tally processes, one broker)', () => {
     expect(bad.errors?.[0].message).toBe((await gql(ref(), '{ similar(view: "profile", field: "level", k: 3, vector: [1, 0]) { entity } }')).errors?.[0].message);
   });
 
-  it('refuses a forwarded request with a wrong secret, and a receiver says NOT_OWNER for a key it does not hold', async () => {
+  it('refuses the peer bus without the secret, and a receiver says NOT_OWNER for a key it does not hold', async () => {
     const p = running.get('t1')!;
-    const wrong = await fetch(`${p.base}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-tally-cluster-secret': 'not-the-secret' }, body: JSON.stringify({ query: '{ feature(name: "n", entity: "user-1", window: "lifetime") { value } }' }) });
-    expect(((await wrong.json()) as { errors: { extensions: { code: string } }[] }).errors[0].extensions.code).toBe('FORBIDDEN');
-    const own = (await clusterOf(p.base)).members.find((m) => m.self)!.active;
-    // Find a user whose partition t1 does not hold: a forwarded request for it is never forwarded again.
-    let notMine: string | undefined;
-    for (const u of users) {
-      const res = await fetch(`${p.base}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-tally-cluster-secret': SECRET }, body: JSON.stringify({ query: `{ feature(name: "n", entity: "${u}", window: "lifetime") { value } }` }) });
-      const body = (await res.json()) as { errors?: { extensions: { code: string; partition: number } }[] };
-      if (body.errors?.length) {
-        expect(body.errors[0].extensions.code).toBe('NOT_OWNER');
-        expect(own).not.toContain(body.errors[0].extensions.partition);
-        notMine = u;
-        break;
+    const busUrl = `${p.base.replace(/^http/, 'ws')}/cluster/bus`;
+    // Without the secret (or with another) the upgrade is refused with 403.
+    const refused = await new Promise<number>((resolve, reject) => {
+      const ws = new WebSocket(busUrl, { headers: { 'x-tally-cluster-secret': 'not-the-secret' } });
+      ws.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+      ws.once('open', () => reject(new Error('the bus opened with a wrong secret')));
+      ws.once('error', () => undefined);
+    });
+    expect(refused).toBe(403);
+    const bus = new WebSocket(busUrl, { headers: { 'x-tally-cluster-secret': SECRET } });
+    await new Promise((resolve, reject) => bus.once('open', resolve).once('error', reject));
+    let nextId = 1;
+    const ask = (q: unknown) =>
+      new Promise<{ id: number; ok: boolean; value?: { value: number }; message?: string; extensions?: { code: string; partition?: number } }>((resolve) => {
+        const id = nextId++;
+        const onMessage = (data: WebSocket.RawData) => {
+          const reply = JSON.parse(String(data)) as { id: number; ok: boolean };
+          if (reply.id !== id) return;
+          bus.off('message', onMessage);
+          resolve(reply);
+        };
+        bus.on('message', onMessage);
+        bus.send(JSON.stringify({ id, q }));
+      });
+    try {
+      const malformed = await ask({ kind: 'rows', entities: 'user-1' });
+      expect(malformed).toMatchObject({ ok: false, extensions: { code: 'BAD_USER_INPUT' } });
+      expect(malformed.message).toContain('rows needs entities and features');
+      const own = (await clusterOf(p.base)).members.find((m) => m.self)!.active;
+      const partitionOf = keyPartitioner();
+      // A forwarded lookup is never forwarded again: t1 answers the users of its partitions and refuses the others.
+      let notMine: string | undefined;
+      let mine: string | undefined;
+      for (const u of users) {
+        const reply = await ask({ kind: 'feature', name: 'n', entity: u, window: 'lifetime' });
+        if (reply.ok) {
+          expect(own).toContain(partitionOf(u, PARTITIONS));
+          expect(reply.value!.value).toBe(count.get(u) ?? 0);
+          mine ??= u;
+        } else {
+          expect(reply.extensions!.code).toBe('NOT_OWNER');
+          expect(own).not.toContain(reply.extensions!.partition);
+          notMine ??= u;
+        }
+        if (mine !== undefined && notMine !== undefined) break;
       }
+      expect(notMine).toBeDefined();
+      expect(mine).toBeDefined();
+    } finally {
+      bus.close();
     }
-    expect(notMine).toBeDefined();
   });
 
   it('loses nothing and counts nothing twice when a member is killed (-9) while producing, and never shows a wrong answer meanwhile', async () => {

@@ -18,18 +18,6 @@ import { authorizationOf, isClusterPeer, type GraphqlContext } from '../cluster/
 import { ClusterLive } from '../live/cluster-live.service.js';
 
 
-/** A forwarded feature value as JSON carries it. */
-interface FeatureValueJson {
-  name: string;
-  entity: string;
-  window: string;
-  value: number | null;
-  asOf: string;
-  lastEventAt: string | null;
-  top: { item: string; count: number; error: number }[] | null;
-  unlistedAtMost: number | null;
-}
-
 @Resolver(() => FeatureValue)
 export class FeaturesResolver {
   constructor(
@@ -53,12 +41,11 @@ export class FeaturesResolver {
       return toFeatureValueModel(name, entity, window, this.store.read(name, entity, window, now, quantile ?? undefined, asOf), asOf ?? now);
     };
     if (!this.cluster.enabled) return local();
-    const owner = this.cluster.route(entity, this.cluster.isForwarded(ctx?.req?.headers));
+    const owner = this.cluster.route(entity, false);
     if (owner === undefined) return local();
-    const query = 'query($name: String!, $entity: String!, $window: String!, $quantile: Float, $at: DateTime) { feature(name: $name, entity: $entity, window: $window, quantile: $quantile, at: $at) { name entity window value asOf lastEventAt top { item count error } unlistedAtMost } }';
     return this.cluster
-      .ask<{ feature: FeatureValueJson }>(owner, [entity], query, { name, entity, window, quantile, at: at?.toISOString() }, authorizationOf(ctx), () => this.cluster.route(entity, false))
-      .then((d) => (d === undefined ? local() : { ...d.feature, asOf: new Date(d.feature.asOf), lastEventAt: d.feature.lastEventAt === null ? null : new Date(d.feature.lastEventAt) }));
+      .lookup(owner, { kind: 'feature', name, entity, window, quantile: quantile ?? undefined, at: at?.getTime() }, authorizationOf(ctx), () => this.cluster.route(entity, false))
+      .then((read) => (read === undefined ? local() : toFeatureValueModel(name, entity, window, read, read.asOf)));
   }
 
   @Query(() => FeatureVector, { nullable: true, description: "A view's latest values for one entity, with each field's time; null when unknown or expired." })
@@ -68,12 +55,11 @@ export class FeaturesResolver {
       return read && toFeatureVectorModel(view, entity, read);
     };
     if (!this.cluster.enabled) return local();
-    const owner = this.cluster.route(entity, this.cluster.isForwarded(ctx?.req?.headers));
+    const owner = this.cluster.route(entity, false);
     if (owner === undefined) return local();
-    const query = 'query($view: String!, $entity: String!, $at: DateTime) { featureVector(view: $view, entity: $entity, at: $at) { view entity values updatedAt fieldTimes } }';
     return this.cluster
-      .ask<{ featureVector: (Omit<FeatureVector, 'updatedAt'> & { updatedAt: string }) | null }>(owner, [entity], query, { view, entity, at: at?.toISOString() }, authorizationOf(ctx), () => this.cluster.route(entity, false))
-      .then((d) => (d === undefined ? local() : d.featureVector && { ...d.featureVector, updatedAt: new Date(d.featureVector.updatedAt) }));
+      .lookup(owner, { kind: 'vector', view, entity, at: at?.getTime() }, authorizationOf(ctx), () => this.cluster.route(entity, false))
+      .then((read) => (read === undefined ? local() : read && toFeatureVectorModel(view, entity, read)));
   }
 
   @Query(() => [FeatureRow], { description: 'Many entities x many `feature:window` and `view:field` names in one call, values in the order asked; a topk window gives its list, [{ item, count, error }] heaviest first.' })
@@ -104,12 +90,11 @@ export class FeaturesResolver {
 
   /** onlineFeatures in a cluster: the local entities read here, the others in one request per owning member. */
   private async clusterRows(entities: string[], features: string[], now: number, context: unknown[] | undefined, asOf: number | undefined, ctx: GraphqlContext | undefined): Promise<OnlineRow[]> {
-    const forwarded = this.cluster.isForwarded(ctx?.req?.headers);
     const rows = new Array<OnlineRow | undefined>(entities.length);
     const local: number[] = [];
-    const remote = new Map<string, { owner: Parameters<Forwarding['ask']>[0]; at: number[] }>();
+    const remote = new Map<string, { owner: Parameters<Forwarding['lookup']>[0]; at: number[] }>();
     entities.forEach((entity, i) => {
-      const owner = this.cluster.route(entity, forwarded);
+      const owner = this.cluster.route(entity, false);
       if (owner === undefined) local.push(i);
       else {
         const group = remote.get(owner.instanceId) ?? { owner, at: [] };
@@ -122,7 +107,6 @@ export class FeaturesResolver {
       at.forEach((i, k) => (rows[i] = got[k]));
     };
     fill(local);
-    const query = 'query($entities: [String!]!, $features: [String!]!, $context: [JSON], $at: DateTime) { onlineFeatures(entities: $entities, features: $features, context: $context, at: $at, log: false) { entity values freshness } }';
     await Promise.all(
       [...remote.values()].map(async ({ owner, at }) => {
         const asked = at.map((i) => entities[i]);
@@ -133,16 +117,9 @@ export class FeaturesResolver {
           if (owners.size !== 1) throw new Error('entities of one request moved to different members during a rebalance');
           return asked.length > 0 ? this.cluster.route(asked[0], false) : undefined;
         };
-        const d = await this.cluster.ask<{ onlineFeatures: { entity: string; values: unknown[]; freshness: (string | null)[] }[] }>(
-          owner,
-          asked,
-          query,
-          { entities: asked, features, context: context && at.map((i) => context[i]), at: asOf === undefined ? undefined : new Date(asOf).toISOString() },
-          authorizationOf(ctx),
-          again,
-        );
-        if (d === undefined) return fill(at);
-        d.onlineFeatures.forEach((r, k) => (rows[at[k]] = { entity: r.entity, values: r.values as OnlineRow['values'], freshness: r.freshness.map((t) => (t === null ? null : Date.parse(t))) }));
+        const got = await this.cluster.lookup(owner, { kind: 'rows', entities: asked, features, context: context && at.map((i) => context[i]), at: asOf }, authorizationOf(ctx), again);
+        if (got === undefined) return fill(at);
+        got.forEach((r, k) => (rows[at[k]] = r));
       }),
     );
     return rows as OnlineRow[];

@@ -69,8 +69,10 @@ export type WsContext = Context<ConnectionParams, Extra>;
 export type GraphqlWsHooks = Omit<ServerOptions<ConnectionParams, Extra>, 'execute' | 'subscribe' | 'onOperation' | 'jsonMessageReviver' | 'jsonMessageReplacer'>;
 
 export interface SubscriptionServerOptions {
-  /** URL path of the endpoint (an upgrade to any other path is answered 400). */
+  /** URL path of the endpoint (an upgrade to any other path is answered 400, but for `otherPaths`). */
   path: string;
+  /** Paths whose upgrades other listeners of the HTTP server take (the cluster's peer bus). */
+  otherPaths?: ReadonlySet<string>;
   /** Largest frame (and message) accepted; a larger one closes the connection with 1009. */
   maxPayload: number;
   hooks: GraphqlWsHooks;
@@ -373,6 +375,11 @@ export class SubscriptionServer {
   }
 
   private readonly onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    if (this.options.otherPaths !== undefined && this.options.otherPaths.size > 0) {
+      const url = request.url ?? '/';
+      const q = url.indexOf('?');
+      if (this.options.otherPaths.has(q < 0 ? url : url.slice(0, q))) return;
+    }
     this.wss.handleUpgrade(request, socket, head, (ws) => this.wss.emit('connection', ws, request));
   };
 

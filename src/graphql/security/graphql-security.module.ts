@@ -1,5 +1,6 @@
 import { Inject, Module, type OnApplicationBootstrap, type OnApplicationShutdown, type OnModuleDestroy } from '@nestjs/common';
 import { matchesSecret } from '../../cluster/forwarding.js';
+import { PEER_BUS_PATH } from '../../cluster/peer-bus.js';
 import { isClusterMember } from '../../settings/cluster.js';
 import { HttpAdapterHost, ModuleRef } from '@nestjs/core';
 import type { ApolloServerPlugin } from '@apollo/server';
@@ -62,9 +63,12 @@ class SubscriptionEndpoint implements OnApplicationBootstrap, OnModuleDestroy, O
     private readonly ws: WsSecurity,
     health: Health,
     log: Logger,
+    member: boolean,
   ) {
     this.server = new SubscriptionServer({
       path: WS_PATH,
+      // A member's peer bus takes its own upgrades (src/cluster/peer-bus.ts).
+      otherPaths: member ? new Set([PEER_BUS_PATH]) : undefined,
       maxPayload: MAX_FRAME_BYTES,
       hooks: ws.hooks(),
       extensions: () => health.staleExtensions() as Readonly<Record<string, unknown>> | undefined,
@@ -112,8 +116,8 @@ class SubscriptionEndpoint implements OnApplicationBootstrap, OnModuleDestroy, O
     },
     {
       provide: SubscriptionEndpoint,
-      useFactory: (adapterHost: HttpAdapterHost, ws: WsSecurity, health: Health, log: Logger) => new SubscriptionEndpoint(adapterHost, ws, health, log),
-      inject: [HttpAdapterHost, WsSecurity, Health, LOGGER],
+      useFactory: (adapterHost: HttpAdapterHost, ws: WsSecurity, health: Health, log: Logger, s: Settings) => new SubscriptionEndpoint(adapterHost, ws, health, log, isClusterMember(s.cluster, s.kafkaBrokers)),
+      inject: [HttpAdapterHost, WsSecurity, Health, LOGGER, SETTINGS],
     },
   ],
   exports: [GraphqlSecurity, DocumentScreen, QueryFastPath],
