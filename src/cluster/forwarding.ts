@@ -15,10 +15,9 @@ import { timingSafeEqual } from 'node:crypto';
 import { GraphQLError } from 'graphql';
 import type { ClusterMember } from './assignment.js';
 import type { ClusterState } from './cluster-state.js';
-import { lookupQuestion, PointLookups, type LookupQuestion, type LookupReply, type LookupValues } from './lookups.js';
-import { PeerBus } from './peer-bus.js';
+import { PointLookups, type LookupQuestion, type LookupReply, type LookupValues } from './lookups.js';
+import type { PeerBus } from './peer-bus.js';
 import { InputError } from '../input-error.js';
-import { allows, type ApiKeys } from '../security/api-keys.js';
 
 /** The header a peer presents the cluster secret in (forwarded lookups, gathered partials). */
 export const CLUSTER_SECRET_HEADER = 'x-tally-cluster-secret';
@@ -31,20 +30,13 @@ export interface ForwardCounter {
 }
 
 export class Forwarding {
-  private readonly bus: PeerBus | undefined;
-
   constructor(
     private readonly state: ClusterState,
     private readonly secret: string | undefined,
     private readonly counter?: ForwardCounter,
-  ) {
-    this.bus = secret === undefined ? undefined : new PeerBus(secret);
-  }
-
-  /** Closes the bus's sockets to peers (at shutdown). */
-  close(): void {
-    this.bus?.close();
-  }
+    /** The asking side of the peer bus (a member's; none on a single instance). */
+    private readonly bus?: PeerBus,
+  ) {}
 
   get enabled(): boolean {
     return this.state.enabled && this.secret !== undefined;
@@ -130,29 +122,13 @@ export class Forwarding {
     }
   }
 
-  /**
-   * A request off the peer bus: the caller's key is checked as a lookup asked here directly
-   * would be (a reader's at least; not charged to its rate again), the question read, then answered.
-   */
-  answerBusRequest(request: { authorization?: unknown; q: unknown }, lookups: PointLookups, keys: ApiKeys): LookupReply {
-    const auth = keys.authenticate(request.authorization, 'peer');
-    if (!auth.ok) return { ok: false, message: auth.message, extensions: { code: 'UNAUTHENTICATED' } };
-    if (!allows(auth.principal.role, 'reader')) return { ok: false, message: `this key's role (${auth.principal.role}) may not read`, extensions: { code: 'FORBIDDEN' } };
-    let q: LookupQuestion;
-    try {
-      q = lookupQuestion(request.q);
-    } catch (err) {
-      return { ok: false, message: (err as Error).message, extensions: { code: 'BAD_USER_INPUT' } };
-    }
-    return this.answerLookup(q, lookups);
-  }
-
   private partitionsOf(entities: readonly string[]): number[] {
     return [...new Set(entities.map((e) => this.state.partitionOf(e)))].sort((a, b) => a - b);
   }
 
   private post(target: ClusterMember, q: LookupQuestion, authorization: string | undefined): Promise<LookupReply> {
-    return this.bus!.request(target.url, authorization, q, FORWARD_TIMEOUT_MS);
+    if (this.bus === undefined) return Promise.reject(new Error('no peer bus'));
+    return this.bus.request<LookupReply>(target.url, 'lookup', authorization, q, FORWARD_TIMEOUT_MS);
   }
 
   /**

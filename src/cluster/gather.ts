@@ -8,11 +8,11 @@
  * once more) make the query fail with PARTITIONS_UNAVAILABLE naming the partitions; never a
  * partial answer presented as whole.
  */
-import { CLUSTER_SECRET_HEADER, unavailable } from './forwarding.js';
+import { unavailable } from './forwarding.js';
 import type { ClusterMember } from './assignment.js';
 import type { ClusterState } from './cluster-state.js';
 import { NotServingError, type PartialAnswer, type PartialAnswers, type PartialQuestion, type PartialValues } from './partials.js';
-import { postJson } from './peer-http.js';
+import type { PeerBus } from './peer-bus.js';
 
 /** How long a member may take to answer its part. */
 const GATHER_TIMEOUT_MS = 5_000;
@@ -32,6 +32,8 @@ export class Gather {
     private readonly secret: string | undefined,
     private readonly local: PartialAnswers,
     private readonly counter?: GatherCounter,
+    /** The asking side of the peer bus (a member's; none on a single instance). */
+    private readonly bus?: PeerBus,
   ) {}
 
   /** True in a cluster: whole-set queries are gathered; otherwise answered locally. */
@@ -39,7 +41,7 @@ export class Gather {
     return this.state.enabled && this.secret !== undefined;
   }
 
-  /** This member's reply to a gather (also what the HTTP side sends a peer). */
+  /** This member's reply to a gather (also what a peer gets over the bus, peer-requests.ts). */
   reply(q: PartialQuestion): PartialReply {
     try {
       const restoring = [...this.state.restoring().keys()].sort((a, b) => a - b);
@@ -94,12 +96,11 @@ export class Gather {
     if (member.instanceId === this.state.self.instanceId) return { member, reply: this.reply(q) };
     const fail = (why: string): Outcome => ({ member, reply: { ok: false, error: `${member.instanceId} (${member.url}) ${why}`, partitions: [...member.partitions] } });
     try {
-      const headers: Record<string, string> = { [CLUSTER_SECRET_HEADER]: this.secret! };
-      if (authorization !== undefined) headers.authorization = authorization;
-      const res = await postJson(`${member.url}/cluster/partials`, headers, q, GATHER_TIMEOUT_MS);
-      const body = res.body as PartialReply | { message?: string };
-      if ('ok' in body) return { member, reply: body };
-      return fail(`answered HTTP ${res.status}: ${body.message ?? 'no reason given'}`);
+      if (this.bus === undefined) return fail('cannot be asked: no peer bus');
+      const reply = await this.bus.request<PartialReply>(member.url, 'partial', authorization, q, GATHER_TIMEOUT_MS);
+      // Refused before it was answered (the key, a malformed question): the member's partitions are not answered.
+      if (!reply.ok && reply.partitions.length === 0) return fail(`refused it: ${reply.error}`);
+      return { member, reply };
     } catch (err) {
       return fail(`did not answer: ${String(err)}`);
     }

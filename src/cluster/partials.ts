@@ -9,6 +9,7 @@ import type { ViewStore } from '../features/index.js';
 import type { SimilarHit } from '../features/vectors/merge.js';
 import type { GeoHit, GeoPoint, GeoStore } from '../geo/index.js';
 import type { LeaderboardStore } from '../leaderboard/index.js';
+import { InputError } from '../input-error.js';
 import type { Neighbours } from './merge.js';
 import { localNeighbours, localRow, localTop, type BoardRow, type ScoreKey } from './partition-reads.js';
 
@@ -22,6 +23,14 @@ export type PartialQuestion =
   | { kind: 'geoPosition'; index: string; member: string }
   | { kind: 'vectorOf'; view: string; field: string; entity: string; now: number }
   | { kind: 'similar'; view: string; field: string; k: number; vector: number[]; where?: string; exclude?: string; now: number };
+
+const KINDS = new Set<PartialQuestion['kind']>(['top', 'row', 'neighbours', 'geoSearch', 'geoNearest', 'geoPosition', 'vectorOf', 'similar']);
+
+/** A peer's request body as a question (its fields as the asking member built them), or an InputError. */
+export function partialQuestion(body: unknown): PartialQuestion {
+  if (typeof body !== 'object' || body === null || !KINDS.has((body as { kind?: PartialQuestion['kind'] }).kind!)) throw new InputError(`not a partial question: kind must be one of ${[...KINDS].join(', ')}`);
+  return body as PartialQuestion;
+}
 
 /** What each kind of question is answered with. */
 export interface PartialValues {

@@ -1,12 +1,12 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { LookupQuestion, LookupReply } from './lookups.js';
-import { PEER_BUS_PATH, PeerBus, PeerBusServer } from './peer-bus.js';
+import type { LookupQuestion } from './lookups.js';
+import { PEER_BUS_PATH, PeerBus, PeerBusServer, type PeerRequest } from './peer-bus.js';
 
 const SECRET = 'bus-secret-0123456789';
 
 /** An HTTP server with the bus's answering side, answering each lookup with `answer`. */
-async function owner(answer: (request: { authorization?: unknown; q: unknown }) => LookupReply): Promise<{ url: string; http: Server; bus: PeerBusServer; close(): Promise<void> }> {
+async function owner(answer: (request: PeerRequest) => object): Promise<{ url: string; http: Server; bus: PeerBusServer; close(): Promise<void> }> {
   const http = createServer((_req, res) => res.writeHead(404).end());
   const bus = new PeerBusServer((given) => given === SECRET, answer);
   bus.attach(http);
@@ -36,6 +36,7 @@ describe('PeerBus', () => {
     const seen: unknown[] = [];
     const o = await owner((r) => {
       seen.push(r.authorization);
+      expect(r.op).toBe('lookup');
       const q = r.q as { entity: string };
       return { ok: true, value: { entity: q.entity } };
     });
@@ -43,7 +44,7 @@ describe('PeerBus', () => {
     const bus = new PeerBus(SECRET);
     closers.push(() => bus.close());
     const entities = Array.from({ length: 200 }, (_, i) => `user-${i}`);
-    const replies = await Promise.all(entities.map((e, i) => bus.request(o.url, i % 2 === 0 ? `Bearer k${i}` : undefined, feature(e), 5_000)));
+    const replies = await Promise.all(entities.map((e, i) => bus.request(o.url, 'lookup', i % 2 === 0 ? `Bearer k${i}` : undefined, feature(e), 5_000)));
     expect(replies).toEqual(entities.map((e) => ({ ok: true, value: { entity: e }, id: expect.any(Number) as number })));
     expect(seen).toEqual(entities.map((_, i) => (i % 2 === 0 ? `Bearer k${i}` : undefined)));
   });
@@ -53,7 +54,7 @@ describe('PeerBus', () => {
     closers.push(() => o.close());
     const bus = new PeerBus('not-the-secret');
     closers.push(() => bus.close());
-    await expect(Promise.all([bus.request(o.url, undefined, feature('a'), 5_000), bus.request(o.url, undefined, feature('b'), 5_000)])).rejects.toThrow('the bus was refused: HTTP 403');
+    await expect(Promise.all([bus.request(o.url, 'lookup', undefined, feature('a'), 5_000), bus.request(o.url, 'lookup', undefined, feature('b'), 5_000)])).rejects.toThrow('the bus was refused: HTTP 403');
   });
 
   it('fails the lookups waiting on a socket that closes, and opens a new socket for the next one', async () => {
@@ -66,11 +67,11 @@ describe('PeerBus', () => {
     closers.push(() => o.close());
     const bus = new PeerBus(SECRET);
     closers.push(() => bus.close());
-    expect(await bus.request(o.url, undefined, feature('first'), 5_000)).toMatchObject({ ok: true, value: 'first' });
-    await expect(bus.request(o.url, undefined, feature('cut'), 5_000)).rejects.toThrow(/the bus closed/);
+    expect(await bus.request(o.url, 'lookup', undefined, feature('first'), 5_000)).toMatchObject({ ok: true, value: 'first' });
+    await expect(bus.request(o.url, 'lookup', undefined, feature('cut'), 5_000)).rejects.toThrow(/the bus closed/);
     // The owner takes upgrades again: the next lookup opens a new socket and is answered.
     o.bus.attach(o.http);
-    expect(await bus.request(o.url, undefined, feature('again'), 5_000)).toMatchObject({ ok: true, value: 'again' });
+    expect(await bus.request(o.url, 'lookup', undefined, feature('again'), 5_000)).toMatchObject({ ok: true, value: 'again' });
   });
 
   it('fails a lookup not answered in time, and drops its late reply', async () => {
@@ -90,10 +91,10 @@ describe('PeerBus', () => {
     const url = `http://127.0.0.1:${(wss.address() as AddressInfo).port}`;
     const bus = new PeerBus(SECRET);
     closers.push(() => bus.close());
-    await expect(bus.request(url, undefined, feature('slow'), 50)).rejects.toThrow('no answer within 50 ms');
-    expect(await bus.request(url, undefined, feature('next'), 5_000)).toMatchObject({ ok: true, value: 'next' });
+    await expect(bus.request(url, 'lookup', undefined, feature('slow'), 50)).rejects.toThrow('no answer within 50 ms');
+    expect(await bus.request(url, 'lookup', undefined, feature('next'), 5_000)).toMatchObject({ ok: true, value: 'next' });
     await new Promise((resolve) => setTimeout(resolve, 250)); // the late reply arrives, and is dropped
-    expect(await bus.request(url, undefined, feature('after'), 5_000)).toMatchObject({ ok: true, value: 'after' });
+    expect(await bus.request(url, 'lookup', undefined, feature('after'), 5_000)).toMatchObject({ ok: true, value: 'after' });
   });
 
   it('leaves upgrades to other paths to their own listeners', async () => {

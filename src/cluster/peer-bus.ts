@@ -1,41 +1,50 @@
 /*
- * The peer bus: forwarded point lookups (forwarding.ts, lookups.ts) travel between members
- * over one WebSocket per pair, opened on the owner's HTTP port at /cluster/bus with the
- * cluster secret, and kept. A lookup is one JSON message each way, matched by id; many are in
- * flight on one socket at once. Against an HTTP request per lookup (even on a kept-alive
+ * The peer bus: what members ask each other — forwarded point lookups (forwarding.ts,
+ * lookups.ts) and the parts of gathered queries (gather.ts, partials.ts) — travels over one
+ * WebSocket per pair, opened on the answering member's HTTP port at /cluster/bus with the
+ * cluster secret, and kept. A request is one JSON message each way, matched by id; many are
+ * in flight on one socket at once. Against an HTTP request per lookup (even on a kept-alive
  * connection) this drops the request and response objects, header parsing and routing on
  * both sides: measured on loopback, a round trip took about half the time of a bare node:http
  * one, and the whole hop was most of what a forwarded lookup cost.
  *
- * A socket that closes or errs fails the lookups waiting on it (the caller answers
- * PARTITIONS_UNAVAILABLE naming the partitions); the next lookup to that member opens a new
- * one. The owner authenticates the socket once (the secret, at the upgrade) and the caller's
- * API key on each lookup, as it would the same lookup asked of it directly.
+ * A socket that closes or errs fails the requests waiting on it (the caller answers
+ * PARTITIONS_UNAVAILABLE naming the partitions); the next request to that member opens a new
+ * one. The answering member authenticates the socket once (the secret, at the upgrade) and
+ * the caller's API key on each request (peer-requests.ts).
  */
 import type { Server as HttpServer, IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import WebSocket, { WebSocketServer, type RawData } from 'ws';
-import type { LookupQuestion, LookupReply } from './lookups.js';
 
 /** The bus's path on every member's HTTP port. */
 export const PEER_BUS_PATH = '/cluster/bus';
 /** The header the opening member presents the cluster secret in. */
 export const PEER_BUS_SECRET_HEADER = 'x-tally-cluster-secret';
-/** Largest message either side accepts (an onlineFeatures lookup of many entities and names). */
+/** Largest message either side accepts (an onlineFeatures lookup of many entities and names, a long top-N). */
 const MAX_MESSAGE_BYTES = 16 * 2 ** 20;
 
-/** What travels to the owner: the lookup, the caller's Authorization value, an id for the reply. */
-export interface BusRequest {
-  id: number;
-  authorization?: string;
-  q: LookupQuestion;
+/** What a member asks of a peer: a forwarded lookup or its part of a gathered query. */
+export type PeerOp = 'lookup' | 'partial';
+
+/** A request as the answering member receives it (unchecked: peer-requests.ts reads it). */
+export interface PeerRequest {
+  op?: unknown;
+  /** The caller's Authorization value, checked there too. */
+  authorization?: unknown;
+  q?: unknown;
 }
 
-/** What comes back: the owner's reply, with the request's id. */
-export type BusReply = LookupReply & { id: number };
+/** What travels: the request with an id for its reply. */
+interface BusRequest {
+  id: number;
+  op: PeerOp;
+  authorization?: string;
+  q: unknown;
+}
 
 interface Waiting {
-  resolve: (reply: LookupReply) => void;
+  resolve: (reply: unknown) => void;
   reject: (err: Error) => void;
   timer: NodeJS.Timeout;
 }
@@ -65,16 +74,16 @@ class Link {
     socket.on('close', (code, reason) => this.closed(`the bus closed (${code}${reason.length ? `: ${String(reason)}` : ''})`));
   }
 
-  async request(authorization: string | undefined, q: LookupQuestion, timeoutMs: number): Promise<LookupReply> {
+  async request(op: PeerOp, authorization: string | undefined, q: unknown, timeoutMs: number): Promise<unknown> {
     await this.opened;
     const id = this.nextId++;
-    return new Promise<LookupReply>((resolve, reject) => {
+    return new Promise<unknown>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiting.delete(id);
         reject(new Error(`no answer within ${timeoutMs} ms`));
       }, timeoutMs);
       this.waiting.set(id, { resolve, reject, timer });
-      const message: BusRequest = authorization === undefined ? { id, q } : { id, authorization, q };
+      const message: BusRequest = authorization === undefined ? { id, op, q } : { id, op, authorization, q };
       this.socket.send(JSON.stringify(message), (err) => {
         if (err) this.fail(id, err);
       });
@@ -82,16 +91,17 @@ class Link {
   }
 
   private received(data: RawData): void {
-    let reply: BusReply;
+    let reply: { id?: unknown };
     try {
-      reply = JSON.parse(String(data)) as BusReply;
+      reply = JSON.parse(String(data)) as { id?: unknown };
     } catch {
       this.socket.terminate();
       return;
     }
-    const w = this.waiting.get(reply.id);
+    const id = reply.id as number;
+    const w = this.waiting.get(id);
     if (w === undefined) return; // timed out meanwhile
-    this.waiting.delete(reply.id);
+    this.waiting.delete(id);
     clearTimeout(w.timer);
     w.resolve(reply);
   }
@@ -116,9 +126,12 @@ export class PeerBus {
 
   constructor(private readonly secret: string) {}
 
-  /** Sends `q` to the member at `url` (its advertised URL) and resolves with its reply; rejects when the bus fails or the reply is late. */
-  request(url: string, authorization: string | undefined, q: LookupQuestion, timeoutMs: number): Promise<LookupReply> {
-    return this.link(url).request(authorization, q, timeoutMs);
+  /**
+   * Sends `q` to the member at `url` (its advertised URL) as `op` and resolves with its reply
+   * (an object with the request's id); rejects when the bus fails or the reply is late.
+   */
+  request<R>(url: string, op: PeerOp, authorization: string | undefined, q: unknown, timeoutMs: number): Promise<R & { id: number }> {
+    return this.link(url).request(op, authorization, q, timeoutMs) as Promise<R & { id: number }>;
   }
 
   /** Closes every socket (at shutdown). */
@@ -148,7 +161,7 @@ export class PeerBusServer {
 
   constructor(
     private readonly isPeerSecret: (given: unknown) => boolean,
-    private readonly answer: (request: { authorization?: unknown; q: unknown }) => LookupReply,
+    private readonly answer: (request: PeerRequest) => object,
   ) {
     this.wss.on('connection', (socket: WebSocket) => {
       socket.on('error', () => undefined); // the client's side of the socket failed: it closes
@@ -189,7 +202,7 @@ export class PeerBusServer {
       socket.close(1003, 'a request needs a numeric id');
       return;
     }
-    const reply: BusReply = { ...this.answer({ authorization: message.authorization, q: message.q }), id: message.id };
+    const reply = { ...this.answer({ op: message.op, authorization: message.authorization, q: message.q }), id: message.id };
     socket.send(JSON.stringify(reply));
   }
 }

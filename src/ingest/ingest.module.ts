@@ -33,7 +33,8 @@ import { Gather } from '../cluster/gather.js';
 import { unkeyedStores } from '../cluster/keyed-stores.js';
 import { PartialAnswers } from '../cluster/partials.js';
 import { PointLookups } from '../cluster/lookups.js';
-import { PeerBusServer } from '../cluster/peer-bus.js';
+import { PeerBus, PeerBusServer } from '../cluster/peer-bus.js';
+import { answerPeer } from '../cluster/peer-requests.js';
 import { ApiKeys } from '../security/api-keys.js';
 import { SecurityModule } from '../security/security.module.js';
 import { isClusterMember } from '../settings/cluster.js';
@@ -78,11 +79,11 @@ class ExpiryTimer implements OnApplicationBootstrap {
   }
 }
 
-/** Attaches the peer bus (in a cluster) to the HTTP server once the app is bootstrapped; closes both of its sides with the app. */
+/** The peer bus's two sides in a cluster: the answering one attached to the HTTP server once the app is bootstrapped; both closed with it. */
 class PeerBusEndpoint implements OnApplicationBootstrap, OnModuleDestroy {
   constructor(
     private readonly server: PeerBusServer | undefined,
-    private readonly forwarding: Forwarding,
+    private readonly client: PeerBus | undefined,
     private readonly host: HttpAdapterHost,
   ) {}
 
@@ -102,9 +103,12 @@ class PeerBusEndpoint implements OnApplicationBootstrap, OnModuleDestroy {
 
   private close(): void {
     this.server?.close();
-    this.forwarding.close();
+    this.client?.close();
   }
 }
+
+/** The asking side of the peer bus: a member's sockets to its peers (none on a single instance). */
+const PEER_BUS = Symbol('PEER_BUS');
 
 @Module({
   imports: [FeaturesModule, LeaderboardModule, GeoModule, SecurityModule],
@@ -138,30 +142,39 @@ class PeerBusEndpoint implements OnApplicationBootstrap, OnModuleDestroy {
       inject: [Router, FeatureStore, ViewStore, LeaderboardStore, GeoStore, CHANGES, Metrics, LOGGER, CLOCK, MemoryGuard],
     },
     {
-      provide: Forwarding,
-      // Stores keyed by another field than the message key are repartitioned (repartition.ts): every store's entity has one owner.
-      useFactory: (s: Settings, state: ClusterState, metrics: Metrics) => new Forwarding(state, s.cluster.secret, metrics.clusterForwarded),
-      inject: [SETTINGS, ClusterState, Metrics],
+      provide: PEER_BUS,
+      useFactory: (s: Settings) => (isClusterMember(s.cluster, s.kafkaBrokers) && s.cluster.secret !== undefined ? new PeerBus(s.cluster.secret) : undefined),
+      inject: [SETTINGS],
     },
     {
-      // Forwarded point lookups answered for the entities owned here (POST /cluster/lookup).
+      provide: Forwarding,
+      // Stores keyed by another field than the message key are repartitioned (repartition.ts): every store's entity has one owner.
+      useFactory: (s: Settings, state: ClusterState, metrics: Metrics, bus: PeerBus | undefined) => new Forwarding(state, s.cluster.secret, metrics.clusterForwarded, bus),
+      inject: [SETTINGS, ClusterState, Metrics, PEER_BUS],
+    },
+    {
+      // Forwarded point lookups answered for the entities owned here.
       provide: PointLookups,
       useFactory: (online: OnlineFeatures, features: FeatureStore, views: ViewStore, clock: () => number) => new PointLookups(online, features, views, clock),
       inject: [OnlineFeatures, FeatureStore, ViewStore, CLOCK],
     },
     {
-      // The peer bus's answering side: lookups other members forward here (peer-bus.ts), on this HTTP port.
-      provide: PeerBusEndpoint,
-      useFactory: (state: ClusterState, forwarding: Forwarding, lookups: PointLookups, keys: ApiKeys, host: HttpAdapterHost) =>
-        new PeerBusEndpoint(state.enabled && forwarding.enabled ? new PeerBusServer((given) => forwarding.isPeerSecret(given), (request) => forwarding.answerBusRequest(request, lookups, keys)) : undefined, forwarding, host),
-      inject: [ClusterState, Forwarding, PointLookups, ApiKeys, HttpAdapterHost],
-    },
-    {
       // Whole-set queries (leaderboards, geo, similar) in a cluster: asked of every member, merged.
       provide: Gather,
-      useFactory: (s: Settings, state: ClusterState, leaderboards: LeaderboardStore, geo: GeoStore, views: ViewStore, metrics: Metrics) =>
-        new Gather(state, s.cluster.secret, new PartialAnswers(state.self.instanceId, leaderboards, geo, views, () => state.serving()), metrics.clusterGathered),
-      inject: [SETTINGS, ClusterState, LeaderboardStore, GeoStore, ViewStore, Metrics],
+      useFactory: (s: Settings, state: ClusterState, leaderboards: LeaderboardStore, geo: GeoStore, views: ViewStore, metrics: Metrics, bus: PeerBus | undefined) =>
+        new Gather(state, s.cluster.secret, new PartialAnswers(state.self.instanceId, leaderboards, geo, views, () => state.serving()), metrics.clusterGathered, bus),
+      inject: [SETTINGS, ClusterState, LeaderboardStore, GeoStore, ViewStore, Metrics, PEER_BUS],
+    },
+    {
+      // The peer bus: this member's answers to what peers ask (peer-requests.ts) on this HTTP port, and its own sockets to them.
+      provide: PeerBusEndpoint,
+      useFactory: (forwarding: Forwarding, lookups: PointLookups, gather: Gather, keys: ApiKeys, host: HttpAdapterHost, bus: PeerBus | undefined) =>
+        new PeerBusEndpoint(
+          bus === undefined ? undefined : new PeerBusServer((given) => forwarding.isPeerSecret(given), (request) => answerPeer(request, { keys, forwarding, lookups, gather })),
+          bus,
+          host,
+        ),
+      inject: [Forwarding, PointLookups, Gather, ApiKeys, HttpAdapterHost, PEER_BUS],
     },
     { provide: IngestGate, useFactory: () => new IngestGate() },
     {

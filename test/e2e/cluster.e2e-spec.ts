@@ -461,7 +461,7 @@ describe('cluster (three Tally processes, one broker)', () => {
           resolve(reply);
         };
         bus.on('message', onMessage);
-        bus.send(JSON.stringify({ id, q }));
+        bus.send(JSON.stringify({ id, op: 'lookup', q }));
       });
     try {
       const malformed = await ask({ kind: 'rows', entities: 'user-1' });
