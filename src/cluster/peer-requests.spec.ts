@@ -66,4 +66,16 @@ describe('answerPeer', () => {
     expect(answerPeer({ op: 'partial', authorization: READER, q: { kind: 'everything' } }, parts)).toMatchObject({ ok: false, error: expect.stringContaining('kind must be one of top, row') as string, partitions: [] });
     expect(answerPeer({ op: 'drop', authorization: READER, q: {} }, parts)).toMatchObject({ ok: false, extensions: { code: 'BAD_USER_INPUT' } });
   });
+
+  it('says an internal failure is one, not bad input', () => {
+    const { parts } = setup();
+    const logged: unknown[] = [];
+    const failing = { ...parts, lookups: { answer: () => { throw new TypeError('x is not a function'); } } as unknown as PointLookups, log: { error: (o: unknown) => void logged.push(o) } };
+    expect(answerPeer({ op: 'lookup', authorization: READER, q: { kind: 'feature', name: 'n', entity: 'a', window: 'lifetime' } }, failing)).toEqual({
+      ok: false,
+      message: 'the owner failed to answer: TypeError: x is not a function (logged by this member)',
+      extensions: { code: 'INTERNAL_SERVER_ERROR' },
+    });
+    expect(logged).toEqual([{ op: 'lookup', error: expect.stringContaining('TypeError: x is not a function\n    at ') as string }]);
+  });
 });

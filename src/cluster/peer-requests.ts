@@ -6,6 +6,7 @@
  * (forwarding.ts, lookups.ts), a gathered query's part for the partitions served here
  * (gather.ts, partials.ts).
  */
+import { InputError } from '../input-error.js';
 import { allows, type ApiKeys } from '../security/api-keys.js';
 import type { Forwarding } from './forwarding.js';
 import type { Gather } from './gather.js';
@@ -13,16 +14,23 @@ import type { PointLookups } from './lookups.js';
 import { lookupQuestion } from './lookups.js';
 import { partialQuestion } from './partials.js';
 import type { PeerRequest } from './peer-bus.js';
+import type { Logger } from '../ops/logger.js';
 
 export interface PeerAnswering {
   keys: ApiKeys;
   forwarding: Forwarding;
   lookups: PointLookups;
   gather: Gather;
+  /** Where a failure of this member's own is logged, with its stack. */
+  log?: Pick<Logger, 'error'>;
 }
 
 /** The reply to one request off the bus (a LookupReply or a PartialReply by its op). */
-export function answerPeer(request: PeerRequest, { keys, forwarding, lookups, gather }: PeerAnswering): object {
+export function answerPeer(request: PeerRequest, { keys, forwarding, lookups, gather, log }: PeerAnswering): object {
+  const failed = (err: unknown) => {
+    log?.error({ op: request.op, error: err instanceof Error ? (err.stack ?? err.message) : String(err) }, 'peer request failed');
+    return `${String(err)} (logged by this member)`;
+  };
   const auth = keys.authenticate(request.authorization, 'peer');
   const denied = !auth.ok
     ? { code: 'UNAUTHENTICATED', message: auth.message }
@@ -35,14 +43,16 @@ export function answerPeer(request: PeerRequest, { keys, forwarding, lookups, ga
       try {
         return forwarding.answerLookup(lookupQuestion(request.q), lookups);
       } catch (err) {
-        return { ok: false, message: (err as Error).message, extensions: { code: 'BAD_USER_INPUT' } };
+        // Bad input is the asker's; anything else failed here, and is said so (not as bad input).
+        if (err instanceof InputError) return { ok: false, message: err.message, extensions: { code: 'BAD_USER_INPUT' } };
+        return { ok: false, message: `the owner failed to answer: ${failed(err)}`, extensions: { code: 'INTERNAL_SERVER_ERROR' } };
       }
     case 'partial':
       if (denied) return { ok: false, error: denied.message, partitions: [] };
       try {
         return gather.reply(partialQuestion(request.q));
       } catch (err) {
-        return { ok: false, error: (err as Error).message, partitions: [] };
+        return { ok: false, error: err instanceof InputError ? err.message : `failed to answer: ${failed(err)}`, partitions: [] };
       }
     default:
       return { ok: false, error: 'op must be lookup or partial', message: 'op must be lookup or partial', extensions: { code: 'BAD_USER_INPUT' }, partitions: [] };

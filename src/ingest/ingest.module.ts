@@ -168,13 +168,13 @@ const PEER_BUS = Symbol('PEER_BUS');
     {
       // The peer bus: this member's answers to what peers ask (peer-requests.ts) on this HTTP port, and its own sockets to them.
       provide: PeerBusEndpoint,
-      useFactory: (forwarding: Forwarding, lookups: PointLookups, gather: Gather, keys: ApiKeys, host: HttpAdapterHost, bus: PeerBus | undefined) =>
+      useFactory: (forwarding: Forwarding, lookups: PointLookups, gather: Gather, keys: ApiKeys, host: HttpAdapterHost, bus: PeerBus | undefined, log: Logger) =>
         new PeerBusEndpoint(
-          bus === undefined ? undefined : new PeerBusServer((given) => forwarding.isPeerSecret(given), (request) => answerPeer(request, { keys, forwarding, lookups, gather })),
+          bus === undefined ? undefined : new PeerBusServer((given) => forwarding.isPeerSecret(given), (request) => answerPeer(request, { keys, forwarding, lookups, gather, log })),
           bus,
           host,
         ),
-      inject: [Forwarding, PointLookups, Gather, ApiKeys, HttpAdapterHost, PEER_BUS],
+      inject: [Forwarding, PointLookups, Gather, ApiKeys, HttpAdapterHost, PEER_BUS, LOGGER],
     },
     { provide: IngestGate, useFactory: () => new IngestGate() },
     {
