@@ -16,6 +16,7 @@
 import type { Server as HttpServer, IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import WebSocket, { WebSocketServer, type RawData } from 'ws';
+import { pathOf } from '../security/http-auth.js';
 
 /** The bus's path on every member's HTTP port. */
 export const PEER_BUS_PATH = '/cluster/bus';
@@ -182,7 +183,7 @@ export class PeerBusServer {
   }
 
   private readonly onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    if (pathOf(request.url) !== PEER_BUS_PATH) return;
+    if (pathOf(request) !== PEER_BUS_PATH) return;
     if (!this.isPeerSecret(request.headers[PEER_BUS_SECRET_HEADER])) {
       socket.end(`HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Type: text/plain\r\n\r\n${PEER_BUS_SECRET_HEADER}: only members of this cluster may open the bus\n`);
       return;
@@ -205,11 +206,4 @@ export class PeerBusServer {
     const reply = { ...this.answer({ op: message.op, authorization: message.authorization, q: message.q }), id: message.id };
     socket.send(JSON.stringify(reply));
   }
-}
-
-/** The path of a request URL, without its query. */
-function pathOf(url: string | undefined): string {
-  const u = url ?? '/';
-  const q = u.indexOf('?');
-  return q < 0 ? u : u.slice(0, q);
 }

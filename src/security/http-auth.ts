@@ -33,7 +33,8 @@ export function principalOf(req: IncomingMessage | FastifyRequest): Principal | 
   return principals.get('raw' in req ? req.raw : req);
 }
 
-const pathOf = (req: { url?: string }): string => {
+/** The path of a request (its URL without the query). */
+export const pathOf = (req: { url?: string }): string => {
   const url = req.url ?? '/';
   const q = url.indexOf('?');
   return q < 0 ? url : url.slice(0, q);

@@ -48,6 +48,7 @@ import {
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import { pathOf } from '../../security/http-auth.js';
 import { NextFramePump } from './next-frames.js';
 import { executeWithExtensions, sharedSubscribe, type ResultExtensions } from './shared-subscribe.js';
 
@@ -375,11 +376,7 @@ export class SubscriptionServer {
   }
 
   private readonly onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    if (this.options.otherPaths !== undefined && this.options.otherPaths.size > 0) {
-      const url = request.url ?? '/';
-      const q = url.indexOf('?');
-      if (this.options.otherPaths.has(q < 0 ? url : url.slice(0, q))) return;
-    }
+    if (this.options.otherPaths?.has(pathOf(request))) return;
     this.wss.handleUpgrade(request, socket, head, (ws) => this.wss.emit('connection', ws, request));
   };
 
