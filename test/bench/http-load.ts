@@ -31,10 +31,14 @@ export interface PacedResult {
  * waits up to `drainMs` (default 2 s) for the answers still out. An overloaded server shows up
  * as a high p99 (an unanswered request counts with the time it has waited) rather than a run
  * that never ends.
+ *
+ * Given several URLs, the requests take turns among them (request i goes to url i mod n, and
+ * each URL is sent the bodies in the same order), so two servers are compared under the same
+ * conditions at every moment of the run; the latency of request i is at index i.
  */
-export async function pacedLoad(url: string, bodies: readonly string[], opts: { rate: number; durationMs: number; sockets?: number; drainMs?: number }): Promise<PacedResult> {
+export async function pacedLoad(url: string | readonly string[], bodies: readonly string[], opts: { rate: number; durationMs: number; sockets?: number; drainMs?: number }): Promise<PacedResult> {
   const agent = new Agent({ keepAlive: true, maxSockets: opts.sockets ?? 64 });
-  const { hostname, port, pathname } = new URL(url);
+  const targets = (typeof url === 'string' ? [url] : url).map((u) => new URL(u));
   const total = Math.round((opts.rate * opts.durationMs) / 1000);
   const latencies = new Float64Array(total).fill(Number.NaN);
   const sentAt = new Float64Array(total);
@@ -57,7 +61,8 @@ export async function pacedLoad(url: string, bodies: readonly string[], opts: { 
     };
     const send = () => {
       const i = sent++;
-      const body = buffers[i % buffers.length];
+      const body = buffers[Math.floor(i / targets.length) % buffers.length];
+      const { hostname, port, pathname } = targets[i % targets.length];
       const t0 = performance.now();
       sentAt[i] = t0;
       const req = request(
