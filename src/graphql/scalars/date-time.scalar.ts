@@ -10,7 +10,7 @@ function parse(value: unknown): Date {
 /**
  * `DateTime`: ISO-8601 text, read by src/pipeline/time.ts as everything else in Tally is, so a
  * time without a zone is UTC on every server (the stock scalar used `new Date(text)`, which
- * reads it in the server's local time). Written as `toISOString()` (UTC, milliseconds).
+ * reads it in the server's local time). Written by the Date's `toISOString()` (UTC, milliseconds).
  */
 export const DateTimeScalar = new GraphQLScalarType<Date, string>({
   name: 'DateTime',
@@ -21,8 +21,9 @@ export const DateTimeScalar = new GraphQLScalarType<Date, string>({
     return parse(ast.value);
   },
   serialize(value) {
-    const ms = value instanceof Date ? value.getTime() : Number.NaN;
-    if (!isRepresentableTime(ms)) throw new GraphQLError(`DateTime cannot represent ${String(value)}`);
-    return new Date(ms).toISOString();
+    if (!(value instanceof Date) || !isRepresentableTime(value.getTime())) throw new GraphQLError(`DateTime cannot represent ${String(value)}`);
+    // The Date's own toISOString: a row's event times share one Date that keeps its text
+    // (feature-row.model.ts), so each distinct time is formatted once per row, not per value.
+    return value.toISOString();
   },
 });

@@ -1,3 +1,5 @@
+import { jest } from '@jest/globals';
+import { DateTimeScalar } from '../../scalars/date-time.scalar.js';
 import { toFeatureRowModel } from './feature-row.model.js';
 
 describe(toFeatureRowModel.name, () => {
@@ -11,5 +13,22 @@ describe(toFeatureRowModel.name, () => {
     expect(row.freshness.every((d) => d === null || (d instanceof Date && Number.isFinite(d.getTime())))).toBe(true);
     expect(row.freshness[0]).toBe(row.freshness[1]);
     expect(JSON.stringify(row.freshness)).toBe(JSON.stringify([t1, t1, null, t2, t1].map((t) => t && new Date(t))));
+  });
+
+  it('is formatted once per distinct event time when the DateTime scalar serialises the row', () => {
+    const t1 = Date.UTC(2026, 11, 5, 10, 0, 0, 7);
+    const t2 = t1 - 60_000;
+    const times = [...Array.from({ length: 10 }, () => t1), null, ...Array.from({ length: 9 }, () => t2)];
+    const row = toFeatureRowModel({ entity: 'c1', values: times.map(() => 1), freshness: times });
+    const expected = times.map((t) => (t === null ? null : new Date(t).toISOString()));
+    const format = jest.spyOn(Date.prototype, 'toISOString');
+    let text: (string | null)[];
+    try {
+      text = row.freshness.map((d) => (d === null ? null : DateTimeScalar.serialize(d)));
+      expect(format).toHaveBeenCalledTimes(2);
+    } finally {
+      format.mockRestore();
+    }
+    expect(text).toEqual(expected);
   });
 });
